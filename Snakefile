@@ -1,0 +1,19 @@
+# vqaloop: every table of MDS-VQA and W2S-VQA as one DAG. Logic lives in src/vqaloop; rules call its CLI.
+# Run from the repository root:  snakemake --cores all   (the Makefile's `make demo` does it in .venv)
+
+
+# The embedded default, unless --configfile names another (merging the two would mix their datasets).
+if not config:
+
+    configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/corpus.smk"
+include: "rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.corpus.input,

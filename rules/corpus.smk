@@ -1,0 +1,93 @@
+# Embedded corpus: sources -> catalogue -> per-dataset plan -> rendered shards (pristine, distorted, VMAF)
+# -> manifests (+ hidden pool labels for the label oracle).
+
+
+rule sources:
+    output:
+        f"{DATA}/sources/inventory.csv",
+    params:
+        sources=" ".join(CORPUS["sources"]),
+        cache=config["cache_dir"],
+    log:
+        f"{LOGS}/corpus/sources.log",
+    benchmark:
+        f"{BENCH}/corpus/sources.tsv"
+    shell:
+        "python -m vqaloop sources --cache {params.cache} --sources {params.sources}"
+        " --out {output} > {log} 2>&1"
+
+
+rule catalogue:
+    input:
+        rules.sources.output,
+    output:
+        f"{DATA}/catalogue.csv",
+    params:
+        settings=as_json(CORPUS["catalogue"]),
+        seconds=CORPUS["clip"]["seconds"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/corpus/catalogue.log",
+    benchmark:
+        f"{BENCH}/corpus/catalogue.tsv"
+    shell:
+        "python -m vqaloop catalogue --inventory {input} --clip-seconds {params.seconds}"
+        " --params {params.settings} --seed {params.seed} --out {output} > {log} 2>&1"
+
+
+rule plan:
+    input:
+        rules.catalogue.output,
+    output:
+        f"{DATA}/plans/{{dataset}}.csv",
+    params:
+        allocation=as_json({d: s["contents"] for d, s in CORPUS["datasets"].items()}),
+        spec=lambda wc: as_json(CORPUS["datasets"][wc.dataset]),
+        seed=config["seed"],
+        shards=CORPUS["shards"],
+    log:
+        f"{LOGS}/corpus/plan_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/corpus/plan_{{dataset}}.tsv"
+    shell:
+        "python -m vqaloop plan --catalogue {input} --dataset {wildcards.dataset}"
+        " --allocation {params.allocation} --spec {params.spec} --seed {params.seed}"
+        " --shards {params.shards} --out {output} > {log} 2>&1"
+
+
+rule render:
+    input:
+        plan=rules.plan.output,
+        catalogue=rules.catalogue.output,
+    output:
+        directory(f"{DATA}/{{dataset}}/shard{{shard}}"),
+    params:
+        clip=as_json(CORPUS["clip"]),
+        noise=CORPUS["label"]["rater_noise_sd"],
+        data=DATA,
+    log:
+        f"{LOGS}/corpus/render_{{dataset}}_shard{{shard}}.log",
+    benchmark:
+        f"{BENCH}/corpus/render_{{dataset}}_shard{{shard}}.tsv"
+    shell:
+        "python -m vqaloop render --plan {input.plan} --catalogue {input.catalogue}"
+        " --shard {wildcards.shard} --data-root {params.data} --clip {params.clip}"
+        " --rater-noise-sd {params.noise} --out {output} > {log} 2>&1"
+
+
+rule manifest:
+    input:
+        plan=rules.plan.output,
+        shards=expand(f"{DATA}/{{{{dataset}}}}/shard{{shard}}", shard=SHARDS),
+    output:
+        manifest=f"{DATA}/manifests/{{dataset}}.csv",
+        oracle=f"{DATA}/oracle/{{dataset}}.csv",
+    params:
+        domain=lambda wc: as_json(CORPUS["datasets"][wc.dataset]["domain"]),
+    log:
+        f"{LOGS}/corpus/manifest_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/corpus/manifest_{{dataset}}.tsv"
+    shell:
+        "python -m vqaloop manifest --plan {input.plan} --shards {input.shards}"
+        " --domain {params.domain} --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"

@@ -1,0 +1,3 @@
+from vqaloop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Command-line interface: ``vqaloop <command> ...`` (also ``python -m vqaloop``).
+
+Each stage module registers its subcommands through ``COMMANDS`` below: a name maps to
+``(module, help)``; the module defines ``add_arguments(parser)`` and ``run(args) -> int``. Modules are
+imported only when their command runs, so ``vqaloop --help`` stays fast and light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from vqaloop.errors import UserError
+
+# command name -> (module path, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate-config": ("vqaloop.config", "validate a config file against config/schema.yaml"),
+    "sources": ("vqaloop.corpus.sources", "fetch and cache the offline content sources"),
+    "catalogue": ("vqaloop.corpus.catalogue", "list the content items (shots, stills, renders)"),
+    "plan": ("vqaloop.corpus.plan", "plan one dataset: contents, splits and distortion chains"),
+    "render": ("vqaloop.corpus.render", "render one shard of a dataset: pristine, distorted, VMAF"),
+    "manifest": ("vqaloop.corpus.manifest_build", "assemble a dataset manifest from its labelled shards"),
+    "corpus-summary": ("vqaloop.corpus.summary", "corpus summary table and contact sheet"),
+    "adapt": ("vqaloop.corpus.adapter", "turn a user's CSV (path, MOS columns) into a manifest"),
+    "check-manifest": ("vqaloop.io.manifest", "validate a manifest CSV"),
+    "select": ("vqaloop.selection.cli", "select videos from an unlabelled pool under a budget"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vqaloop", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = build_parser()
+    # Parse only the global flags and the command name; the command's module parses the rest.
+    known, rest = top.parse_known_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if known.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if known.command is None:
+        top.print_help()
+        return 0 if not argv else 2
+    module_name, help_text = COMMANDS[known.command]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"vqaloop {known.command}", description=help_text)
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except UserError as err:
+        print(f"vqaloop: error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,90 @@
+"""Configuration: load a YAML config and validate it against ``config/schema.yaml``.
+
+Errors name the offending key (``corpus.clip.fps``) and say what was expected, in one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from vqaloop.errors import UserError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def describe_error(err: jsonschema.ValidationError) -> str:
+    """One line naming the key and the problem, for the most useful kinds of schema error."""
+    key = _key(err.absolute_path)
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        valid = sorted(err.schema.get("properties", {}))
+        prefix = f"{key}." if err.absolute_path else ""
+        hint = f" (valid keys: {', '.join(valid)})" if valid else ""
+        return f"unknown key {prefix}{extra[0] if extra else '?'}{hint}"
+    if err.validator == "required":
+        return f"key {key}: {err.message}"
+    if err.validator == "type":
+        return f"key {key}: {err.instance!r} is not of type {err.validator_value}"
+    if err.validator == "enum":
+        return f"key {key}: {err.instance!r} is not one of {err.validator_value}"
+    return f"key {key}: {err.message}"
+
+
+def validate_config(config: dict, source: str = "config", schema_path: Path = SCHEMA_PATH) -> dict:
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
+    if errors:
+        raise UserError(f"{source}: {describe_error(errors[0])}")
+    check_semantics(config, source)
+    return config
+
+
+def check_semantics(config: dict, source: str) -> None:
+    """Rules a schema cannot express: split fractions sum to 1, recipe keys match the recipe type."""
+    for name, ds in config["corpus"]["datasets"].items():
+        total = sum(ds["splits"].values())
+        if abs(total - 1.0) > 1e-6:
+            raise UserError(f"{source}: key corpus.datasets.{name}.splits: fractions sum to {total:g}, not 1")
+        recipe = ds["recipe"]
+        if recipe["type"] == "grid" and not recipe.get("axes"):
+            raise UserError(f"{source}: key corpus.datasets.{name}.recipe.axes: required for a grid recipe")
+        if recipe["type"] == "capture" and "axes" in recipe:
+            raise UserError(f"{source}: key corpus.datasets.{name}.recipe.axes: not used by a capture recipe")
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: config file not found")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{path}: top level must be a mapping of keys")
+    return validate_config(config, str(path))
+
+
+def config_hash(obj) -> str:
+    """Short stable hash of a config slice (recorded in every table row)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def add_arguments(parser):
+    parser.add_argument("config", type=Path)
+
+
+def run(args) -> int:
+    load_config(args.config)
+    print(f"{args.config}: valid")
+    return 0

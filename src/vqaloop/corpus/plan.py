@@ -1,0 +1,171 @@
+"""Plan one dataset: which contents it gets, their content-disjoint splits, and each video's distortion chain.
+
+Contents are allocated to datasets in config order from a seeded shuffle of each category; a dataset that
+asks for more items of a category than remain is filled from the other categories (logged). Each content
+then yields ``versions`` videos whose distortion chains come from the dataset's recipe:
+- ``grid``: the product of per-family level lists (level 0 = family absent); distinct grid points are drawn
+  without replacement per content, plus the pristine clip when ``include_pristine`` is set.
+- ``capture``: user-generated-like mixed chains from ``distortions.random_capture_chain``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vqaloop.corpus import distortions
+from vqaloop.errors import UserError
+from vqaloop.io.atomic import write_csv_atomic
+
+log = logging.getLogger(__name__)
+
+PLAN_COLUMNS = [
+    "video_id", "dataset", "content_id", "category", "split", "chain", "distortion", "level", "shard", "seed",
+]  # fmt: skip
+CATEGORIES = ("animation", "natural_video", "photo", "render")
+
+
+def stable_seed(*parts) -> int:
+    """A 32-bit seed from any parts, stable across runs and platforms (unlike Python's hash())."""
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def allocate_contents(catalogue: pd.DataFrame, requests: dict[str, dict[str, int]], seed: int) -> dict:
+    """Content ids per dataset: disjoint, deterministic, in config order, with cross-category fill."""
+    remaining = {}
+    for cat in CATEGORIES:
+        ids = sorted(catalogue.loc[catalogue.category == cat, "content_id"])
+        order = np.random.default_rng(stable_seed(seed, "allocate", cat)).permutation(len(ids))
+        remaining[cat] = [ids[i] for i in order]
+    allocation: dict[str, list[str]] = {}
+    for dataset, wanted in requests.items():
+        chosen: list[str] = []
+        shortfall = 0
+        for cat, n in wanted.items():
+            if cat not in remaining:
+                raise UserError(f"config key corpus.datasets.{dataset}.contents: unknown category {cat!r}; "
+                                f"valid: {list(CATEGORIES)}")  # fmt: skip
+            take = remaining[cat][:n]
+            remaining[cat] = remaining[cat][n:]
+            chosen += take
+            shortfall += n - len(take)
+        if shortfall:
+            # fill from the categories with the most items left, in a fixed order
+            for cat in sorted(CATEGORIES, key=lambda c: -len(remaining[c])):
+                take = remaining[cat][:shortfall]
+                remaining[cat] = remaining[cat][len(take) :]
+                chosen += take
+                shortfall -= len(take)
+            log.warning("dataset %s: categories short; filled from others (%d still missing)", dataset, shortfall)
+        allocation[dataset] = chosen
+    return allocation
+
+
+def split_contents(content_ids: list[str], splits: dict[str, float], seed: int, dataset: str) -> dict[str, str]:
+    """Assign whole contents to splits (content-disjoint by construction), sizes by rounded fractions."""
+    ids = sorted(content_ids)
+    order = np.random.default_rng(stable_seed(seed, "split", dataset)).permutation(len(ids))
+    names = list(splits)
+    counts = [int(round(splits[s] * len(ids))) for s in names[:-1]]
+    counts.append(len(ids) - sum(counts))
+    if any(c <= 0 for c in counts) and len(ids) >= len(names):
+        raise UserError(f"config key corpus.datasets.{dataset}.splits: a split would get no content "
+                        f"({dict(zip(names, counts, strict=True))} of {len(ids)} contents)")  # fmt: skip
+    assignment, pos = {}, 0
+    for name, count in zip(names, counts, strict=True):
+        for i in order[pos : pos + count]:
+            assignment[ids[i]] = name
+        pos += count
+    return assignment
+
+
+def grid_chains(axes: dict[str, list[int]]) -> list[list[tuple[str, int]]]:
+    """Every non-empty combination of the grid's levels (level 0 = that family absent)."""
+    for family, levels in axes.items():
+        if family not in distortions.FAMILIES:
+            raise UserError(f"recipe axis {family!r} is not a distortion family; valid: {sorted(distortions.FAMILIES)}")
+        n = len(distortions.FAMILIES[family].levels)
+        bad = [lv for lv in levels if not 0 <= int(lv) <= n]
+        if bad:
+            raise UserError(f"recipe axis {family}: level {bad[0]} out of range 0..{n}")
+    chains = []
+    for combo in itertools.product(*axes.values()):
+        chain = [(fam, int(lv)) for fam, lv in zip(axes, combo, strict=True) if int(lv) > 0]
+        if chain:
+            chains.append(chain)
+    return chains
+
+
+def version_chains(recipe: dict, versions: int, rng: np.random.Generator, include_pristine: bool) -> list:
+    n_distorted = versions - int(include_pristine)
+    if recipe["type"] == "grid":
+        grid = grid_chains(recipe["axes"])
+        if n_distorted > len(grid):
+            raise UserError(f"recipe grid has {len(grid)} distinct chains but {n_distorted} versions were asked")
+        picks = sorted(rng.choice(len(grid), size=n_distorted, replace=False))
+        chains = [grid[i] for i in picks]
+    elif recipe["type"] == "capture":
+        chains, seen = [], set()
+        for _ in range(100 * versions):
+            chain = distortions.random_capture_chain(rng, max_steps=recipe.get("max_steps", 3))
+            key = distortions.format_chain(chain)
+            if key not in seen:
+                seen.add(key)
+                chains.append(chain)
+            if len(chains) == n_distorted:
+                break
+    else:
+        raise UserError(f"unknown recipe type {recipe['type']!r}; valid: grid, capture")
+    return ([[]] if include_pristine else []) + chains
+
+
+def plan_dataset(catalogue: pd.DataFrame, dataset: str, allocation_requests: dict, spec: dict, seed: int,
+                 shards: int) -> pd.DataFrame:  # fmt: skip
+    allocation = allocate_contents(catalogue, allocation_requests, seed)
+    contents = allocation[dataset]
+    if not contents:
+        raise UserError(f"dataset {dataset}: no content allocated (config key corpus.datasets.{dataset}.contents)")
+    split_of = split_contents(contents, spec["splits"], seed, dataset)
+    category = catalogue.set_index("content_id")["category"]
+    rows = []
+    for i, content_id in enumerate(sorted(contents)):
+        rng = np.random.default_rng(stable_seed(seed, dataset, content_id, "chains"))
+        chains = version_chains(spec["recipe"], spec["versions"], rng, spec.get("include_pristine", False))
+        for k, chain in enumerate(chains):
+            video_id = f"{dataset}__{content_id}__v{k:02d}"
+            rows.append({
+                "video_id": video_id, "dataset": dataset, "content_id": content_id,
+                "category": category[content_id], "split": split_of[content_id],
+                "chain": distortions.format_chain(chain),
+                "distortion": "+".join(f for f, _ in chain) or "pristine",
+                "level": max((lv for _, lv in chain), default=0),
+                "shard": i % shards, "seed": stable_seed(seed, video_id),
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+def add_arguments(parser):
+    parser.add_argument("--catalogue", required=True, type=Path)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--allocation", required=True, help="JSON {dataset: {category: count}} of all datasets")
+    parser.add_argument("--spec", required=True, help="JSON: this dataset's config (recipe, versions, splits)")
+    parser.add_argument("--seed", required=True, type=int)
+    parser.add_argument("--shards", required=True, type=int)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    catalogue = pd.read_csv(args.catalogue)
+    plan = plan_dataset(catalogue, args.dataset, json.loads(args.allocation), json.loads(args.spec), args.seed,
+                        args.shards)  # fmt: skip
+    write_csv_atomic(plan, args.out)
+    log.info("plan %s: %d videos, %d contents, splits %s", args.dataset, len(plan), plan.content_id.nunique(),
+             plan.split.value_counts().to_dict())  # fmt: skip
+    return 0

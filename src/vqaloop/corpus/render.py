@@ -1,0 +1,102 @@
+"""Render one shard of a dataset: pristine clips, distorted versions, and their VMAF labels.
+
+Output folder ``<data_root>/<dataset>/shard<k>/`` (written atomically as a whole):
+``pristine/<content_id>.mp4``, ``videos/<video_id>.mp4`` (x264 lossless, yuv420p; codec distortions are
+decoded and stored losslessly so every file reads the same way) and ``labels.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from vqaloop.corpus import distortions
+from vqaloop.corpus.pristine import ClipFormat, render_content
+from vqaloop.corpus.vmaf import vmaf_mean, vmaf_to_mos
+from vqaloop.io.atomic import atomic_dir, write_csv_atomic
+from vqaloop.io.video import encode
+
+log = logging.getLogger(__name__)
+
+LABEL_COLUMNS = ["video_id", "path", "vmaf", "mos", "n_frames", "width", "height", "fps"]
+
+
+def label_mos(vmaf: float, rater_noise_sd: float, seed: int) -> float:
+    """MOS on [1, 5] from VMAF (``vmaf_to_mos``), plus optional seeded simulated rater noise, clipped."""
+    mos = float(vmaf_to_mos(vmaf))
+    if rater_noise_sd > 0:
+        mos += float(np.random.default_rng([seed, 7]).normal(0.0, rater_noise_sd))
+    return round(float(np.clip(mos, 1.0, 5.0)), 4)
+
+
+def render_shard(plan: pd.DataFrame, catalogue: pd.DataFrame, out_dir: Path, rel_root: str, fmt: ClipFormat,
+                 rater_noise_sd: float) -> dict:  # fmt: skip
+    """Render every video of ``plan`` (one shard) into ``out_dir``; returns per-stage seconds."""
+    timing = {"decode": 0.0, "distort": 0.0, "encode": 0.0, "vmaf": 0.0}
+    rows = []
+    (out_dir / "pristine").mkdir(parents=True)
+    (out_dir / "videos").mkdir()
+    contents = catalogue.set_index("content_id")
+    bar = tqdm(total=len(plan), desc=f"render {rel_root}", unit="video", disable=not sys.stderr.isatty())
+    for content_id, group in plan.groupby("content_id", sort=True):
+        t0 = time.perf_counter()
+        pristine = render_content(contents.loc[content_id], fmt)
+        t1 = time.perf_counter()
+        ref_path = encode(pristine, out_dir / "pristine" / f"{content_id}.mp4", fps=fmt.fps)
+        timing["decode"] += t1 - t0
+        timing["encode"] += time.perf_counter() - t1
+        for video in group.itertuples():
+            t0 = time.perf_counter()
+            rng = np.random.default_rng(int(video.seed))
+            frames = distortions.apply_chain(pristine, distortions.parse_chain(video.chain), rng, fmt.fps)
+            t1 = time.perf_counter()
+            path = encode(frames, out_dir / "videos" / f"{video.video_id}.mp4", fps=fmt.fps)
+            t2 = time.perf_counter()
+            vmaf = vmaf_mean(path, ref_path)
+            t3 = time.perf_counter()
+            timing["distort"] += t1 - t0
+            timing["encode"] += t2 - t1
+            timing["vmaf"] += t3 - t2
+            rows.append({
+                "video_id": video.video_id, "path": f"{rel_root}/videos/{video.video_id}.mp4",
+                "vmaf": vmaf, "mos": label_mos(vmaf, rater_noise_sd, int(video.seed)),
+                "n_frames": len(frames), "width": fmt.width, "height": fmt.height, "fps": fmt.fps,
+            })  # fmt: skip
+            bar.update()
+    bar.close()
+    write_csv_atomic(pd.DataFrame(rows, columns=LABEL_COLUMNS), out_dir / "labels.csv")
+    return timing
+
+
+def add_arguments(parser):
+    parser.add_argument("--plan", required=True, type=Path)
+    parser.add_argument("--catalogue", required=True, type=Path)
+    parser.add_argument("--shard", required=True, type=int)
+    parser.add_argument("--data-root", required=True, type=Path)
+    parser.add_argument("--clip", required=True, help="JSON {width, height, fps, seconds}")
+    parser.add_argument("--rater-noise-sd", type=float, default=0.0)
+    parser.add_argument("--out", required=True, type=Path, help="the shard folder")
+
+
+def run(args) -> int:
+    plan = pd.read_csv(args.plan)
+    plan = plan[plan.shard == args.shard]
+    catalogue = pd.read_csv(args.catalogue)
+    fmt = ClipFormat(**json.loads(args.clip))
+    rel_root = args.out.resolve().relative_to(args.data_root.resolve()).as_posix()
+    start = time.perf_counter()
+    with atomic_dir(args.out) as tmp:
+        timing = render_shard(plan, catalogue, tmp, rel_root, fmt, args.rater_noise_sd)
+        timing["total"] = time.perf_counter() - start
+        timing["videos"] = len(plan)
+        (tmp / "timing.json").write_text(json.dumps({k: round(v, 3) for k, v in timing.items()}, indent=1))
+    log.info("rendered %s: %d videos in %.1f s (%s)", rel_root, len(plan), timing["total"],
+             {k: round(v, 1) for k, v in timing.items()})  # fmt: skip
+    return 0

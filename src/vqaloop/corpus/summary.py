@@ -1,0 +1,107 @@
+"""Corpus summary table and contact sheet (sample frames of every dataset across its MOS range)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vqaloop.io.atomic import atomic_path, write_csv_atomic
+from vqaloop.io.manifest import SPLITS, read_manifest
+from vqaloop.io.video import read_frames
+
+log = logging.getLogger(__name__)
+
+
+def with_oracle_mos(manifest: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFrame:
+    """The manifest with pool MOS filled from the oracle (for description only, never for selection)."""
+    full = manifest.set_index("video_id")
+    full.loc[oracle.video_id.astype(str), "mos"] = oracle.set_index("video_id")["mos"].to_numpy()
+    return full.reset_index()
+
+
+def summarise(df: pd.DataFrame, analogue: str) -> dict:
+    families = sorted({f for d in df.distortion for f in str(d).split("+") if f != "pristine"})
+    row = {
+        "dataset": df.dataset.iloc[0],
+        "analogue": analogue,
+        "videos": len(df),
+        "contents": df.content_id.nunique(),
+        "distortion_families": " ".join(families),
+        "n_families": len(families),
+        "mos_mean": round(float(df.mos.mean()), 4),
+        "mos_std": round(float(df.mos.std(ddof=1)), 4),
+        "mos_min": round(float(df.mos.min()), 4),
+        "mos_max": round(float(df.mos.max()), 4),
+    }
+    for split in SPLITS:
+        row[f"n_{split}"] = int((df.split == split).sum())
+    return row
+
+
+def pick_samples(df: pd.DataFrame, k: int, seed: int) -> pd.DataFrame:
+    """k videos spread over the MOS range: the one nearest each of k evenly spaced MOS quantiles."""
+    rng = np.random.default_rng(seed)
+    order = df.iloc[rng.permutation(len(df))].sort_values("mos", kind="stable").reset_index(drop=True)
+    idx = np.unique(np.round(np.linspace(0, len(order) - 1, min(k, len(order)))).astype(int))
+    return order.iloc[idx]
+
+
+def contact_sheet(tables: list[pd.DataFrame], data_root: Path, k: int, seed: int, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(tables), k, figsize=(2.2 * k, 1.55 * len(tables)), squeeze=False)
+    for r, df in enumerate(tables):
+        samples = pick_samples(df, k, seed)
+        for c in range(k):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(samples):
+                ax.axis("off")
+                continue
+            video = samples.iloc[c]
+            path = data_root / video.path
+            frame = read_frames(path, [int(video.n_frames) // 2])[0]
+            ax.imshow(frame)
+            ax.set_title(f"MOS {video.mos:.2f}  {video.chain if video.chain == video.chain else ''}"[:38],
+                         fontsize=6)  # fmt: skip
+            if c == 0:
+                ax.set_ylabel(df.dataset.iloc[0], fontsize=8)
+    fig.suptitle("Embedded corpus: a middle frame per sample, low to high MOS (VMAF-derived)", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def add_arguments(parser):
+    parser.add_argument("--manifests", nargs="+", required=True, type=Path)
+    parser.add_argument("--oracles", nargs="+", required=True, type=Path)
+    parser.add_argument("--data-root", required=True, type=Path)
+    parser.add_argument("--analogues", required=True, help="JSON {dataset: paper dataset it stands for}")
+    parser.add_argument("--per-dataset", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", required=True, type=Path)
+    parser.add_argument("--figure", required=True, type=Path)
+
+
+def run(args) -> int:
+    analogues = json.loads(args.analogues)
+    tables, rows = [], []
+    for manifest_path, oracle_path in zip(args.manifests, args.oracles, strict=True):
+        manifest = read_manifest(manifest_path)
+        full = with_oracle_mos(manifest, pd.read_csv(oracle_path, dtype={"video_id": str}))
+        tables.append(full)
+        rows.append(summarise(full, analogues.get(full.dataset.iloc[0], "")))
+    summary = pd.DataFrame(rows)
+    write_csv_atomic(summary, args.table)
+    contact_sheet(tables, args.data_root, args.per_dataset, args.seed, args.figure)
+    log.info("corpus summary:\n%s", summary.to_string(index=False))
+    return 0

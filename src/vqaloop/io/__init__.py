@@ -1,0 +1,1 @@
+"""Input/output: atomic writes, video decoding/encoding, manifests."""

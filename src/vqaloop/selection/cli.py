@@ -1,0 +1,101 @@
+"""``vqaloop select``: pick videos from an unlabelled pool under a labelling budget.
+
+    vqaloop select --method mds --features FEATS.npz --difficulty DIFF.csv --budget 0.05 --lambda 0.25 \\
+        --seed 0 --out OUT.csv
+
+OUT.csv has ``video_id,rank`` in pick order (rank 1 = first pick) and is written atomically. Every input
+problem ends with one ``vqaloop: error: ...`` line, exit status 2 and no OUT.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import re
+
+import pandas as pd
+
+from vqaloop.errors import UserError
+from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.selection.features_io import load_selection_inputs
+from vqaloop.selection.registry import accepted_params, describe_methods, get_method, run_method
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUDGET = "0.05"  # MDS-VQA Sec. 4.1: 5% of each target pool
+DEFAULT_LAMBDA = "0.25"  # MDS-VQA Sec. 4.1 and Table 6
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "methods:\n" + "\n".join("  " + line for line in describe_methods().splitlines())
+    parser.add_argument("--method", default="mds", help="selection method (listed below; default: mds)")
+    parser.add_argument("--features", required=True, help="FEATS.npz: ids (N), frames (N,F,D), pooled (N,D)")
+    parser.add_argument("--difficulty", help="DIFF.csv: video_id,difficulty (needed by mds)")
+    parser.add_argument(
+        "--budget",
+        default=DEFAULT_BUDGET,
+        help="a fraction of the pool in (0,1), rounded to the nearest count (at least 1), or a count "
+        f"such as 20 (default: {DEFAULT_BUDGET})",
+    )
+    parser.add_argument(
+        "--lambda",
+        dest="lam",
+        default=DEFAULT_LAMBDA,
+        help=f"diversity weight >= 0 (default: {DEFAULT_LAMBDA})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for methods that draw at random (default: 0)"
+    )
+    parser.add_argument("--out", required=True, help="OUT.csv: video_id,rank in pick order")
+    parser.add_argument(
+        "--no-normalise",
+        dest="normalise",
+        action="store_false",
+        help="skip L2 normalisation of frame features",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device for the Chamfer products (cpu, cuda)")
+
+
+def parse_budget(text: str, pool_size: int) -> int:
+    """A count ("20") or a fraction in (0, 1) ("0.05", rounded to the nearest count, at least 1)."""
+    text = text.strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        count = int(text)
+    else:
+        try:
+            fraction = float(text)
+        except ValueError:
+            raise UserError(f"--budget {text!r} is neither a count nor a fraction") from None
+        if not (math.isfinite(fraction) and 0 < fraction < 1):
+            raise UserError(f"--budget {text}: a fraction must be in (0, 1)")
+        count = max(1, math.floor(fraction * pool_size + 0.5))
+    if count <= 0:
+        raise UserError(f"--budget {text}: must be positive")
+    if count >= pool_size:
+        raise UserError(f"--budget {text} asks for {count} videos, but the pool has only {pool_size}")
+    return count
+
+
+def parse_lambda(text: str) -> float:
+    try:
+        lam = float(text)
+    except ValueError:
+        raise UserError(f"--lambda {text!r} is not a number") from None
+    if not (math.isfinite(lam) and lam >= 0):
+        raise UserError(f"--lambda {text}: must be a finite number >= 0")
+    return lam
+
+
+def run(args: argparse.Namespace) -> int:
+    get_method(args.method)  # unknown method: fail before reading anything
+    lam = parse_lambda(args.lam)
+    inputs = load_selection_inputs(args.features, args.difficulty)
+    budget = parse_budget(args.budget, inputs.pool_size)
+    params = accepted_params(args.method, {"lam": lam, "normalise": args.normalise, "device": args.device})
+    picks = run_method(args.method, inputs, budget, args.seed, **params)
+    table = pd.DataFrame({"video_id": [inputs.ids[i] for i in picks], "rank": range(1, len(picks) + 1)})
+    write_csv_atomic(table, args.out)
+    log.info("%s: picked %d of %d videos -> %s", args.method, budget, inputs.pool_size, args.out)
+    return 0

@@ -1,0 +1,168 @@
+"""Read and check the selection inputs: FEATS.npz (features contract, DESIGN.md) and DIFF.csv.
+
+FEATS.npz holds ``ids`` (N,) strings, ``frames`` (N, F, D) floats and optionally ``pooled`` (N, D).
+DIFF.csv holds ``video_id,difficulty`` rows in any order (extra columns are ignored). Every problem a user can
+cause raises one ``UserError`` naming the file and, where there is one, the row or id.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vqaloop.errors import UserError
+from vqaloop.selection.registry import SelectionInputs
+
+MAX_NAMED = 5  # ids named in one error message
+
+
+@dataclass
+class PoolFeatures:
+    ids: list[str]
+    frames: np.ndarray  # (N, F, D) float32
+    pooled: np.ndarray | None  # (N, D) float32 or None
+
+
+def load_features(path: str | os.PathLike) -> PoolFeatures:
+    """Load FEATS.npz and check its keys, shapes, ids and values."""
+    path = Path(path)
+    arrays = _read_npz(path)
+    ids = _ids_from_array(arrays.get("ids"), path)
+    n = len(ids)
+    frames = _numeric_array(arrays.get("frames"), "frames", path, ndim=3, n=n)
+    pooled = None
+    if "pooled" in arrays:
+        pooled = _numeric_array(arrays["pooled"], "pooled", path, ndim=2, n=n)
+    _check_finite(frames, "frames", ids, path)
+    if pooled is not None:
+        _check_finite(pooled, "pooled", ids, path)
+    return PoolFeatures(ids=ids, frames=frames, pooled=pooled)
+
+
+def load_difficulty(path: str | os.PathLike) -> pd.Series:
+    """Load DIFF.csv as a float Series indexed by video_id (file order kept)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"difficulty file {path} not found")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read difficulty file {path}: {err}") from None
+    missing = [c for c in ("video_id", "difficulty") if c not in table.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (need video_id,difficulty)")
+    if table.empty:
+        raise UserError(f"{path}: no rows")
+    ids = table["video_id"]
+    empty = ids.index[ids.str.strip() == ""]
+    if len(empty):
+        raise UserError(f"{path} line {empty[0] + 2}: empty video_id")
+    duplicated = ids[ids.duplicated()].unique()
+    if len(duplicated):
+        raise UserError(f"{path}: video_id duplicated: {_name_some(duplicated)}")
+    values = pd.to_numeric(table["difficulty"], errors="coerce").astype(float)
+    bad = values.index[~np.isfinite(values.to_numpy())]
+    if len(bad):
+        row = bad[0]
+        raise UserError(
+            f"{path} line {row + 2} (video_id {ids[row]!r}): difficulty {table['difficulty'][row]!r} "
+            "is not a finite number"
+        )
+    return pd.Series(values.to_numpy(), index=ids.to_list(), name="difficulty")
+
+
+def align_difficulty(
+    ids: list[str], difficulty: pd.Series, features_path: os.PathLike, difficulty_path: os.PathLike
+) -> np.ndarray:
+    """Difficulty in the order of ``ids``; both files must hold exactly the same ids."""
+    only_features = sorted(set(ids) - set(difficulty.index))
+    only_difficulty = sorted(set(difficulty.index) - set(ids))
+    if only_features or only_difficulty:
+        parts = []
+        if only_features:
+            parts.append(f"{len(only_features)} only in {features_path} ({_name_some(only_features)})")
+        if only_difficulty:
+            parts.append(f"{len(only_difficulty)} only in {difficulty_path} ({_name_some(only_difficulty)})")
+        raise UserError(f"video ids differ between {features_path} and {difficulty_path}: {'; '.join(parts)}")
+    return difficulty.loc[ids].to_numpy(dtype=np.float64)
+
+
+def load_selection_inputs(
+    features_path: str | os.PathLike, difficulty_path: str | os.PathLike | None = None
+) -> SelectionInputs:
+    """Everything ``vqaloop select`` reads, checked and aligned on the features file's id order."""
+    features = load_features(features_path)
+    difficulty = None
+    if difficulty_path is not None:
+        table = load_difficulty(difficulty_path)
+        difficulty = align_difficulty(features.ids, table, features_path, difficulty_path)
+    return SelectionInputs(
+        ids=features.ids, frames=features.frames, pooled=features.pooled, difficulty=difficulty
+    )
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise UserError(f"features file {path} not found")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise UserError(f"cannot read features file {path}: {err}") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise UserError(f"features file {path} is not an .npz archive")
+    with loaded:
+        try:
+            return {key: loaded[key] for key in loaded.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+            raise UserError(f"cannot read features file {path}: {err}") from None
+
+
+def _ids_from_array(ids: np.ndarray | None, path: Path) -> list[str]:
+    if ids is None:
+        raise UserError(f"{path}: no 'ids' array")
+    if ids.ndim != 1:
+        raise UserError(f"{path}: 'ids' must be 1-D, got shape {ids.shape}")
+    if len(ids) == 0:
+        raise UserError(f"{path}: 'ids' is empty")
+    if ids.dtype.kind == "S":
+        ids = np.char.decode(ids, "utf-8")
+    elif ids.dtype.kind not in "Uiu":
+        raise UserError(f"{path}: 'ids' must hold strings, got dtype {ids.dtype}")
+    out = [str(i) for i in ids.tolist()]
+    empty = [k for k, i in enumerate(out) if not i.strip()]
+    if empty:
+        raise UserError(f"{path}: ids[{empty[0]}] is empty")
+    duplicated = sorted(i for i, count in Counter(out).items() if count > 1)
+    if duplicated:
+        raise UserError(f"{path}: ids duplicated: {_name_some(duplicated)}")
+    return out
+
+
+def _numeric_array(x: np.ndarray | None, key: str, path: Path, ndim: int, n: int) -> np.ndarray:
+    if x is None:
+        raise UserError(f"{path}: no {key!r} array")
+    if x.dtype.kind not in "fiu":
+        raise UserError(f"{path}: {key!r} must be numeric, got dtype {x.dtype}")
+    if x.ndim != ndim or x.shape[0] != n or 0 in x.shape:
+        expected = "(N, F, D)" if ndim == 3 else "(N, D)"
+        raise UserError(f"{path}: {key!r} must be {expected} with N = {n} ids, got shape {x.shape}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _check_finite(x: np.ndarray, key: str, ids: list[str], path: Path) -> None:
+    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise UserError(f"{path}: {key!r} of id {ids[row]!r} (row {row}) holds NaN or inf")
+
+
+def _name_some(values) -> str:
+    values = [str(v) for v in values]
+    named = ", ".join(repr(v) for v in values[:MAX_NAMED])
+    return named + (f", ... ({len(values)} in all)" if len(values) > MAX_NAMED else "")

@@ -1,0 +1,176 @@
+"""``vqaloop select`` end to end: output format, ranks, and one-line errors that leave no OUT.csv."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vqaloop.selection.registry import SelectionInputs, run_method
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+N, F, D = 20, 3, 8
+
+
+def vqaloop(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "vqaloop", "select", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def write_pool(folder: Path, ids=None, frames=None, pooled=None, difficulty_rows=None):
+    """FEATS.npz and DIFF.csv for a pool of N videos; any part may be replaced to make it wrong."""
+    rng = np.random.default_rng(0)
+    ids = [f"v{i:02d}" for i in range(N)] if ids is None else ids
+    frames = rng.normal(size=(N, F, D)).astype(np.float32) if frames is None else frames
+    arrays = {"ids": np.array(ids), "frames": frames}
+    if pooled is not None:
+        arrays["pooled"] = pooled
+    np.savez(folder / "feats.npz", **arrays)
+    if difficulty_rows is None:
+        difficulty_rows = [(i, f"{v:.6f}") for i, v in zip(ids, rng.normal(size=len(ids)), strict=True)]
+        difficulty_rows = difficulty_rows[::-1]  # any order
+    lines = ["video_id,difficulty"] + [f"{i},{v}" for i, v in difficulty_rows]
+    (folder / "diff.csv").write_text("\n".join(lines) + "\n")
+    return folder / "feats.npz", folder / "diff.csv"
+
+
+def select_args(feats, diff, out, budget="5", lam="0.25", method="mds", seed="0"):
+    args = ["--method", method, "--features", str(feats), "--budget", budget, "--lambda", lam]
+    args += ["--seed", seed, "--out", str(out)]
+    return args + (["--difficulty", str(diff)] if diff is not None else [])
+
+
+def test_mds_output_is_ids_and_ranks_in_pick_order(tmp_path):
+    feats, diff = write_pool(tmp_path)
+    out = tmp_path / "out" / "sel.csv"
+    result = vqaloop(*select_args(feats, diff, out, budget="5"))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().splitlines()[0] == "video_id,rank"
+    table = pd.read_csv(out, dtype={"video_id": str})
+    assert list(table.columns) == ["video_id", "rank"]
+    assert table["rank"].tolist() == [1, 2, 3, 4, 5]
+    data = np.load(feats)
+    difficulty = pd.read_csv(diff, dtype={"video_id": str}).set_index("video_id")["difficulty"]
+    ids = data["ids"].tolist()
+    inputs = SelectionInputs(ids=ids, frames=data["frames"], difficulty=difficulty.loc[ids].to_numpy())
+    expected = [ids[i] for i in run_method("mds", inputs, 5, 0, lam=0.25)]
+    assert table["video_id"].tolist() == expected
+    assert expected[0] == difficulty.idxmax()  # first pick = the hardest video
+    assert not [p for p in out.parent.iterdir() if p.name != "sel.csv"]  # no temporary left behind
+
+
+@pytest.mark.parametrize(("budget", "count"), [("0.25", 5), ("0.01", 1), ("0.5", 10), ("19", 19)])
+def test_budget_fraction_or_count_with_random(tmp_path, budget, count):
+    feats, _ = write_pool(tmp_path)
+    out = tmp_path / "sel.csv"
+    result = vqaloop(*select_args(feats, None, out, budget=budget, method="random", seed="3"))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    assert table["rank"].tolist() == list(range(1, count + 1))
+    assert table["video_id"].is_unique
+    expected = run_method("random", SelectionInputs(ids=[f"v{i:02d}" for i in range(N)]), count, 3)
+    assert table["video_id"].tolist() == [f"v{i:02d}" for i in expected]
+
+
+def test_help_lists_methods_and_their_inputs():
+    result = vqaloop("--help")
+    assert result.returncode == 0
+    assert "mds (needs: difficulty, frames)" in result.stdout
+    assert "random (needs: nothing but ids)" in result.stdout
+    assert "mds_diversity_only (needs: frames)" in result.stdout
+
+
+def bad_frames_2d(folder):
+    return write_pool(folder, frames=np.zeros((N, D), dtype=np.float32))
+
+
+BAD_INPUTS = {
+    # name: (pool writer, select_args overrides, words the error line must contain)
+    "budget zero": (write_pool, {"budget": "0"}, "--budget"),
+    "budget negative": (write_pool, {"budget": "-3"}, "--budget"),
+    "budget = pool": (write_pool, {"budget": "20"}, "pool has only 20"),
+    "budget > pool": (write_pool, {"budget": "25"}, "pool has only 20"),
+    "fraction >= 1": (write_pool, {"budget": "1.5"}, "fraction"),
+    "fraction rounds to pool": (write_pool, {"budget": "0.99"}, "pool has only 20"),
+    "budget not a number": (write_pool, {"budget": "lots"}, "neither a count nor a fraction"),
+    "lambda negative": (write_pool, {"lam": "-0.1"}, "--lambda"),
+    "lambda not a number": (write_pool, {"lam": "big"}, "--lambda"),
+    "unknown method": (write_pool, {"method": "oracle"}, "unknown selection method 'oracle'"),
+    "mds without difficulty": (write_pool, {"diff": None}, "needs difficulty"),
+    "nan difficulty": (
+        lambda f: write_pool(
+            f, difficulty_rows=[(f"v{i:02d}", "nan" if i == 7 else "1.0") for i in range(N)]
+        ),
+        {},
+        "line 9 (video_id 'v07')",
+    ),
+    "non-numeric difficulty": (
+        lambda f: write_pool(f, difficulty_rows=[(f"v{i:02d}", "hard" if i == 2 else "1") for i in range(N)]),
+        {},
+        "'hard' is not a finite number",
+    ),
+    "ids missing from difficulty": (
+        lambda f: write_pool(f, difficulty_rows=[(f"v{i:02d}", "1") for i in range(N - 1)] + [("zz", "2")]),
+        {},
+        "only in",
+    ),
+    "ids duplicated in features": (
+        lambda f: write_pool(f, ids=[f"v{i:02d}" for i in range(N - 1)] + ["v00"]),
+        {},
+        "duplicated: 'v00'",
+    ),
+    "ids duplicated in difficulty": (
+        lambda f: write_pool(f, difficulty_rows=[(f"v{i:02d}", "1") for i in range(N)] + [("v03", "2")]),
+        {},
+        "duplicated: 'v03'",
+    ),
+    "frames 2-D": (bad_frames_2d, {}, "'frames' must be (N, F, D)"),
+    "frames rows != ids": (
+        lambda f: write_pool(f, frames=np.zeros((N + 1, F, D), dtype=np.float32)),
+        {},
+        "'frames' must be (N, F, D)",
+    ),
+    "pooled rows != ids": (
+        lambda f: write_pool(f, pooled=np.zeros((N - 1, D), dtype=np.float32)),
+        {},
+        "'pooled' must be (N, D)",
+    ),
+    "nan in frames": (
+        lambda f: write_pool(f, frames=np.where(np.arange(N)[:, None, None] == 4, np.nan, 1.0)),
+        {},
+        "'v04'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_line_and_no_output(tmp_path, case):
+    writer, overrides, words = BAD_INPUTS[case]
+    feats, diff = writer(tmp_path)
+    out = tmp_path / "sel.csv"
+    kwargs = {"diff": diff, **overrides}
+    result = vqaloop(*select_args(feats, kwargs.pop("diff"), out, **kwargs))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("vqaloop: error: ")
+    assert words in lines[0]
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diff.csv", "feats.npz"]
+
+
+def test_missing_features_file_names_it(tmp_path):
+    out = tmp_path / "sel.csv"
+    result = vqaloop(*select_args(tmp_path / "absent.npz", None, out, method="random"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"vqaloop: error: features file {tmp_path / 'absent.npz'} not found"
+    assert not out.exists()
