@@ -84,7 +84,7 @@ RENDERS: dict[str, str] = {
     **{f"sierpinski{i}": f"sierpinski=seed={s}:jump={j}:type={t}" for i, (s, j, t) in enumerate(
         [(1, 100, "carpet"), (2, 50, "triangle"), (3, 200, "carpet"), (4, 150, "triangle")])},
     **{
-        f"perlin{i}": f"perlin=octaves={o}:persistence={p}:xscale={xs}:yscale={ys}:tscale={ts}:random_seed={seed}"
+        f"perlin{i}": f"perlin=octaves={o}:persistence={p}:xscale={xs}:yscale={ys}:tscale={ts}:random_mode=seed:random_seed={seed}"
         for i, (o, p, xs, ys, ts, seed) in enumerate(
             [(1, 1, 1, 1, 1, 21), (3, 0.6, 2, 2, 2, 22), (5, 0.5, 4, 2, 1, 23), (2, 0.8, 1, 3, 3, 24),
              (4, 0.4, 3, 3, 0.5, 25), (6, 0.7, 6, 6, 2, 26)]
@@ -100,7 +100,9 @@ RENDERS: dict[str, str] = {
 TWO_REGION_MIN_SIDE = 1000
 
 
-def detect_shots(path: str, threshold: float, min_len: float, clip_seconds: float, exclude_after: float) -> list:
+def detect_shots(
+    path: str, threshold: float, min_len: float, clip_seconds: float, exclude_after: float
+) -> list:
     """Shot boundaries of a video from ffmpeg's scene-change score; shots at least ``min_len`` long.
 
     Returns (start, end) pairs in seconds. Credits after ``exclude_after`` seconds are dropped.
@@ -179,7 +181,9 @@ def build_catalogue(inventory: pd.DataFrame, clip_seconds: float, cfg: dict, see
                          "license": "synthetic (generated)"})  # fmt: skip
     cat = pd.DataFrame(rows, columns=CATALOGUE_COLUMNS)
     if cat.content_id.duplicated().any():
-        raise UserError(f"duplicate content ids in catalogue: {cat.content_id[cat.content_id.duplicated()].tolist()}")
+        raise UserError(
+            f"duplicate content ids in catalogue: {cat.content_id[cat.content_id.duplicated()].tolist()}"
+        )
     return cat
 
 

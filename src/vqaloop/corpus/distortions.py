@@ -454,8 +454,10 @@ def random_capture_chain(rng: np.random.Generator, max_steps: int = 3) -> list[t
 
     Capture families are drawn without replacement from CAPTURE_FAMILIES and applied in capture-pipeline order
     (jitter, blur, darken, brighten, noise, resize); the h264 level is uniform over its 4 levels.
-    Deterministic in ``rng`` (fixed number and order of draws).
+    Deterministic in ``rng``: the same generator state gives the same chain.
     """
+    if max_steps < 1:
+        raise UserError(f"random_capture_chain: max_steps must be >= 1, got {max_steps}")
     n_steps = int(rng.integers(1, min(max_steps, len(CAPTURE_FAMILIES)) + 1))
     picked = rng.choice(len(CAPTURE_FAMILIES), size=n_steps, replace=False)
     chain = []

@@ -168,7 +168,9 @@ def _apt_extract(package: str, cache: Path) -> Path | None:
     tmp = root.with_name(root.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    proc = subprocess.run(["dpkg", "-x", str(debs[-1]), str(tmp)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["dpkg", "-x", str(debs[-1]), str(tmp)], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         log.warning("dpkg -x %s failed (%s): skipping it", debs[-1].name, proc.stderr.strip()[-200:])
         shutil.rmtree(tmp, ignore_errors=True)

@@ -6,10 +6,12 @@ metadata, one thread for the codecs whose output depends on threading) so two bu
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +38,10 @@ def run_ffmpeg(args: list[str], *, input_bytes: bytes | None = None, what: str =
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
     proc = subprocess.run(cmd, input=input_bytes, capture_output=True, check=False)
     if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise UserError(f"{what}: ffmpeg failed ({'; '.join(tail) or 'exit ' + str(proc.returncode)})")
+        lines = [re.sub(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*", "", ln).strip()
+                 for ln in proc.stderr.decode(errors="replace").strip().splitlines()]  # fmt: skip
+        reason = next((ln for ln in lines if ln), f"exit {proc.returncode}")
+        raise UserError(f"{what}: ffmpeg failed ({reason[:200]})")
     return proc.stdout
 
 
@@ -139,8 +143,33 @@ def encode(
     args += ["-pix_fmt", "yuv420p", *BITEXACT, "-an"]
     path = Path(path)
     with atomic_path(path) as tmp:
-        run_ffmpeg([*args, "-y", str(tmp)], input_bytes=np.ascontiguousarray(frames).tobytes(), what=str(path))
+        run_ffmpeg(
+            [*args, "-y", str(tmp)], input_bytes=np.ascontiguousarray(frames).tobytes(), what=str(path)
+        )
     return path
+
+
+def _decord_reason(err: Exception) -> str:
+    """decord's messages carry C++ source paths and check expressions; keep the readable part."""
+    text = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    text = re.sub(r"^\[[\d:]+\] \S+:\d+: ", "", text)  # "[03:07:52] /path/video_reader.cc:151: "
+    if "ERROR" in text:
+        text = text.split("ERROR", 1)[1].strip()
+    return f"decord: {text[:160]}"
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the C libraries' own stderr logging (decord/libav) while we report a clean error instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> np.ndarray:
@@ -154,10 +183,11 @@ def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> np
     try:
         import decord
 
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        with _quiet_stderr():
+            reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
         n = len(reader)
     except Exception as err:  # decord raises its own DECORDError and RuntimeError types
-        raise UserError(f"{path}: unreadable or corrupt video ({type(err).__name__}: {err})") from None
+        raise UserError(f"{path}: unreadable or corrupt video ({_decord_reason(err)})") from None
     if n == 0:
         raise UserError(f"{path}: video has zero frames")
     if indices is None:
@@ -168,7 +198,7 @@ def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> np
     try:
         return reader.get_batch(list(indices)).asnumpy()
     except Exception as err:
-        raise UserError(f"{path}: corrupt video, decoding failed ({type(err).__name__}: {err})") from None
+        raise UserError(f"{path}: corrupt video, decoding failed ({_decord_reason(err)})") from None
 
 
 def count_frames(path: str | os.PathLike) -> int:
@@ -179,9 +209,10 @@ def count_frames(path: str | os.PathLike) -> int:
     try:
         import decord
 
-        n = len(decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1))
+        with _quiet_stderr():
+            n = len(decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1))
     except Exception as err:
-        raise UserError(f"{path}: unreadable or corrupt video ({type(err).__name__}: {err})") from None
+        raise UserError(f"{path}: unreadable or corrupt video ({_decord_reason(err)})") from None
     if n == 0:
         raise UserError(f"{path}: video has zero frames")
     return n

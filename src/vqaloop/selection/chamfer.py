@@ -24,9 +24,8 @@ def l2_normalise_frames(frames: Tensor, eps: float = 1e-12) -> Tensor:
 
 
 def squared_norms(frames: Tensor) -> Tensor:
-    """||u||^2 for every frame: (..., F, D) -> (..., F)."""
-    frames = frames.to(torch.float32)
-    return (frames * frames).sum(dim=-1)
+    """||u||^2 for every frame: (..., F, D) -> (..., F), without an (..., F, D) temporary."""
+    return torch.linalg.vector_norm(frames.to(torch.float32), dim=-1).square_()
 
 
 def default_chunk(n_frames: int, n_ref_frames: int, n_refs: int = 1) -> int:
@@ -55,8 +54,9 @@ def chamfer_to_one(
         raise ValueError(f"ref must be (F2, {frames.shape[2]}), got {tuple(ref.shape)}")
     frames = frames.to(torch.float32)
     ref = ref.to(device=frames.device, dtype=torch.float32)
-    n, f, _ = frames.shape
-    chunk = chunk or default_chunk(f, ref.shape[0])
+    n, f, d = frames.shape
+    f2 = ref.shape[0]
+    chunk = chunk or default_chunk(f, f2)
     if frames_sq is None:
         frames_sq = squared_norms(frames)
     ref_sq = squared_norms(ref)
@@ -64,7 +64,7 @@ def chamfer_to_one(
     out = torch.empty(n, dtype=torch.float32, device=frames.device)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        gram = torch.matmul(frames[start:stop], ref_t)  # (c, F, F2): one GEMM over c*F rows
+        gram = torch.mm(frames[start:stop].reshape(-1, d), ref_t).view(-1, f, f2)  # one GEMM, c*F rows
         d2 = gram.mul_(-2.0).add_(frames_sq[start:stop, :, None]).add_(ref_sq).clamp_min_(0.0)
         out[start:stop] = chamfer_from_squared_distances(d2)
     return out

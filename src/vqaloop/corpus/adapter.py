@@ -1,0 +1,91 @@
+"""Generic adapter: a user's own dataset (a CSV with a path column and a MOS column) -> a vqaloop manifest.
+
+Column names are set on the command line (or in a config's dataset adapter block). The MOS keeps the user's
+scale: pairs are only ever built within one dataset, so scales never meet (MDS-VQA Sec. 3.4, scale-free).
+Rows without a MOS go to the ``pool`` split unless a split column says otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vqaloop.errors import UserError
+from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.manifest import check_files, validate_manifest
+
+log = logging.getLogger(__name__)
+
+
+def adapt(
+    table: pd.DataFrame,
+    source: str,
+    dataset: str,
+    path_column: str,
+    mos_column: str,
+    id_column: str | None = None,
+    content_column: str | None = None,
+    split_column: str | None = None,
+    test_fraction: float = 0.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Build a manifest from a user's table; columns are checked and named in every error."""
+    for key, col in (("--path-column", path_column), ("--mos-column", mos_column), ("--id-column", id_column),
+                     ("--content-column", content_column), ("--split-column", split_column)):  # fmt: skip
+        if col is not None and col not in table.columns:
+            raise UserError(
+                f"{source}: column {col!r} (from {key}) not found; columns are {list(table.columns)}"
+            )
+    out = pd.DataFrame()
+    paths = table[path_column].astype(str)
+    out["video_id"] = table[id_column].astype(str) if id_column else paths.map(lambda p: Path(p).stem)
+    out["path"] = paths
+    out["mos"] = table[mos_column]
+    out["dataset"] = dataset
+    out["content_id"] = table[content_column].astype(str) if content_column else out["video_id"]
+    if split_column:
+        out["split"] = table[split_column].astype(str)
+    else:
+        mos = pd.to_numeric(table[mos_column], errors="coerce")
+        out["split"] = np.where(mos.isna() & table[mos_column].isna(), "pool", "train")
+        if test_fraction > 0:
+            labelled = sorted(out.loc[out.split == "train", "content_id"].unique())
+            rng = np.random.default_rng(seed)
+            n_test = int(round(test_fraction * len(labelled)))
+            test_contents = set(rng.choice(labelled, size=n_test, replace=False)) if n_test else set()
+            out.loc[out.content_id.isin(test_contents), "split"] = "test"
+    return validate_manifest(out, source)
+
+
+def add_arguments(parser):
+    parser.add_argument("--csv", required=True, type=Path, help="the user's table")
+    parser.add_argument("--dataset", required=True, help="dataset name written to the manifest")
+    parser.add_argument(
+        "--path-column", required=True, help="column with video paths (relative to --data-root)"
+    )
+    parser.add_argument("--mos-column", required=True, help="column with MOS (empty = unlabelled pool)")
+    parser.add_argument("--id-column", help="unique id column (default: file name without extension)")
+    parser.add_argument("--content-column", help="content/source id column (default: one content per video)")
+    parser.add_argument(
+        "--split-column", help="train/test/pool column (default: labelled = train, else pool)"
+    )
+    parser.add_argument("--test-fraction", type=float, default=0.0, help="hold out labelled contents as test")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-root", type=Path, help="check that every video exists and decodes")
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    if not args.csv.is_file():
+        raise UserError(f"{args.csv}: file not found")
+    table = pd.read_csv(args.csv)
+    manifest = adapt(table, str(args.csv), args.dataset, args.path_column, args.mos_column, args.id_column,
+                     args.content_column, args.split_column, args.test_fraction, args.seed)  # fmt: skip
+    if args.data_root is not None:
+        check_files(manifest, args.data_root, args.csv)
+    write_csv_atomic(manifest, args.out)
+    log.info("%s: %d videos, splits %s", args.out, len(manifest), manifest.split.value_counts().to_dict())
+    return 0

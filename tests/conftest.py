@@ -1,0 +1,78 @@
+"""Shared fixtures: small real-content clips and helpers to run the CLI and the real Snakefile."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def pan_clip(image: np.ndarray, n: int = 12, h: int = 72, w: int = 128, step: int = 3) -> np.ndarray:
+    """A slow horizontal pan over a real photo: (n, h, w, 3) uint8."""
+    image = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    return np.stack([image[20 : 20 + h, 10 + step * t : 10 + step * t + w] for t in range(n)]).astype(
+        np.uint8
+    )
+
+
+@pytest.fixture(scope="session")
+def photo_clip() -> np.ndarray:
+    import skimage.data
+
+    return pan_clip(skimage.data.astronaut())
+
+
+def run_cli(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "vqaloop", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"vqaloop {args} failed:\n{proc.stderr}")
+    return proc
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    """The CLI's one error line (the last line of stderr), asserting the contract: exit 2, no traceback."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("vqaloop: error: "), proc.stderr
+    return line
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the real workflow (Snakefile, rules, config, profiles) in ``dest``."""
+    for item in ("Snakefile", "rules", "config", "profiles"):
+        src = REPO / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item)
+        else:
+            shutil.copy2(src, dest / item)
+    return dest
+
+
+def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [str(BIN / "snakemake"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,128 @@
+"""The real Snakefile on the tiny config, in temporary folders: outputs, determinism, partial reruns, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import BIN, copy_workflow, snakemake
+
+from vqaloop.io.manifest import read_manifest
+
+pytestmark = [pytest.mark.slow, pytest.mark.workflow]
+CONFIG = ["--configfile", "config/tiny.yaml"]
+DATASETS = ("ugc", "cgvds", "aigv")
+
+
+def build(root):
+    copy_workflow(root)
+    proc = snakemake(root, "--cores", "2", *CONFIG)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
+
+
+def digest_tree(root, pattern) -> dict:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.glob(pattern))}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("wf_a"))
+
+
+def test_outputs_follow_the_contracts(built):
+    data = built / "data/tiny"
+    summary = pd.read_csv(built / "results/tiny/tables/corpus_summary.csv")
+    assert list(summary.dataset) == list(DATASETS)
+    for name in DATASETS:
+        manifest = read_manifest(data / f"manifests/{name}.csv")  # validates the whole contract
+        oracle = pd.read_csv(data / f"oracle/{name}.csv", dtype={"video_id": str})
+        labelled = manifest[manifest.split != "pool"]
+        assert labelled.mos.between(1, 5).all()
+        assert manifest.loc[manifest.split == "pool", "mos"].isna().all()  # the oracle holds pool labels
+        assert set(oracle.video_id) == set(manifest.loc[manifest.split == "pool", "video_id"])
+        assert oracle.mos.between(1, 5).all()
+        for path in manifest.path:
+            assert (data / path).is_file()
+        row = summary.set_index("dataset").loc[name]
+        assert row.videos == len(manifest) and row.contents == manifest.content_id.nunique()
+        assert row.n_pool == len(oracle)
+    png = built / "results/tiny/figures/contact_sheet.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (built / "logs/tiny/corpus/render_cgvds_shard0.log").exists()
+    assert not list(data.rglob("*.tmp*")), "temporary files left behind"
+
+
+def test_pristine_versions_score_near_the_top_and_codecs_lower(built):
+    manifest = read_manifest(built / "data/tiny/manifests/cgvds.csv")
+    oracle = pd.read_csv(built / "data/tiny/oracle/cgvds.csv").set_index("video_id")
+    mos = manifest.set_index("video_id").mos.fillna(oracle.mos)
+    chains = manifest.set_index("video_id").chain
+    assert mos[chains == "pristine"].min() > 4.9
+    assert mos[chains.str.contains("h264:4")].max() < mos[chains == "pristine"].min()
+
+
+def test_second_build_is_byte_identical(built, tmp_path):
+    other = build(tmp_path)
+    for pattern in ("data/tiny/manifests/*.csv", "data/tiny/oracle/*.csv", "data/tiny/*/shard*/labels.csv",
+                    "data/tiny/*/shard*/videos/*.mp4", "data/tiny/plans/*.csv"):  # fmt: skip
+        ours, theirs = digest_tree(built, pattern), digest_tree(other, pattern)
+        assert ours and ours == theirs, pattern
+    assert (built / "results/tiny/tables/corpus_summary.csv").read_bytes() == (
+        other / "results/tiny/tables/corpus_summary.csv"
+    ).read_bytes()
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """Rule -> job count from Snakemake's dry-run 'Job stats' table."""
+    table = dry_run_output.split("Job stats:", 1)[1]
+    return {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)
+        if m.group(1) != "total"
+    }
+
+
+def test_config_edit_reruns_only_the_affected_dataset(built):
+    config = built / "config/tiny.yaml"
+    original = config.read_text()
+    try:
+        config.write_text(
+            original.replace("axes: {resize: [0, 2], h264: [2, 4]}", "axes: {resize: [0, 2], h264: [1, 4]}")
+        )
+        proc = snakemake(built, "-n", *CONFIG)
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout + proc.stderr
+        jobs = planned_jobs(out)
+        assert jobs == {"plan": 1, "render": 2, "manifest": 1, "corpus_summary": 1, "all": 1}, jobs
+        assert "dataset=cgvds" in out and "dataset=ugc" not in out and "dataset=aigv" not in out
+    finally:
+        config.write_text(original)
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(built, "-n", *CONFIG))
+
+
+def test_interrupted_run_resumes_to_the_same_files(built, tmp_path):
+    copy_workflow(tmp_path)
+    env_path = f"{BIN}:" + __import__("os").environ["PATH"]
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", *CONFIG], cwd=tmp_path,
+                            env={**__import__("os").environ, "PATH": env_path},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "data/tiny").glob("*/.shard*.tmpdir")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # SIGINT is how Snakemake is stopped cleanly (SIGTERM can hang it)
+    proc.wait(timeout=120)
+    for shard in (tmp_path / "data/tiny").glob("*/shard*"):
+        assert (shard / "labels.csv").exists(), f"{shard} looks finished but is incomplete"
+    resumed = snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", *CONFIG)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    for pattern in ("data/tiny/manifests/*.csv", "data/tiny/oracle/*.csv"):
+        assert digest_tree(tmp_path, pattern) == digest_tree(built, pattern)
+    assert np.isfinite(pd.read_csv(tmp_path / "results/tiny/tables/corpus_summary.csv").mos_mean).all()
