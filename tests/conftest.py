@@ -18,9 +18,7 @@ BIN = Path(sys.executable).parent
 def pan_clip(image: np.ndarray, n: int = 12, h: int = 72, w: int = 128, step: int = 3) -> np.ndarray:
     """A slow horizontal pan over a real photo: (n, h, w, 3) uint8."""
     image = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-    return np.stack([image[20 : 20 + h, 10 + step * t : 10 + step * t + w] for t in range(n)]).astype(
-        np.uint8
-    )
+    return np.stack([image[20 : 20 + h, 10 + step * t : 10 + step * t + w] for t in range(n)]).astype(np.uint8)
 
 
 @pytest.fixture(scope="session")

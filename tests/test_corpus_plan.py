@@ -13,11 +13,7 @@ from vqaloop.errors import UserError
 
 
 def toy_catalogue() -> pd.DataFrame:
-    rows = [
-        {"content_id": f"{cat}{i}", "category": cat}
-        for cat in ("photo", "render", "animation")
-        for i in range(6)
-    ]
+    rows = [{"content_id": f"{cat}{i}", "category": cat} for cat in ("photo", "render", "animation") for i in range(6)]
     return pd.DataFrame(rows)
 
 

@@ -14,13 +14,9 @@ FPS = 30.0
 RANDOM_FAMILIES = {"noise", "jitter", "stutter", "flicker"}
 
 
-def pan(
-    image: np.ndarray, n_frames: int = 24, h: int = 144, w: int = 256, dx: int = 3, dy: int = 1
-) -> np.ndarray:
+def pan(image: np.ndarray, n_frames: int = 24, h: int = 144, w: int = 256, dx: int = 3, dy: int = 1) -> np.ndarray:
     """A slow camera pan over a still photo: an h x w window moving dx, dy pixels per frame."""
-    return np.ascontiguousarray(
-        np.stack([image[dy * t : dy * t + h, dx * t : dx * t + w] for t in range(n_frames)])
-    )
+    return np.ascontiguousarray(np.stack([image[dy * t : dy * t + h, dx * t : dx * t + w] for t in range(n_frames)]))
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +108,7 @@ def test_odd_sizes_and_single_frame(clip):
 def test_psnr_decreases_with_level(family, contents):
     fam = D.FAMILIES[family]
     levels = list(range(1, fam.n_levels + 1))
-    table = np.array(
-        [[psnr(leveled(contents, n, family, lv), c) for n, c in contents.items()] for lv in levels]
-    )
+    table = np.array([[psnr(leveled(contents, n, family, lv), c) for n, c in contents.items()] for lv in levels])
     means = table.mean(axis=1)
     assert np.all(np.diff(means) < 0), f"{family}: mean PSNR per level {np.round(means, 2)}"
     assert spearmanr(levels, means).statistic <= -0.9

@@ -41,9 +41,7 @@ def test_fidelity_loss_hand_computed():
     dtype = torch.float64
     assert fidelity_loss(t([1.0], dtype=dtype), t([p_hat], dtype=dtype)).item() == pytest.approx(expected_p1)
     assert fidelity_loss(t([0.0], dtype=dtype), t([p_hat], dtype=dtype)).item() == pytest.approx(expected_p0)
-    assert fidelity_loss(t([0.5], dtype=dtype), t([p_hat], dtype=dtype)).item() == pytest.approx(
-        expected_half
-    )
+    assert fidelity_loss(t([0.5], dtype=dtype), t([p_hat], dtype=dtype)).item() == pytest.approx(expected_half)
     both = fidelity_loss(t([1.0, 0.0], dtype=dtype), t([p_hat, p_hat], dtype=dtype)).item()
     assert both == pytest.approx((expected_p1 + expected_p0) / 2)  # mean over pairs
 

@@ -33,9 +33,7 @@ def test_plcc_is_pearson_on_the_fitted_values():
     mapped = apply_logistic4(fit, pred)
     assert plcc(pred, mos) == pytest.approx(stats.pearsonr(mapped, mos).statistic)
     assert fit.kind == "logistic4"
-    assert (
-        np.sum((mapped - mos) ** 2) <= np.sum((np.polyval(np.polyfit(pred, mos, 1), pred) - mos) ** 2) + 1e-9
-    )
+    assert np.sum((mapped - mos) ** 2) <= np.sum((np.polyval(np.polyfit(pred, mos, 1), pred) - mos) ** 2) + 1e-9
 
 
 def test_fallback_to_linear_is_recorded():

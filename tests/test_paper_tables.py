@@ -231,9 +231,7 @@ def test_printed_mean_equals_mean_of_datasets(table, targets, row, metric):
 
 
 @pytest.mark.parametrize("table", ["w2s_table1", "w2s_table5"])
-@pytest.mark.parametrize(
-    ("overall", "datasets"), [("overall_in_domain", W2S_IN_DOMAIN), ("overall_ood", W2S_OOD)]
-)
+@pytest.mark.parametrize(("overall", "datasets"), [("overall_in_domain", W2S_IN_DOMAIN), ("overall_ood", W2S_OOD)])
 @pytest.mark.parametrize("metric", SRCC_PLCC)
 def test_w2s_overall_is_video_weighted_mean(table, overall, datasets, metric):
     # W2S captions: "Overall" is the average weighted by the number of videos in each dataset.

@@ -107,9 +107,7 @@ BAD_INPUTS = {
     "unknown method": (write_pool, {"method": "oracle"}, "unknown selection method 'oracle'"),
     "mds without difficulty": (write_pool, {"diff": None}, "needs difficulty"),
     "nan difficulty": (
-        lambda f: write_pool(
-            f, difficulty_rows=[(f"v{i:02d}", "nan" if i == 7 else "1.0") for i in range(N)]
-        ),
+        lambda f: write_pool(f, difficulty_rows=[(f"v{i:02d}", "nan" if i == 7 else "1.0") for i in range(N)]),
         {},
         "line 9 (video_id 'v07')",
     ),

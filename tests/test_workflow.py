@@ -84,9 +84,7 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
     """Rule -> job count from Snakemake's dry-run 'Job stats' table."""
     table = dry_run_output.split("Job stats:", 1)[1]
     return {
-        m.group(1): int(m.group(2))
-        for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)
-        if m.group(1) != "total"
+        m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m.group(1) != "total"
     }
 
 

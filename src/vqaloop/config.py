@@ -42,9 +42,7 @@ def describe_error(err: jsonschema.ValidationError) -> str:
 def validate_config(config: dict, source: str = "config", schema_path: Path = SCHEMA_PATH) -> dict:
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(
-        validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path))
-    )
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
     if errors:
         raise UserError(f"{source}: {describe_error(errors[0])}")
     check_semantics(config, source)

@@ -36,9 +36,7 @@ def adapt(
     for key, col in (("--path-column", path_column), ("--mos-column", mos_column), ("--id-column", id_column),
                      ("--content-column", content_column), ("--split-column", split_column)):  # fmt: skip
         if col is not None and col not in table.columns:
-            raise UserError(
-                f"{source}: column {col!r} (from {key}) not found; columns are {list(table.columns)}"
-            )
+            raise UserError(f"{source}: column {col!r} (from {key}) not found; columns are {list(table.columns)}")
     out = pd.DataFrame()
     paths = table[path_column].astype(str)
     out["video_id"] = table[id_column].astype(str) if id_column else paths.map(lambda p: Path(p).stem)
@@ -63,15 +61,11 @@ def adapt(
 def add_arguments(parser):
     parser.add_argument("--csv", required=True, type=Path, help="the user's table")
     parser.add_argument("--dataset", required=True, help="dataset name written to the manifest")
-    parser.add_argument(
-        "--path-column", required=True, help="column with video paths (relative to --data-root)"
-    )
+    parser.add_argument("--path-column", required=True, help="column with video paths (relative to --data-root)")
     parser.add_argument("--mos-column", required=True, help="column with MOS (empty = unlabelled pool)")
     parser.add_argument("--id-column", help="unique id column (default: file name without extension)")
     parser.add_argument("--content-column", help="content/source id column (default: one content per video)")
-    parser.add_argument(
-        "--split-column", help="train/test/pool column (default: labelled = train, else pool)"
-    )
+    parser.add_argument("--split-column", help="train/test/pool column (default: labelled = train, else pool)")
     parser.add_argument("--test-fraction", type=float, default=0.0, help="hold out labelled contents as test")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", type=Path, help="check that every video exists and decodes")

@@ -100,9 +100,7 @@ RENDERS: dict[str, str] = {
 TWO_REGION_MIN_SIDE = 1000
 
 
-def detect_shots(
-    path: str, threshold: float, min_len: float, clip_seconds: float, exclude_after: float
-) -> list:
+def detect_shots(path: str, threshold: float, min_len: float, clip_seconds: float, exclude_after: float) -> list:
     """Shot boundaries of a video from ffmpeg's scene-change score; shots at least ``min_len`` long.
 
     Returns (start, end) pairs in seconds. Credits after ``exclude_after`` seconds are dropped.
@@ -181,9 +179,7 @@ def build_catalogue(inventory: pd.DataFrame, clip_seconds: float, cfg: dict, see
                          "license": "synthetic (generated)"})  # fmt: skip
     cat = pd.DataFrame(rows, columns=CATALOGUE_COLUMNS)
     if cat.content_id.duplicated().any():
-        raise UserError(
-            f"duplicate content ids in catalogue: {cat.content_id[cat.content_id.duplicated()].tolist()}"
-        )
+        raise UserError(f"duplicate content ids in catalogue: {cat.content_id[cat.content_id.duplicated()].tolist()}")
     return cat
 
 

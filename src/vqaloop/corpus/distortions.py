@@ -137,9 +137,7 @@ def brighten(frames: np.ndarray, p: float, rng: np.random.Generator, fps: float)
 # ----------------------------------------------------------------------------------------------- temporal
 
 
-def jitter(
-    frames: np.ndarray, param: tuple[float, float], rng: np.random.Generator, fps: float
-) -> np.ndarray:
+def jitter(frames: np.ndarray, param: tuple[float, float], rng: np.random.Generator, fps: float) -> np.ndarray:
     """W2S Eq. 19: per-frame random translation M = [[1, 0, dx], [0, 1, dy]], then edge crop and resize back.
 
     ``param = (shift, crop)``: dx, dy are integers round(u * shift * W), round(v * shift * H) with
@@ -186,9 +184,7 @@ def _codec_roundtrip(frames: np.ndarray, fps: float, codec: str, crf: int, prese
 
     t_len, h, w, _ = frames.shape
     pad_h, pad_w = h % 2, w % 2  # yuv420p needs even sizes: replicate one edge row/column, cut it after
-    padded = (
-        np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge") if pad_h or pad_w else frames
-    )
+    padded = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge") if pad_h or pad_w else frames
     with tempfile.TemporaryDirectory(prefix="vqaloop-distort-") as tmp:
         path = encode(padded, Path(tmp) / "clip.mp4", fps=fps, codec=codec, crf=crf, preset=preset)
         out = decode_ffmpeg(path, width=w + pad_w, height=h + pad_h)
@@ -301,8 +297,7 @@ FAMILIES: dict[str, Family] = {
             "spatial",
             (0.1, 0.2, 0.4, 0.7, 1.1),
             brighten,
-            "W2S Eq. 18, decided g(L,p) = 1-(1-L)^(1+2p) on BT.601 full-range luma, chroma kept, "
-            "p in {0.1..1.1}",
+            "W2S Eq. 18, decided g(L,p) = 1-(1-L)^(1+2p) on BT.601 full-range luma, chroma kept, p in {0.1..1.1}",
         ),
         Family(
             "jitter",
@@ -317,8 +312,7 @@ FAMILIES: dict[str, Family] = {
             "temporal",
             (0.1, 0.25, 0.5),
             stutter,
-            "W2S Eq. 20, decided drop rate p_d in {0.1,0.25,0.5}: frame t <- output frame t-1 "
-            "if r < p_d; frame 0 kept",
+            "W2S Eq. 20, decided drop rate p_d in {0.1,0.25,0.5}: frame t <- output frame t-1 if r < p_d; frame 0 kept",
         ),
         Family(
             "h264",
@@ -380,17 +374,11 @@ def get_family(name: str) -> Family:
     try:
         return FAMILIES[name]
     except KeyError:
-        raise UserError(
-            f"unknown distortion family {name!r}; valid families (levels): {_valid_list()}"
-        ) from None
+        raise UserError(f"unknown distortion family {name!r}; valid families (levels): {_valid_list()}") from None
 
 
 def _check_level(family: Family, level: object, token: str) -> int:
-    if (
-        isinstance(level, bool)
-        or not isinstance(level, int | np.integer)
-        or not 1 <= level <= family.n_levels
-    ):
+    if isinstance(level, bool) or not isinstance(level, int | np.integer) or not 1 <= level <= family.n_levels:
         raise UserError(
             f"{token!r}: level {level!r} out of range for {family.name} (valid levels 1-{family.n_levels}); "
             f"valid families (levels): {_valid_list()}"
@@ -398,9 +386,7 @@ def _check_level(family: Family, level: object, token: str) -> int:
     return int(level)
 
 
-def apply_distortion(
-    frames: np.ndarray, family: str, level: int, rng: np.random.Generator, fps: float
-) -> np.ndarray:
+def apply_distortion(frames: np.ndarray, family: str, level: int, rng: np.random.Generator, fps: float) -> np.ndarray:
     """Apply level ``level`` (1-based, mild -> severe) of ``family`` to uint8 RGB frames (T, H, W, 3)."""
     fam = get_family(family)
     level = _check_level(fam, level, f"{family}:{level}")
@@ -411,9 +397,7 @@ def apply_distortion(
     return out
 
 
-def apply_chain(
-    frames: np.ndarray, chain: list[tuple[str, int]], rng: np.random.Generator, fps: float
-) -> np.ndarray:
+def apply_chain(frames: np.ndarray, chain: list[tuple[str, int]], rng: np.random.Generator, fps: float) -> np.ndarray:
     """Apply the (family, level) steps of ``chain`` in order, sharing ``rng``; [] returns ``frames``."""
     for family, level in chain:
         frames = apply_distortion(frames, family, level, rng, fps)
@@ -442,8 +426,7 @@ def parse_chain(text: str) -> list[tuple[str, int]]:
             )
         if name not in FAMILIES:
             raise UserError(
-                f"bad distortion step {token!r}: unknown family {name!r}; "
-                f"valid families (levels): {_valid_list()}"
+                f"bad distortion step {token!r}: unknown family {name!r}; valid families (levels): {_valid_list()}"
             )
         chain.append((name, _check_level(FAMILIES[name], int(level_text), token)))
     return chain

@@ -63,16 +63,12 @@ def allocate_contents(catalogue: pd.DataFrame, requests: dict[str, dict[str, int
                 remaining[cat] = remaining[cat][len(take) :]
                 chosen += take
                 shortfall -= len(take)
-            log.warning(
-                "dataset %s: categories short; filled from others (%d still missing)", dataset, shortfall
-            )
+            log.warning("dataset %s: categories short; filled from others (%d still missing)", dataset, shortfall)
         allocation[dataset] = chosen
     return allocation
 
 
-def split_contents(
-    content_ids: list[str], splits: dict[str, float], seed: int, dataset: str
-) -> dict[str, str]:
+def split_contents(content_ids: list[str], splits: dict[str, float], seed: int, dataset: str) -> dict[str, str]:
     """Assign whole contents to splits (content-disjoint by construction), sizes by rounded fractions."""
     ids = sorted(content_ids)
     order = np.random.default_rng(stable_seed(seed, "split", dataset)).permutation(len(ids))
@@ -94,9 +90,7 @@ def grid_chains(axes: dict[str, list[int]]) -> list[list[tuple[str, int]]]:
     """Every non-empty combination of the grid's levels (level 0 = that family absent)."""
     for family, levels in axes.items():
         if family not in distortions.FAMILIES:
-            raise UserError(
-                f"recipe axis {family!r} is not a distortion family; valid: {sorted(distortions.FAMILIES)}"
-            )
+            raise UserError(f"recipe axis {family!r} is not a distortion family; valid: {sorted(distortions.FAMILIES)}")
         n = len(distortions.FAMILIES[family].levels)
         bad = [lv for lv in levels if not 0 <= int(lv) <= n]
         if bad:
@@ -114,9 +108,7 @@ def version_chains(recipe: dict, versions: int, rng: np.random.Generator, includ
     if recipe["type"] == "grid":
         grid = grid_chains(recipe["axes"])
         if n_distorted > len(grid):
-            raise UserError(
-                f"recipe grid has {len(grid)} distinct chains but {n_distorted} versions were asked"
-            )
+            raise UserError(f"recipe grid has {len(grid)} distinct chains but {n_distorted} versions were asked")
         picks = sorted(rng.choice(len(grid), size=n_distorted, replace=False))
         chains = [grid[i] for i in picks]
     elif recipe["type"] == "capture":
@@ -139,9 +131,7 @@ def plan_dataset(catalogue: pd.DataFrame, dataset: str, allocation_requests: dic
     allocation = allocate_contents(catalogue, allocation_requests, seed)
     contents = allocation[dataset]
     if not contents:
-        raise UserError(
-            f"dataset {dataset}: no content allocated (config key corpus.datasets.{dataset}.contents)"
-        )
+        raise UserError(f"dataset {dataset}: no content allocated (config key corpus.datasets.{dataset}.contents)")
     split_of = split_contents(contents, spec["splits"], seed, dataset)
     category = catalogue.set_index("content_id")["category"]
     rows = []
@@ -164,12 +154,8 @@ def plan_dataset(catalogue: pd.DataFrame, dataset: str, allocation_requests: dic
 def add_arguments(parser):
     parser.add_argument("--catalogue", required=True, type=Path)
     parser.add_argument("--dataset", required=True)
-    parser.add_argument(
-        "--allocation", required=True, help="JSON {dataset: {category: count}} of all datasets"
-    )
-    parser.add_argument(
-        "--spec", required=True, help="JSON: this dataset's config (recipe, versions, splits)"
-    )
+    parser.add_argument("--allocation", required=True, help="JSON {dataset: {category: count}} of all datasets")
+    parser.add_argument("--spec", required=True, help="JSON: this dataset's config (recipe, versions, splits)")
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--shards", required=True, type=int)
     parser.add_argument("--out", required=True, type=Path)

@@ -58,9 +58,7 @@ def render_video_segment(path: str, start: float, fmt: ClipFormat) -> np.ndarray
 def render_lavfi(expr: str, fmt: ClipFormat) -> np.ndarray:
     sep = ":" if "=" in expr else "="
     source = f"{expr}{sep}size={fmt.width}x{fmt.height}:rate={fmt.fps}"
-    frames = decode_ffmpeg(
-        source, width=fmt.width, height=fmt.height, input_args=["-f", "lavfi"], duration=fmt.seconds
-    )
+    frames = decode_ffmpeg(source, width=fmt.width, height=fmt.height, input_args=["-f", "lavfi"], duration=fmt.seconds)
     return fit_length(frames, fmt.n_frames, f"lavfi {expr}")
 
 

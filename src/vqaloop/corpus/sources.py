@@ -158,9 +158,7 @@ def _apt_extract(package: str, cache: Path) -> Path | None:
         return None
     debs = sorted(dl.glob(f"{package}_*.deb"))
     if not debs:
-        proc = subprocess.run(
-            ["apt-get", "download", package], cwd=dl, capture_output=True, text=True, check=False
-        )
+        proc = subprocess.run(["apt-get", "download", package], cwd=dl, capture_output=True, text=True, check=False)
         debs = sorted(dl.glob(f"{package}_*.deb"))
         if proc.returncode != 0 or not debs:
             log.warning("apt-get download %s failed (%s): skipping it", package, proc.stderr.strip()[-200:])
@@ -168,9 +166,7 @@ def _apt_extract(package: str, cache: Path) -> Path | None:
     tmp = root.with_name(root.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    proc = subprocess.run(
-        ["dpkg", "-x", str(debs[-1]), str(tmp)], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(["dpkg", "-x", str(debs[-1]), str(tmp)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         log.warning("dpkg -x %s failed (%s): skipping it", debs[-1].name, proc.stderr.strip()[-200:])
         shutil.rmtree(tmp, ignore_errors=True)

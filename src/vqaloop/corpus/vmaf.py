@@ -18,9 +18,7 @@ def vmaf_scores(distorted: str | os.PathLike, reference: str | os.PathLike, n_th
     """Per-frame VMAF of ``distorted`` against ``reference`` (same size and frame count; distorted first)."""
     with tempfile.TemporaryDirectory(prefix="vqaloop-vmaf-") as tmp:
         log = Path(tmp) / "vmaf.json"
-        graph = (
-            f"[0:v][1:v]libvmaf=model=version={VMAF_MODEL}:n_threads={n_threads}:log_fmt=json:log_path={log}"
-        )
+        graph = f"[0:v][1:v]libvmaf=model=version={VMAF_MODEL}:n_threads={n_threads}:log_fmt=json:log_path={log}"
         run_ffmpeg(
             ["-i", str(distorted), "-i", str(reference), "-lavfi", graph, "-f", "null", "-"],
             what=f"VMAF of {distorted}",

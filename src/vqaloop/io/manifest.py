@@ -62,18 +62,14 @@ def validate_manifest(df: pd.DataFrame, source: str | Path) -> pd.DataFrame:
     unlabelled = mos.isna() & df["split"].isin(LABELLED_SPLITS)
     if unlabelled.any():
         i = df.index[unlabelled.to_numpy()][0]
-        raise UserError(
-            f"{source}: {_row(df, i)} is in split {df.loc[i, 'split']!r} but its mos is empty or NaN"
-        )
+        raise UserError(f"{source}: {_row(df, i)} is in split {df.loc[i, 'split']!r} but its mos is empty or NaN")
     df["mos"] = mos
     splits_per_content = df.groupby("content_id")["split"].nunique()
     shared = splits_per_content[splits_per_content > 1]
     if len(shared):
         cid = shared.index[0]
         where = sorted(df.loc[df.content_id == cid, "split"].unique())
-        raise UserError(
-            f"{source}: content_id {cid!r} appears in splits {where}; splits must not share content"
-        )
+        raise UserError(f"{source}: content_id {cid!r} appears in splits {where}; splits must not share content")
     return df
 
 

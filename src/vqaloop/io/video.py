@@ -143,9 +143,7 @@ def encode(
     args += ["-pix_fmt", "yuv420p", *BITEXACT, "-an"]
     path = Path(path)
     with atomic_path(path) as tmp:
-        run_ffmpeg(
-            [*args, "-y", str(tmp)], input_bytes=np.ascontiguousarray(frames).tobytes(), what=str(path)
-        )
+        run_ffmpeg([*args, "-y", str(tmp)], input_bytes=np.ascontiguousarray(frames).tobytes(), what=str(path))
     return path
 
 

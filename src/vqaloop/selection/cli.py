@@ -45,9 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_LAMBDA,
         help=f"diversity weight >= 0 (default: {DEFAULT_LAMBDA})",
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed for methods that draw at random (default: 0)"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for methods that draw at random (default: 0)")
     parser.add_argument("--out", required=True, help="OUT.csv: video_id,rank in pick order")
     parser.add_argument(
         "--no-normalise",

@@ -102,9 +102,7 @@ def load_selection_inputs(
     if difficulty_path is not None:
         table = load_difficulty(difficulty_path)
         difficulty = align_difficulty(features.ids, table, features_path, difficulty_path)
-    return SelectionInputs(
-        ids=features.ids, frames=features.frames, pooled=features.pooled, difficulty=difficulty
-    )
+    return SelectionInputs(ids=features.ids, frames=features.frames, pooled=features.pooled, difficulty=difficulty)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -135,9 +135,7 @@ def run_method(name: str, inputs: SelectionInputs, budget: int, seed: int, **par
     check_budget(budget, inputs.pool_size)
     picks = [int(i) for i in method.fn(inputs, budget, seed, **params)]
     if len(picks) != budget or len(set(picks)) != budget:
-        raise RuntimeError(
-            f"method {name!r} returned {len(picks)} picks ({len(set(picks))} distinct), not {budget}"
-        )
+        raise RuntimeError(f"method {name!r} returned {len(picks)} picks ({len(set(picks))} distinct), not {budget}")
     if min(picks) < 0 or max(picks) >= inputs.pool_size:
         raise RuntimeError(f"method {name!r} returned an index outside 0..{inputs.pool_size - 1}")
     return picks

@@ -66,9 +66,7 @@ def load_published(table: str, root: str | os.PathLike = Path("results/paper")) 
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read published table: {exc}") from None
     if list(df.columns) != LONG_COLUMNS:
-        raise UserError(
-            f"{path}: columns are {list(df.columns)}, expected exactly {LONG_COLUMNS} (in this order)"
-        )
+        raise UserError(f"{path}: columns are {list(df.columns)}, expected exactly {LONG_COLUMNS} (in this order)")
 
     for col in _FLOAT_COLUMNS:
         raw = df[col].str.strip()
