@@ -10,6 +10,17 @@ if not config:
 
 include: "rules/common.smk"
 include: "rules/corpus.smk"
+
+
+if HAS_MDS:
+
+    include: "rules/features.smk"
+    include: "rules/base_model.smk"
+    include: "rules/failure_predictor.smk"
+    include: "rules/selection.smk"
+    include: "rules/finetune.smk"
+
+
 include: "rules/tables.smk"
 
 
@@ -17,3 +28,4 @@ rule all:
     default_target: True
     input:
         rules.corpus.input,
+        rules.mds_tables.input if HAS_MDS else [],

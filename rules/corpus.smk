@@ -5,13 +5,13 @@
 rule sources:
     output:
         f"{DATA}/sources/inventory.csv",
-    params:
-        sources=" ".join(CORPUS["sources"]),
-        cache=config["cache_dir"],
     log:
         f"{LOGS}/corpus/sources.log",
     benchmark:
         f"{BENCH}/corpus/sources.tsv"
+    params:
+        sources=" ".join(CORPUS["sources"]),
+        cache=config["cache_dir"],
     shell:
         "python -m vqaloop sources --cache {params.cache} --sources {params.sources}"
         " --out {output} > {log} 2>&1"
@@ -22,14 +22,14 @@ rule catalogue:
         rules.sources.output,
     output:
         f"{DATA}/catalogue.csv",
-    params:
-        settings=as_json(CORPUS["catalogue"]),
-        seconds=CORPUS["clip"]["seconds"],
-        seed=config["seed"],
     log:
         f"{LOGS}/corpus/catalogue.log",
     benchmark:
         f"{BENCH}/corpus/catalogue.tsv"
+    params:
+        settings=as_json(CORPUS["catalogue"]),
+        seconds=CORPUS["clip"]["seconds"],
+        seed=config["seed"],
     shell:
         "python -m vqaloop catalogue --inventory {input} --clip-seconds {params.seconds}"
         " --params {params.settings} --seed {params.seed} --out {output} > {log} 2>&1"
@@ -40,15 +40,15 @@ rule plan:
         rules.catalogue.output,
     output:
         f"{DATA}/plans/{{dataset}}.csv",
+    log:
+        f"{LOGS}/corpus/plan_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/corpus/plan_{{dataset}}.tsv"
     params:
         allocation=as_json({d: s["contents"] for d, s in CORPUS["datasets"].items()}),
         spec=lambda wc: as_json(CORPUS["datasets"][wc.dataset]),
         seed=config["seed"],
         shards=CORPUS["shards"],
-    log:
-        f"{LOGS}/corpus/plan_{{dataset}}.log",
-    benchmark:
-        f"{BENCH}/corpus/plan_{{dataset}}.tsv"
     shell:
         "python -m vqaloop plan --catalogue {input} --dataset {wildcards.dataset}"
         " --allocation {params.allocation} --spec {params.spec} --seed {params.seed}"
@@ -61,14 +61,14 @@ rule render:
         catalogue=rules.catalogue.output,
     output:
         directory(f"{DATA}/{{dataset}}/shard{{shard}}"),
-    params:
-        clip=as_json(CORPUS["clip"]),
-        noise=CORPUS["label"]["rater_noise_sd"],
-        data=DATA,
     log:
         f"{LOGS}/corpus/render_{{dataset}}_shard{{shard}}.log",
     benchmark:
         f"{BENCH}/corpus/render_{{dataset}}_shard{{shard}}.tsv"
+    params:
+        clip=as_json(CORPUS["clip"]),
+        noise=CORPUS["label"]["rater_noise_sd"],
+        data=DATA,
     shell:
         "python -m vqaloop render --plan {input.plan} --catalogue {input.catalogue}"
         " --shard {wildcards.shard} --data-root {params.data} --clip {params.clip}"
@@ -82,12 +82,12 @@ rule manifest:
     output:
         manifest=f"{DATA}/manifests/{{dataset}}.csv",
         oracle=f"{DATA}/oracle/{{dataset}}.csv",
-    params:
-        domain=lambda wc: as_json(CORPUS["datasets"][wc.dataset]["domain"]),
     log:
         f"{LOGS}/corpus/manifest_{{dataset}}.log",
     benchmark:
         f"{BENCH}/corpus/manifest_{{dataset}}.tsv"
+    params:
+        domain=lambda wc: as_json(CORPUS["datasets"][wc.dataset]["domain"]),
     shell:
         "python -m vqaloop manifest --plan {input.plan} --shards {input.shards}"
         " --domain {params.domain} --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"

@@ -8,15 +8,15 @@ rule corpus_summary:
     output:
         table=f"{RESULTS}/tables/corpus_summary.csv",
         figure=f"{RESULTS}/figures/contact_sheet.png",
+    log:
+        f"{LOGS}/tables/corpus_summary.log",
+    benchmark:
+        f"{BENCH}/tables/corpus_summary.tsv"
     params:
         data=DATA,
         per_dataset=CORPUS.get("contact_sheet_per_dataset", 6),
         roles=as_json({d: s["analogue"] for d, s in CORPUS["datasets"].items()}),
         seed=config["seed"],
-    log:
-        f"{LOGS}/tables/corpus_summary.log",
-    benchmark:
-        f"{BENCH}/tables/corpus_summary.tsv"
     shell:
         "python -m vqaloop corpus-summary --manifests {input.manifests} --oracles {input.oracles}"
         " --data-root {params.data} --analogues {params.roles} --per-dataset {params.per_dataset}"
@@ -26,3 +26,56 @@ rule corpus_summary:
 rule corpus:
     input:
         rules.corpus_summary.output,
+
+
+# ---- MDS-VQA tables: one wildcard-free target rule per table ----
+if HAS_MDS:
+
+    rule mds_table_build:
+        input:
+            lambda wc: table_inputs(wc.table),
+        output:
+            long=f"{RESULTS}/tables/{{table}}.csv",
+            wide=f"{RESULTS}/tables/{{table}}_wide.csv",
+            paper=f"{RESULTS}/tables/{{table}}_vs_paper.csv",
+        log:
+            f"{LOGS}/tables/{{table}}.log",
+        benchmark:
+            f"{BENCH}/tables/{{table}}.tsv"
+        wildcard_constraints:
+            table="|".join(MDS_TABLES),
+        params:
+            spec=lambda wc: as_json(mds_spec(wc.table)),
+            data=DATA,
+            work=WORK,
+        shell:
+            "python -m vqaloop mds-table --spec {params.spec} --data-root {params.data} --work {params.work}"
+            " --out {output.long} > {log} 2>&1"
+
+    rule mds_table2:
+        input:
+            f"{RESULTS}/tables/mds_table2.csv",
+
+    rule mds_table3:
+        input:
+            f"{RESULTS}/tables/mds_table3.csv",
+
+    rule mds_table5:
+        input:
+            f"{RESULTS}/tables/mds_table5.csv",
+
+    rule mds_table6:
+        input:
+            f"{RESULTS}/tables/mds_table6.csv",
+
+    rule mds_table7:
+        input:
+            f"{RESULTS}/tables/mds_table7.csv",
+
+    rule mds_table8:
+        input:
+            f"{RESULTS}/tables/mds_table8.csv",
+
+    rule mds_tables:
+        input:
+            expand(f"{RESULTS}/tables/{{table}}.csv", table=MDS_TABLES),

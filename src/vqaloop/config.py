@@ -46,6 +46,7 @@ def validate_config(config: dict, source: str = "config", schema_path: Path = SC
     if errors:
         raise UserError(f"{source}: {describe_error(errors[0])}")
     check_semantics(config, source)
+    check_mds(config, source)
     return config
 
 
@@ -60,6 +61,36 @@ def check_semantics(config: dict, source: str) -> None:
             raise UserError(f"{source}: key corpus.datasets.{name}.recipe.axes: required for a grid recipe")
         if recipe["type"] == "capture" and "axes" in recipe:
             raise UserError(f"{source}: key corpus.datasets.{name}.recipe.axes: not used by a capture recipe")
+
+
+def check_mds(config: dict, source: str) -> None:
+    mds, datasets = config.get("mds"), config["corpus"]["datasets"]
+    if mds is None:
+        return
+    if "features" not in config:
+        raise UserError(f"{source}: key features: required when an mds section is present")
+    for key in ("source", "ablation_dataset"):
+        if mds[key] not in datasets:
+            raise UserError(
+                f"{source}: key mds.{key}: {mds[key]!r} is not a dataset of corpus.datasets ({sorted(datasets)})"
+            )
+    if "train" not in datasets[mds["source"]]["splits"]:
+        raise UserError(f"{source}: key mds.source: dataset {mds['source']!r} has no train split")
+    for i, name in enumerate(mds["targets"]):
+        if name not in datasets:
+            raise UserError(f"{source}: key mds.targets.{i}: {name!r} is not a dataset of corpus.datasets")
+        if {"pool", "test"} - set(datasets[name]["splits"]):
+            raise UserError(f"{source}: key mds.targets.{i}: dataset {name!r} needs pool and test splits")
+    if mds["ablation_dataset"] not in mds["targets"]:
+        raise UserError(f"{source}: key mds.ablation_dataset: must be one of mds.targets")
+    encoders = set(config["features"]["encoders"]) | {"base"}
+    for enc in [mds["default"]["encoder"], *mds["diversity_encoders"]]:
+        if enc not in encoders:
+            raise UserError(f"{source}: key mds: diversity encoder {enc!r} is not configured under features.encoders")
+    if mds["budget"] >= 1 and mds["budget"] != int(mds["budget"]):
+        raise UserError(
+            f"{source}: key mds.budget: a fraction must be < 1, a count a whole number (got {mds['budget']})"
+        )
 
 
 def load_config(path: str | Path) -> dict:

@@ -1,0 +1,77 @@
+# The base quality model f: trained on the source training split, then scored on every dataset.
+
+
+rule train_base:
+    input:
+        manifest=P.manifest(MDS["source"]),
+        features=[P.features(MDS["source"], e) for e in BASE_ENCODERS],
+    output:
+        P.f_model(),
+    log:
+        f"{LOGS}/mds/train_base.log",
+    benchmark:
+        f"{BENCH}/mds/train_base.tsv"
+    params:
+        base=MDS["base"],
+        features=f"{DATA}/features",
+        optim=optim_args("base"),
+        hidden=MDS["training"]["base"].get("hidden", 128),
+        seed=config["seed"],
+    shell:
+        "python -m vqaloop train-base --base {params.base} --manifest {input.manifest}"
+        " --features-root {params.features} --hidden {params.hidden} {params.optim} --seed {params.seed}"
+        " --out {output} > {log} 2>&1"
+
+
+rule predict_base:
+    input:
+        model=P.f_model(),
+        manifest=P.manifest("{dataset}"),
+        features=lambda wc: [P.features(wc.dataset, e) for e in BASE_ENCODERS],
+    output:
+        P.f_predictions("{dataset}"),
+    log:
+        f"{LOGS}/mds/predict_base_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/mds/predict_base_{{dataset}}.tsv"
+    params:
+        features=f"{DATA}/features",
+    shell:
+        "python -m vqaloop predict --model {input.model} --manifest {input.manifest}"
+        " --features-root {params.features} --out {output} > {log} 2>&1"
+
+
+rule base_features:
+    input:
+        model=P.f_model(),
+        manifest=P.manifest("{dataset}"),
+        features=lambda wc: [P.features(wc.dataset, e) for e in BASE_ENCODERS],
+    output:
+        P.features("{dataset}", "base"),
+    log:
+        f"{LOGS}/mds/base_features_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/mds/base_features_{{dataset}}.tsv"
+    params:
+        features=f"{DATA}/features",
+    shell:
+        "python -m vqaloop embed --model {input.model} --manifest {input.manifest}"
+        " --features-root {params.features} --out {output} > {log} 2>&1"
+
+
+rule evaluate_base:
+    input:
+        model=P.f_model(),
+        manifests=[P.manifest(d) for d in EVAL_DATASETS],
+        features=[P.features(d, e) for d in EVAL_DATASETS for e in BASE_ENCODERS],
+    output:
+        P.f_eval(),
+    log:
+        f"{LOGS}/mds/evaluate_base.log",
+    benchmark:
+        f"{BENCH}/mds/evaluate_base.tsv"
+    params:
+        features=f"{DATA}/features",
+    shell:
+        "python -m vqaloop evaluate --model {input.model} --manifests {input.manifests}"
+        " --features-root {params.features} --out {output} > {log} 2>&1"

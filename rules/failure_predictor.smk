@@ -1,0 +1,39 @@
+# The failure predictor g (LoRA on f) per loss, rank and seed, and its difficulty scores on target pools.
+
+
+rule train_g:
+    input:
+        base=P.f_model(),
+        manifest=P.manifest(MDS["source"]),
+        features=[P.features(MDS["source"], e) for e in BASE_ENCODERS],
+    output:
+        P.g_model("{loss}_r{rank}", "{seed}"),
+    log:
+        f"{LOGS}/mds/train_g_{{loss}}_r{{rank}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/mds/train_g_{{loss}}_r{{rank}}_seed{{seed}}.tsv"
+    params:
+        features=f"{DATA}/features",
+        optim=optim_args("g"),
+    shell:
+        "python -m vqaloop train-g --base-model {input.base} --manifest {input.manifest}"
+        " --features-root {params.features} --loss {wildcards.loss} --rank {wildcards.rank}"
+        " {params.optim} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+
+
+rule difficulty:
+    input:
+        model=P.g_model("{loss}_r{rank}", "{seed}"),
+        manifest=P.manifest("{dataset}"),
+        features=lambda wc: [P.features(wc.dataset, e) for e in BASE_ENCODERS],
+    output:
+        P.difficulty("{loss}_r{rank}", "{seed}", "{dataset}"),
+    log:
+        f"{LOGS}/mds/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/mds/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.tsv"
+    params:
+        features=f"{DATA}/features",
+    shell:
+        "python -m vqaloop predict --model {input.model} --manifest {input.manifest} --split pool"
+        " --column difficulty --features-root {params.features} --out {output} > {log} 2>&1"

@@ -1,0 +1,22 @@
+# Frame-level features per dataset and encoder (shared by every run on the same corpus).
+
+
+rule features:
+    input:
+        manifest=f"{DATA}/manifests/{{dataset}}.csv",
+    output:
+        f"{DATA}/features/{{dataset}}/{{encoder}}.npz",
+    log:
+        f"{LOGS}/features/{{dataset}}_{{encoder}}.log",
+    benchmark:
+        f"{BENCH}/features/{{dataset}}_{{encoder}}.tsv"
+    threads: config.get("threads", 1)
+    params:
+        data=DATA,
+        frames=FEATURES["frames"],
+        batch=FEATURES["batch"],
+        options=lambda wc: encoder_options(wc.encoder),
+    shell:
+        "python -m vqaloop features --manifest {input.manifest} --data-root {params.data}"
+        " --encoder {wildcards.encoder} {params.options} --frames {params.frames} --batch {params.batch}"
+        " --threads {threads} --out {output} > {log} 2>&1"

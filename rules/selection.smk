@@ -1,0 +1,31 @@
+# Selection from each target pool under the budget, then the label oracle reveals the selected MOS only.
+
+
+rule select:
+    input:
+        unpack(selection_inputs),
+    output:
+        P.selection("{variant}", "{seed}", "{dataset}"),
+    log:
+        f"{LOGS}/mds/select_{{variant}}_seed{{seed}}_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/mds/select_{{variant}}_seed{{seed}}_{{dataset}}.tsv"
+    params:
+        args=selection_args,
+        budget=MDS["budget"],
+    shell:
+        "python -m vqaloop select {params.args} --features {input.features} --pool {input.manifest}"
+        " --budget {params.budget} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+
+
+rule reveal:
+    input:
+        selection=P.selection("{variant}", "{seed}", "{dataset}"),
+        oracle=P.oracle("{dataset}"),
+    output:
+        P.labels("{variant}", "{seed}", "{dataset}"),
+    log:
+        f"{LOGS}/mds/reveal_{{variant}}_seed{{seed}}_{{dataset}}.log",
+    shell:
+        "python -m vqaloop reveal --selection {input.selection} --oracle {input.oracle}"
+        " --dataset {wildcards.dataset} --out {output} > {log} 2>&1"

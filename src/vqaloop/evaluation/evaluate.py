@@ -1,0 +1,46 @@
+"""``vqaloop evaluate``: SRCC and PLCC (after the 4-parameter logistic) of a model on test splits."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from vqaloop.evaluation.metrics import plcc, srcc
+from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.models.registry import load_checkpoint
+from vqaloop.training.common import manifest_inputs
+from vqaloop.training.loops import predict
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_model(model, manifests: list[Path], features_root: Path, name: str, split: str = "test") -> pd.DataFrame:
+    rows = []
+    for path in manifests:
+        manifest, x = manifest_inputs(path, features_root, name, split=split)
+        pred = predict(model, x)
+        mos = manifest.mos.to_numpy()
+        rows.append({"dataset": manifest.dataset.iloc[0], "split": split, "n": len(mos),
+                     "srcc": round(srcc(pred, mos), 6), "plcc": round(plcc(pred, mos), 6)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def add_arguments(parser):
+    parser.add_argument("--model", required=True, type=Path)
+    parser.add_argument("--manifests", required=True, nargs="+", type=Path)
+    parser.add_argument("--features-root", required=True, type=Path)
+    parser.add_argument("--split", default="test", choices=["train", "test"])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    torch.set_num_threads(args.threads)
+    checkpoint = load_checkpoint(args.model)
+    table = evaluate_model(checkpoint.build(), args.manifests, args.features_root, checkpoint.name, args.split)
+    write_csv_atomic(table, args.out)
+    log.info("evaluation:\n%s", table.to_string(index=False))
+    return 0

@@ -1,0 +1,63 @@
+"""The label oracle: the "subjective study" that reveals MOS for selected pool videos only.
+
+Selection code never sees pool MOS: pool rows of a manifest carry no MOS, and the hidden labels sit in a
+separate oracle file that only this module reads, and only for the ids of a committed selection file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from vqaloop.errors import UserError
+from vqaloop.io.atomic import write_csv_atomic
+
+log = logging.getLogger(__name__)
+
+
+class LabelOracle:
+    """Holds a dataset's hidden pool labels; ``reveal`` answers only for a selection read from disk."""
+
+    def __init__(self, oracle_path: str | Path, dataset: str):
+        self._path = Path(oracle_path)
+        if not self._path.is_file():
+            raise UserError(f"{self._path}: oracle labels not found")
+        self._labels = pd.read_csv(self._path, dtype={"video_id": str}).set_index("video_id")["mos"]
+        self.dataset = dataset
+        self.revealed: set[str] = set()
+
+    def __repr__(self) -> str:  # never print labels
+        return f"LabelOracle({self._path.name}, {len(self._labels)} hidden labels, {len(self.revealed)} revealed)"
+
+    def reveal(self, selection_path: str | Path) -> pd.DataFrame:
+        """MOS of the ids listed in a selection file (``video_id,rank``), nothing else."""
+        selection_path = Path(selection_path)
+        if not selection_path.is_file():
+            raise UserError(f"{selection_path}: no selection file: the oracle reveals labels only after selection")
+        selection = pd.read_csv(selection_path, dtype={"video_id": str})
+        if "video_id" not in selection.columns:
+            raise UserError(f"{selection_path}: a selection file needs a video_id column")
+        unknown = sorted(set(selection.video_id) - set(self._labels.index))
+        if unknown:
+            raise UserError(
+                f"{selection_path}: {len(unknown)} selected id(s) are not in the {self.dataset} pool, e.g. {unknown[:3]}"
+            )
+        ids = list(selection.video_id)
+        self.revealed.update(ids)
+        return pd.DataFrame({"video_id": ids, "dataset": self.dataset, "mos": self._labels.loc[ids].to_numpy()})
+
+
+def add_arguments(parser):
+    parser.add_argument("--selection", required=True, type=Path)
+    parser.add_argument("--oracle", required=True, type=Path)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    labels = LabelOracle(args.oracle, args.dataset).reveal(args.selection)
+    write_csv_atomic(labels, args.out)
+    log.info("revealed %d labels of %s", len(labels), args.dataset)
+    return 0

@@ -1,0 +1,116 @@
+"""The frame-feature encoder registry: ``@register_encoder(name)``, ``get_encoder(name, **options)``.
+
+An encoder maps the sampled frames of one or more videos, ``(F, H, W, 3)`` uint8 RGB, to ``(F, D)`` float32
+features, one row per frame. Encoders with ``needs_pairs`` also receive the frame that follows each sampled
+frame (``next_frames``, same shape), for temporal cues.
+
+``available(name, options)`` answers without loading anything heavy, so the workflow can write "unavailable:
+no weights" for an encoder whose weights are missing instead of ever computing features with random weights;
+``get_encoder`` refuses an unavailable encoder with a ``UserError``.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from vqaloop.errors import UserError
+
+# Modules that register encoders when imported (imported lazily: torch/open_clip load only when needed).
+ENCODER_MODULES = ("vqaloop.features.efficientnet", "vqaloop.features.motion", "vqaloop.features.openclip")
+
+_REGISTRY: dict[str, type[Encoder]] = {}
+
+
+class Encoder(abc.ABC):
+    """A frame encoder. Subclasses set ``name``, ``dim``, ``needs_pairs`` and implement ``encode``.
+
+    Constructor keyword arguments are the encoder's options (``get_encoder(name, **options)``); a ``None``
+    value means "the default". ``available(**options)`` is a cheap check run before construction.
+    """
+
+    name: str = ""
+    dim: int = 0
+    needs_pairs: bool = False
+
+    @classmethod
+    def available(cls, **options: Any) -> tuple[bool, str]:
+        """(True, "") if the encoder can run with these options, else (False, reason)."""
+        return True, ""
+
+    @abc.abstractmethod
+    def encode(self, frames: np.ndarray, next_frames: np.ndarray | None = None) -> np.ndarray:
+        """(F, H, W, 3) uint8 RGB frames -> (F, D) float32 features (batched over frames inside)."""
+
+
+def register_encoder(name: str) -> Callable[[type[Encoder]], type[Encoder]]:
+    """Class decorator adding an ``Encoder`` subclass to the registry under ``name``."""
+
+    def decorate(cls: type[Encoder]) -> type[Encoder]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"encoder {name!r} registered twice ({_REGISTRY[name].__name__}, {cls.__name__})")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load_all() -> None:
+    for module in ENCODER_MODULES:
+        importlib.import_module(module)
+
+
+def encoder_names() -> list[str]:
+    """Every registered encoder name, sorted."""
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def encoder_class(name: str) -> type[Encoder]:
+    _load_all()
+    if name not in _REGISTRY:
+        raise UserError(f"unknown encoder {name!r}; valid: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def _check_options(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
+    """Drop None values (= default) and refuse options the encoder does not take."""
+    options = {k: v for k, v in options.items() if v is not None}
+    params = inspect.signature(cls.__init__).parameters
+    accepted = [p for p in params if p != "self" and params[p].kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        valid = ", ".join(accepted) if accepted else "none"
+        raise UserError(f"encoder {cls.name} takes no option {unknown[0]!r} (its options: {valid})")
+    return options
+
+
+def available(name: str, options: dict[str, Any] | None = None) -> tuple[bool, str]:
+    """(True, "") if ``get_encoder(name, **options)`` would load real weights, else (False, reason)."""
+    cls = encoder_class(name)
+    return cls.available(**_check_options(cls, dict(options or {})))
+
+
+def get_encoder(name: str, **options: Any) -> Encoder:
+    """A ready encoder (weights loaded, eval mode). Unknown names, options or missing weights raise UserError."""
+    cls = encoder_class(name)
+    options = _check_options(cls, options)
+    ok, reason = cls.available(**options)
+    if not ok:
+        raise UserError(f"encoder {name} unavailable: {reason} (config key features.encoders.{name})")
+    return cls(**options)
+
+
+def check_frames(frames: np.ndarray, what: str = "frames") -> None:
+    """Frames must be uint8 (F, H, W, 3) with F >= 1 (a programming error otherwise, hence ValueError)."""
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        shape = getattr(frames, "shape", None)
+        raise ValueError(f"{what} must be a uint8 (F, H, W, 3) array, got {getattr(frames, 'dtype', None)} {shape}")
+    if frames.shape[0] == 0:
+        raise ValueError(f"{what} must hold at least one frame")

@@ -1,0 +1,95 @@
+"""Base quality models f: one registry, one checkpoint format.
+
+A base model is a ``torch.nn.Module`` whose ``forward(x)`` maps per-video inputs (N, F, D) to scores (N,)
+and whose ``frame_embeddings(x)`` gives per-frame internal features (N, F, H) (the "base" diversity encoder).
+Each class declares the feature encoders it reads (``ENCODERS``) so the workflow knows its inputs. The
+VLM (VisualQuality-R1) and the Table-9 alternatives plug in here under new names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from vqaloop.errors import UserError
+from vqaloop.evaluation.metrics import LogisticFit
+
+BASE_MODELS: dict[str, type[torch.nn.Module]] = {}
+
+
+def register_base_model(name: str):
+    def wrap(cls):
+        cls.NAME = name
+        BASE_MODELS[name] = cls
+        return cls
+
+    return wrap
+
+
+def _load_all() -> None:
+    from vqaloop.models import effnet_head  # noqa: F401  (registers itself)
+
+
+def get_base_model_class(name: str) -> type[torch.nn.Module]:
+    _load_all()
+    if name not in BASE_MODELS:
+        raise UserError(f"unknown base model {name!r}; valid: {sorted(BASE_MODELS)}")
+    return BASE_MODELS[name]
+
+
+def model_encoders(name: str) -> tuple[str, ...]:
+    return tuple(get_base_model_class(name).ENCODERS)
+
+
+@dataclass
+class Checkpoint:
+    """A trained model with everything needed to use it: the class, its arguments, the MOS mapping."""
+
+    name: str
+    kwargs: dict
+    state_dict: dict
+    logistic: LogisticFit | None = None
+    meta: dict = field(default_factory=dict)
+
+    def build(self) -> torch.nn.Module:
+        model = get_base_model_class(self.name)(**self.kwargs)
+        model.load_state_dict(self.state_dict)
+        model.eval()
+        return model
+
+    def save(self, path: str | Path) -> None:
+        from vqaloop.io.atomic import atomic_path
+
+        payload = {
+            "name": self.name,
+            "kwargs": self.kwargs,
+            "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()},
+            "logistic": None if self.logistic is None else vars(self.logistic),
+            "meta": self.meta,
+        }
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: model checkpoint not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UserError(f"{path}: not a vqaloop model checkpoint ({type(err).__name__})") from None
+    if not isinstance(payload, dict) or {"name", "kwargs", "state_dict"} - set(payload):
+        raise UserError(f"{path}: not a vqaloop model checkpoint (keys missing)")
+    logistic = payload.get("logistic")
+    return Checkpoint(
+        name=payload["name"],
+        kwargs=payload["kwargs"],
+        state_dict=payload["state_dict"],
+        logistic=None
+        if logistic is None
+        else LogisticFit(logistic["kind"], tuple(logistic["params"]), logistic["message"]),
+        meta=payload.get("meta", {}),
+    )

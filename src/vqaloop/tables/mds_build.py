@@ -1,0 +1,161 @@
+"""``vqaloop mds-table``: build one MDS-VQA table (long CSV, paper-shaped wide CSV, side-by-side with paper).
+
+Cells: failure identification (Table 2) = SRCC/PLCC between the *base* model's predictions and the revealed
+MOS on a selected subset (lower = more failure-focused); active fine-tuning (Table 3) = SRCC/PLCC of the
+fine-tuned model on each test split. Each cell is the mean over seeds with a 95% t-interval.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from vqaloop.evaluation.metrics import plcc, srcc
+from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.tables.published import LONG_COLUMNS, load_published
+from vqaloop.workflow_paths import MdsPaths
+
+log = logging.getLogger(__name__)
+METRICS = ("srcc", "plcc")
+
+
+def mean_ci(values: list[float]) -> tuple[float, float | None, float | None, int]:
+    """Mean and 95% Student-t interval over seeds (no interval from a single seed)."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    if len(v) == 0:
+        return float("nan"), None, None, 0
+    if len(v) == 1:
+        return float(v[0]), None, None, 1
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return float(v.mean()), float(v.mean() - half), float(v.mean() + half), len(v)
+
+
+def correlation(pred: pd.Series, mos: pd.Series) -> dict[str, float]:
+    return {"srcc": srcc(pred, mos), "plcc": plcc(pred, mos)}
+
+
+class CellReader:
+    """Reads per-seed values of failure identification and active fine-tuning from the run's files."""
+
+    def __init__(self, paths: MdsPaths):
+        self.paths = paths
+        self._pred: dict[str, pd.Series] = {}
+
+    def predictions(self, dataset: str) -> pd.Series:
+        if dataset not in self._pred:
+            df = pd.read_csv(self.paths.f_predictions(dataset), dtype={"video_id": str})
+            self._pred[dataset] = df.set_index("video_id")["score"]
+        return self._pred[dataset]
+
+    def failure_identification(self, row: dict, dataset: str, seed) -> dict[str, float]:
+        if row["kind"] == "base":  # the base model on the whole pool, before any selection
+            labels = pd.read_csv(self.paths.oracle(dataset), dtype={"video_id": str})
+        else:
+            labels = pd.read_csv(self.paths.labels(row["variant"], seed, dataset), dtype={"video_id": str})
+        pred = self.predictions(dataset).loc[labels.video_id]
+        return correlation(pred.to_numpy(), labels.mos.to_numpy())
+
+    def active_finetuning(self, row: dict, dataset: str, seed) -> dict[str, float]:
+        path = self.paths.f_eval() if row["kind"] == "base" else self.paths.ft_eval(row["variant"], seed)
+        ev = pd.read_csv(path).set_index("dataset")
+        return {m: float(ev.loc[dataset, m]) for m in METRICS}
+
+
+def per_seed_values(spec: dict, reader: CellReader, row: dict) -> dict[tuple[str, str], list[float]]:
+    """(column, metric) -> one value per seed (the base model has no seed: one value)."""
+    seeds = [None] if row["kind"] == "base" else spec["seeds"]
+    table = spec["table"]
+    out: dict[tuple[str, str], list[float]] = {}
+    for seed in seeds:
+        cells: dict[str, dict[str, float]] = {}
+        if table in ("mds_table2", "mds_table3"):
+            for col in spec["columns"]:
+                fn = reader.failure_identification if table == "mds_table2" else reader.active_finetuning
+                cells[col] = fn(row, col, seed)
+            cells["mean"] = {m: float(np.mean([cells[c][m] for c in spec["columns"]])) for m in METRICS}
+        else:
+            ds = spec["ablation_dataset"]
+            cells["failure_identification"] = reader.failure_identification(row, ds, seed)
+            cells["active_finetuning"] = reader.active_finetuning(row, ds, seed)
+        for col, values in cells.items():
+            for m in METRICS:
+                out.setdefault((col, m), []).append(values[m])
+    return out
+
+
+def build_long(spec: dict, reader: CellReader) -> pd.DataFrame:
+    records = []
+    columns = spec["columns"] + (["mean"] if spec["table"] in ("mds_table2", "mds_table3") else [])
+    for row in spec["rows"]:
+        if row["kind"] == "unavailable":
+            values = {(c, m): None for c in columns for m in METRICS}
+        else:
+            values = per_seed_values(spec, reader, row)
+        for (col, metric), seeds in values.items():
+            mean, lo, hi, n = mean_ci(seeds) if seeds is not None else (float("nan"), None, None, 0)
+            records.append({
+                "table": spec["table"], "row": row["key"], "column": spec["paper_key"].get(col, col), "metric": metric,
+                "value": round(mean, 4) if np.isfinite(mean) else None,
+                "ci_low": None if lo is None else round(lo, 4), "ci_high": None if hi is None else round(hi, 4),
+                "n_seeds": n, "run": spec["run"], "config_hash": spec["config_hash"], "note": row.get("note", ""),
+            })  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=[*LONG_COLUMNS, "note"])
+
+
+def wide(long: pd.DataFrame, value_col: str = "value") -> pd.DataFrame:
+    """Paper-shaped: one row per method, one column per dataset/ablation column, cells 'SRCC / PLCC'."""
+
+    def cell(group: pd.DataFrame) -> str:
+        notes = [n for n in group.note if isinstance(n, str) and n]
+        if notes:
+            return notes[0]
+        v = group.set_index("metric")[value_col]
+        return " / ".join("n/a" if pd.isna(v.get(m)) else f"{float(v.get(m)):.3f}" for m in METRICS)
+
+    cells = long.groupby(["row", "column"], sort=False).apply(cell, include_groups=False).rename("cell").reset_index()
+    table = cells.pivot(index="row", columns="column", values="cell")
+    return table.loc[long.row.unique(), long.column.unique()].reset_index()
+
+
+def side_by_side(long: pd.DataFrame, table: str, paper_root: Path) -> pd.DataFrame:
+    """Our values joined to the published ones on (row, column, metric)."""
+    try:
+        paper = load_published(table, paper_root)[["row", "column", "metric", "value"]].rename(
+            columns={"value": "paper"}
+        )
+    except Exception as err:  # a table without published values still gets our columns
+        log.warning("no published values for %s: %s", table, err)
+        paper = pd.DataFrame(columns=["row", "column", "metric", "paper"])
+    ours = long.rename(columns={"value": "ours", "ci_low": "ours_ci_low", "ci_high": "ours_ci_high"})
+    joined = ours[["table", "row", "column", "metric", "ours", "ours_ci_low", "ours_ci_high", "n_seeds", "note"]].merge(
+        paper, on=["row", "column", "metric"], how="outer"
+    )
+    joined["table"] = table
+    joined["paper"] = pd.to_numeric(joined["paper"], errors="coerce")
+    joined["difference"] = (joined["ours"] - joined["paper"]).round(4)
+    return joined
+
+
+def add_arguments(parser):
+    parser.add_argument("--spec", required=True, help="JSON from vqaloop.tables.mds_spec.table_spec")
+    parser.add_argument("--data-root", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--paper-root", default="results/paper", type=Path)
+    parser.add_argument("--out", required=True, type=Path, help="long CSV; _wide.csv and _vs_paper.csv beside it")
+
+
+def run(args) -> int:
+    spec = json.loads(args.spec)
+    reader = CellReader(MdsPaths(args.data_root, args.work, spec["base"]))
+    long = build_long(spec, reader)
+    stem = args.out.with_suffix("")
+    write_csv_atomic(wide(long), f"{stem}_wide.csv")
+    write_csv_atomic(side_by_side(long, spec["table"], args.paper_root), f"{stem}_vs_paper.csv")
+    write_csv_atomic(long, args.out)
+    log.info("%s:\n%s", spec["table"], wide(long).to_string(index=False))
+    return 0

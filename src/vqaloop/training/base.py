@@ -1,0 +1,55 @@
+"""``vqaloop train-base``: train the base quality model f on the source training split.
+
+Fidelity ranking loss on all within-batch pairs (p = 1[mu(x) > mu(y)], ties 0.5; MDS-VQA Eqs. 3-5 with
+MOS in place of errors), then the VQEG 4-parameter logistic from f's raw output to MOS, fitted on the same
+training set (SPEC "Failure-predictor labels").
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from vqaloop.evaluation.metrics import fit_logistic4, srcc
+from vqaloop.losses.fidelity import ranking_loss
+from vqaloop.models.registry import Checkpoint, get_base_model_class
+from vqaloop.training.common import add_optimiser_arguments, manifest_inputs
+from vqaloop.training.data import Group
+from vqaloop.training.loops import predict, seed_everything, train_groups
+
+log = logging.getLogger(__name__)
+
+
+def train_base_model(name: str, x: torch.Tensor, mos: torch.Tensor, hidden: int, args) -> Checkpoint:
+    seed_everything(args.seed)
+    model = get_base_model_class(name)(in_dim=x.shape[-1], hidden=hidden)
+    model.set_input_statistics(x)
+    history = train_groups(model, [Group("source", x, mos)], ranking_loss, epochs=args.epochs, lr=args.lr,
+                           batch_size=args.batch, weight_decay=args.weight_decay, seed=args.seed, desc=f"train {name}")  # fmt: skip
+    raw = predict(model, x)
+    fit = fit_logistic4(raw, mos.numpy())
+    meta = {"train_srcc": round(srcc(raw, mos.numpy()), 6), "loss_history": [round(v, 6) for v in history]}
+    return Checkpoint(name, {"in_dim": x.shape[-1], "hidden": hidden}, model.state_dict(), fit, meta)
+
+
+def add_arguments(parser):
+    parser.add_argument("--base", required=True, help="base model name (registry)")
+    parser.add_argument("--manifest", required=True, type=Path, help="source dataset manifest")
+    parser.add_argument("--features-root", required=True, type=Path)
+    parser.add_argument("--hidden", type=int, default=128)
+    add_optimiser_arguments(parser, epochs=60, lr=1e-3, batch=32)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    torch.set_num_threads(args.threads)
+    manifest, x = manifest_inputs(args.manifest, args.features_root, args.base, split="train")
+    mos = torch.tensor(manifest.mos.to_numpy(), dtype=torch.float32)
+    checkpoint = train_base_model(args.base, x, mos, args.hidden, args)
+    checkpoint.save(args.out)
+    log.info(
+        "base model %s: train SRCC %.3f, mapping %s", args.base, checkpoint.meta["train_srcc"], checkpoint.logistic.kind
+    )
+    return 0

@@ -1,0 +1,71 @@
+"""``vqaloop train-g``: the LoRA failure predictor g on the frozen base model f (MDS-VQA Sec. 3.2).
+
+Labels come from f's errors on the labelled source training set, e(x) = |f(x) - mu(x)| with f mapped to the
+MOS scale by its 4-parameter logistic (SPEC, Eq. 4). The loss is chosen by name (``vqaloop.losses.LOSSES``):
+ranking (Thurstone fidelity, Eqs. 3-5; the default), classification or regression (Table 5 ablation).
+The LoRA update is merged into a plain checkpoint of the same architecture.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vqaloop.errors import UserError
+from vqaloop.evaluation.metrics import apply_logistic4, srcc
+from vqaloop.losses.fidelity import LOSSES
+from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
+from vqaloop.training.common import add_optimiser_arguments, manifest_inputs
+from vqaloop.training.data import Group
+from vqaloop.training.loops import merged_state, predict, seed_everything, train_groups, with_lora
+
+log = logging.getLogger(__name__)
+
+
+def base_errors(base: Checkpoint, x: torch.Tensor, mos: np.ndarray) -> np.ndarray:
+    """e(x) = |f(x) - mu(x)| with f on the MOS scale (MDS-VQA Eq. 4 inputs)."""
+    return np.abs(apply_logistic4(base.logistic, predict(base.build(), x)) - mos)
+
+
+def train_failure_predictor(
+    base: Checkpoint, x: torch.Tensor, errors: np.ndarray, loss: str, rank: int, args
+) -> Checkpoint:
+    if loss not in LOSSES:
+        raise UserError(f"unknown failure-predictor loss {loss!r}; valid: {sorted(LOSSES)}")
+    seed_everything(args.seed)
+    targets = list(get_base_model_class(base.name).LORA_TARGETS)
+    g = with_lora(base.build(), targets, rank)
+    y = torch.tensor(errors, dtype=torch.float32)
+    history = train_groups(g, [Group("source", x, y)], LOSSES[loss], epochs=args.epochs, lr=args.lr,
+                           batch_size=args.batch, weight_decay=args.weight_decay, seed=args.seed,
+                           desc=f"train g ({loss}, r={rank})")  # fmt: skip
+    trained = predict(g, x)
+    meta = {"loss": loss, "rank": rank, "train_srcc_vs_error": round(srcc(trained, errors), 6),
+            "loss_history": [round(v, 6) for v in history]}  # fmt: skip
+    return Checkpoint(base.name, base.kwargs, merged_state(g), None, meta)
+
+
+def add_arguments(parser):
+    parser.add_argument("--base-model", required=True, type=Path)
+    parser.add_argument("--manifest", required=True, type=Path, help="source dataset manifest (train split used)")
+    parser.add_argument("--features-root", required=True, type=Path)
+    parser.add_argument("--loss", required=True, choices=sorted(LOSSES))
+    parser.add_argument("--rank", required=True, type=int)
+    add_optimiser_arguments(parser, epochs=30, lr=2e-3, batch=8)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    torch.set_num_threads(args.threads)
+    if args.rank < 1:
+        raise UserError(f"--rank must be at least 1, got {args.rank}")
+    base = load_checkpoint(args.base_model)
+    manifest, x = manifest_inputs(args.manifest, args.features_root, base.name, split="train")
+    errors = base_errors(base, x, manifest.mos.to_numpy())
+    g = train_failure_predictor(base, x, errors, args.loss, args.rank, args)
+    g.save(args.out)
+    log.info("g %s r=%d: train SRCC(g, e) = %.3f", args.loss, args.rank, g.meta["train_srcc_vs_error"])
+    return 0

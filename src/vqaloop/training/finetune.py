@@ -1,0 +1,68 @@
+"""``vqaloop finetune``: active fine-tuning of f with LoRA on the source training set plus the labelled
+selections (MDS-VQA Sec. 3.4). Pairs are built only within one dataset, so MOS scales never meet."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from vqaloop.errors import UserError
+from vqaloop.evaluation.metrics import fit_logistic4
+from vqaloop.losses.fidelity import ranking_loss
+from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
+from vqaloop.training.common import add_optimiser_arguments, feature_paths, manifest_inputs
+from vqaloop.training.data import Group, load_inputs
+from vqaloop.training.loops import merged_state, predict, seed_everything, train_groups, with_lora
+
+log = logging.getLogger(__name__)
+
+
+def labelled_group(labels_path: Path, features_root: Path, model_name: str) -> Group:
+    """A revealed selection (video_id, dataset, mos) as one training group."""
+    labels = pd.read_csv(labels_path, dtype={"video_id": str})
+    if {"video_id", "dataset", "mos"} - set(labels.columns):
+        raise UserError(f"{labels_path}: revealed labels need columns video_id, dataset, mos")
+    if labels.dataset.nunique() != 1:
+        raise UserError(f"{labels_path}: one dataset per labels file (found {sorted(labels.dataset.unique())})")
+    dataset = str(labels.dataset.iloc[0])
+    x = load_inputs(feature_paths(features_root, dataset, model_name), list(labels.video_id))
+    return Group(dataset, x, torch.tensor(labels.mos.to_numpy(), dtype=torch.float32))
+
+
+def finetune(base: Checkpoint, groups: list[Group], rank: int, args) -> Checkpoint:
+    seed_everything(args.seed)
+    targets = list(get_base_model_class(base.name).LORA_TARGETS)
+    model = with_lora(base.build(), targets, rank)
+    history = train_groups(model, groups, ranking_loss, epochs=args.epochs, lr=args.lr, batch_size=args.batch,
+                           weight_decay=args.weight_decay, seed=args.seed, desc="active fine-tuning")  # fmt: skip
+    state = merged_state(model)
+    tuned = Checkpoint(base.name, base.kwargs, state, None, {"loss_history": [round(v, 6) for v in history],
+                       "groups": {g.name: len(g.y) for g in groups}})  # fmt: skip
+    source = groups[0]
+    tuned.logistic = fit_logistic4(predict(tuned.build(), source.x), source.y.numpy())
+    return tuned
+
+
+def add_arguments(parser):
+    parser.add_argument("--base-model", required=True, type=Path)
+    parser.add_argument("--source-manifest", required=True, type=Path)
+    parser.add_argument("--labels", nargs="*", default=[], type=Path, help="revealed selections, one per dataset")
+    parser.add_argument("--features-root", required=True, type=Path)
+    parser.add_argument("--rank", type=int, default=64)
+    add_optimiser_arguments(parser, epochs=10, lr=1e-3, batch=8)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    torch.set_num_threads(args.threads)
+    base = load_checkpoint(args.base_model)
+    manifest, x = manifest_inputs(args.source_manifest, args.features_root, base.name, split="train")
+    groups = [Group(str(manifest.dataset.iloc[0]), x, torch.tensor(manifest.mos.to_numpy(), dtype=torch.float32))]
+    groups += [labelled_group(p, args.features_root, base.name) for p in args.labels]
+    tuned = finetune(base, groups, args.rank, args)
+    tuned.save(args.out)
+    log.info("fine-tuned on %s", tuned.meta["groups"])
+    return 0

@@ -1,0 +1,61 @@
+"""Selection variants: one string id names everything that distinguishes a selection (and what follows it).
+
+- ``random``                                  random sampling
+- ``mds_<loss>_r<rank>_<encoder>_lam<lambda>`` MDS-VQA greedy (Eq. 9) with g trained by <loss> at LoRA rank
+- ``divonly_<encoder>``                        "removing g": the diversity term alone (Table 5)
+Later methods (core-set, RD, ...) add their own ids; ``parse_variant`` is the one place that reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vqaloop.errors import UserError
+
+MDS_RE = re.compile(r"^mds_(ranking|classification|regression)_r(\d+)_([a-z0-9_]+?)_lam(\d+(?:\.\d+)?)$")
+DIVONLY_RE = re.compile(r"^divonly_([a-z0-9_]+)$")
+VARIANT_PATTERN = (
+    r"random|mds_(?:ranking|classification|regression)_r\d+_[a-z0-9_]+?_lam\d+(?:\.\d+)?|divonly_[a-z0-9_]+"
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    method: str  # random | mds | divonly
+    loss: str | None = None
+    rank: int | None = None
+    encoder: str | None = None
+    lam: float | None = None
+
+    @property
+    def id(self) -> str:
+        if self.method == "random":
+            return "random"
+        if self.method == "divonly":
+            return f"divonly_{self.encoder}"
+        return f"mds_{self.loss}_r{self.rank}_{self.encoder}_lam{self.lam:g}"
+
+    @property
+    def needs_g(self) -> bool:
+        return self.method == "mds"
+
+    @property
+    def g_id(self) -> str | None:
+        return f"{self.loss}_r{self.rank}" if self.needs_g else None
+
+
+def mds(loss: str, rank: int, encoder: str, lam: float) -> Variant:
+    return Variant("mds", loss, int(rank), encoder, float(lam))
+
+
+def parse_variant(text: str) -> Variant:
+    if text == "random":
+        return Variant("random")
+    if m := MDS_RE.match(text):
+        return mds(m.group(1), int(m.group(2)), m.group(3), float(m.group(4)))
+    if m := DIVONLY_RE.match(text):
+        return Variant("divonly", encoder=m.group(1))
+    raise UserError(
+        f"unknown selection variant {text!r} (expected random, mds_<loss>_r<rank>_<encoder>_lam<l>, divonly_<encoder>)"
+    )

@@ -1,0 +1,56 @@
+"""Where every file of the MDS-VQA DAG lives: one definition used by the Snakemake rules (with wildcard
+placeholders such as ``"{dataset}"``) and by the table builder (with concrete values)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MdsPaths:
+    data: str  # corpus root (manifests, oracle, shared features)
+    work: str  # intermediate files of this run (models, selections, evaluations)
+    base: str  # base model name
+
+    @property
+    def root(self) -> str:
+        return f"{self.work}/mds/{self.base}"
+
+    def manifest(self, dataset) -> str:
+        return f"{self.data}/manifests/{dataset}.csv"
+
+    def oracle(self, dataset) -> str:
+        return f"{self.data}/oracle/{dataset}.csv"
+
+    def features(self, dataset, encoder) -> str:
+        """Model-independent encoders are shared by all runs; ``base`` is f's own frame embeddings."""
+        if encoder == "base":
+            return f"{self.root}/features/{dataset}/base.npz"
+        return f"{self.data}/features/{dataset}/{encoder}.npz"
+
+    def f_model(self) -> str:
+        return f"{self.root}/f/model.pt"
+
+    def f_predictions(self, dataset) -> str:
+        return f"{self.root}/f/predictions/{dataset}.csv"
+
+    def f_eval(self) -> str:
+        return f"{self.root}/f/eval.csv"
+
+    def g_model(self, g_id, seed) -> str:
+        return f"{self.root}/g/{g_id}/seed{seed}/model.pt"
+
+    def difficulty(self, g_id, seed, dataset) -> str:
+        return f"{self.root}/g/{g_id}/seed{seed}/difficulty/{dataset}.csv"
+
+    def selection(self, variant, seed, dataset) -> str:
+        return f"{self.root}/select/{variant}/seed{seed}/{dataset}.csv"
+
+    def labels(self, variant, seed, dataset) -> str:
+        return f"{self.root}/select/{variant}/seed{seed}/labels/{dataset}.csv"
+
+    def ft_model(self, variant, seed) -> str:
+        return f"{self.root}/finetune/{variant}/seed{seed}/model.pt"
+
+    def ft_eval(self, variant, seed) -> str:
+        return f"{self.root}/finetune/{variant}/seed{seed}/eval.csv"
