@@ -49,9 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dim", type=int, default=512, help="feature size D")
     parser.add_argument("--budget", type=float, default=0.05, help="budget fraction (or count if >= 1)")
     parser.add_argument("--budget-count", type=int, help="time only this many picks and extrapolate to B")
-    parser.add_argument(
-        "--naive-n", type=int, default=3000, help="pool size for the naive comparison (0: skip)"
-    )
+    parser.add_argument("--naive-n", type=int, default=3000, help="pool size for the naive comparison (0: skip)")
     parser.add_argument("--lam", type=float, default=DEFAULT_LAMBDA)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -205,9 +203,7 @@ def bench_mds(args, n: int, device: str) -> dict:
     rss_growth = cuda_mib = 0.0
     for _ in range(args.repeats):
         setup_s = min(setup_s, timed(lambda: mds_greedy(frames, difficulty, 1, args.lam), device)[1])
-        picks, seconds, rss, cuda = timed(
-            lambda: mds_greedy(frames, difficulty, timed_picks, args.lam), device
-        )
+        picks, seconds, rss, cuda = timed(lambda: mds_greedy(frames, difficulty, timed_picks, args.lam), device)
         run_s, rss_growth, cuda_mib = min(run_s, seconds), max(rss_growth, rss), cuda
         gemm_s = min(gemm_s, timed(lambda: same_gram_gemms(frames, timed_picks), device)[1])
     flops_timed = gram_flops(n, args.frames, args.dim, timed_picks)
@@ -248,12 +244,8 @@ def bench_naive(args, n: int, device: str) -> dict:
     frames, difficulty = make_pool(n, args.frames, args.dim, args.seed + 1, device)
     frames = l2_normalise_frames(frames)
     budget = budget_count(args.budget, n)
-    fast, fast_s, fast_rss, fast_cuda = timed(
-        lambda: mds_greedy(frames, difficulty, budget, args.lam), device
-    )
-    slow, slow_s, slow_rss, slow_cuda = timed(
-        lambda: naive_greedy(frames, difficulty, budget, args.lam), device
-    )
+    fast, fast_s, fast_rss, fast_cuda = timed(lambda: mds_greedy(frames, difficulty, budget, args.lam), device)
+    slow, slow_s, slow_rss, slow_cuda = timed(lambda: naive_greedy(frames, difficulty, budget, args.lam), device)
     return {
         "n": n,
         "budget": budget,
@@ -277,8 +269,7 @@ def print_report(report: dict) -> None:
         ("budget B", f"{m['budget']} picks"),
         (
             "picks timed",
-            f"{m['picks_timed']}"
-            + (" (time extrapolated to B, linear in flops)" if m["extrapolated"] else ""),
+            f"{m['picks_timed']}" + (" (time extrapolated to B, linear in flops)" if m["extrapolated"] else ""),
         ),
         ("Chamfer Gram flops", f"{m['gram_tflop']:.3f} TFLOP"),
         ("greedy time", f"{m['greedy_s']:.2f} s ({m['greedy_gflops']:.1f} GFLOP/s)"),

@@ -37,7 +37,7 @@ if HAS_MDS:
     from vqaloop.config import config_hash
     from vqaloop.models.registry import model_encoders
     from vqaloop.tables.mds_spec import TABLES as MDS_TABLES
-    from vqaloop.tables.mds_spec import all_variants, table_spec
+    from vqaloop.tables.mds_spec import all_variants, default_variant, table_spec
     from vqaloop.variants import VARIANT_PATTERN, parse_variant
     from vqaloop.workflow_paths import MdsPaths
 
@@ -57,6 +57,7 @@ if HAS_MDS:
     ENCODER_STATUS = {e: encoder_status(e) for e in FEATURES["encoders"]}
     ENCODER_STATUS["base"] = (True, "")
     VARIANTS = all_variants(MDS, ENCODER_STATUS)
+    DEFAULT_VARIANT = default_variant(MDS).id
 
     def encoder_options(encoder):
         options = FEATURES["encoders"].get(encoder) or {}

@@ -76,6 +76,28 @@ if HAS_MDS:
         input:
             f"{RESULTS}/tables/mds_table8.csv",
 
+    rule mds_figures:
+        input:
+            predictions=P.f_predictions(MDS["ablation_dataset"]),
+            oracle=P.oracle(MDS["ablation_dataset"]),
+            mds=P.selection(DEFAULT_VARIANT, MDS["seeds"][0], MDS["ablation_dataset"]),
+            random=P.selection("random", MDS["seeds"][0], MDS["ablation_dataset"]),
+            table6=f"{RESULTS}/tables/mds_table6.csv",
+        output:
+            scatter=f"{RESULTS}/figures/mds_failure_scatter.png",
+            tradeoff=f"{RESULTS}/figures/mds_lambda_tradeoff.png",
+        params:
+            dataset=MDS["ablation_dataset"],
+        log:
+            f"{LOGS}/tables/mds_figures.log",
+        benchmark:
+            f"{BENCH}/tables/mds_figures.tsv"
+        shell:
+            "python -m vqaloop mds-figures --predictions {input.predictions} --oracle {input.oracle}"
+            " --dataset {params.dataset} --mds-selection {input.mds} --random-selection {input.random}"
+            " --table6 {input.table6} --scatter {output.scatter} --tradeoff {output.tradeoff} > {log} 2>&1"
+
     rule mds_tables:
         input:
             expand(f"{RESULTS}/tables/{{table}}.csv", table=MDS_TABLES),
+            rules.mds_figures.output,

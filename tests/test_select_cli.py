@@ -172,3 +172,31 @@ def test_missing_features_file_names_it(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"vqaloop: error: features file {tmp_path / 'absent.npz'} not found"
     assert not out.exists()
+
+
+def write_manifest(folder: Path, pool_ids: list[str], other_ids: list[str]) -> Path:
+    rows = [{"video_id": v, "path": f"{v}.mp4", "mos": None, "split": "pool", "dataset": "t", "content_id": v}
+            for v in pool_ids]  # fmt: skip
+    rows += [{"video_id": v, "path": f"{v}.mp4", "mos": 3.0, "split": "test", "dataset": "t", "content_id": v}
+             for v in other_ids]  # fmt: skip
+    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+    return folder / "manifest.csv"
+
+
+def test_pool_manifest_restricts_the_candidates(tmp_path):
+    """Features files cover every split; --pool keeps only the manifest's pool rows (difficulty for those only)."""
+    ids = [f"v{i:02d}" for i in range(N)]
+    pool, test = ids[5:], ids[:5]
+    feats, _ = write_pool(tmp_path)
+    diff = tmp_path / "pool_diff.csv"
+    diff.write_text("video_id,difficulty\n" + "".join(f"{v},{i}\n" for i, v in enumerate(pool)))
+    manifest = write_manifest(tmp_path, pool, test)
+    out = tmp_path / "sel.csv"
+    result = vqaloop(*select_args(feats, diff, out, budget="4", lam="0"), "--pool", str(manifest))
+    assert result.returncode == 0, result.stderr
+    picked = pd.read_csv(out, dtype={"video_id": str}).video_id.tolist()
+    assert picked == pool[::-1][:4]  # lambda 0: the four most difficult pool videos, none from the test split
+    missing = write_manifest(tmp_path, [*pool, "ghost"], test)
+    result = vqaloop(*select_args(feats, diff, tmp_path / "x.csv", budget="4"), "--pool", str(missing))
+    assert result.returncode == 2 and "no features for 1 pool video(s)" in result.stderr and "ghost" in result.stderr
+    assert not (tmp_path / "x.csv").exists()

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "adapt": ("vqaloop.corpus.adapter", "turn a user's CSV (path, MOS columns) into a manifest"),
     "check-manifest": ("vqaloop.io.manifest", "validate a manifest CSV"),
     "select": ("vqaloop.selection.cli", "select videos from an unlabelled pool under a budget"),
+    "features": ("vqaloop.features.extract", "frame-level features of every video of a manifest"),
     "train-base": ("vqaloop.training.base", "train the base quality model f on the source training split"),
     "predict": ("vqaloop.models.predict", "scores (or difficulty) of a trained model on a manifest"),
     "embed": ("vqaloop.models.embed", "f's per-frame internal features (the 'base' diversity encoder)"),
@@ -33,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reveal": ("vqaloop.evaluation.oracle", "label oracle: reveal MOS of a selection's videos only"),
     "finetune": ("vqaloop.training.finetune", "active fine-tuning of f on source + revealed selections"),
     "evaluate": ("vqaloop.evaluation.evaluate", "SRCC/PLCC of a model on test splits"),
+    "mds-figures": ("vqaloop.tables.mds_figures", "MDS-VQA figures: failure scatter and lambda trade-off"),
     "mds-table": ("vqaloop.tables.mds_build", "build one MDS-VQA table (long, wide, side by side with the paper)"),
 }
 

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="mds", help="selection method (listed below; default: mds)")
     parser.add_argument("--features", required=True, help="FEATS.npz: ids (N), frames (N,F,D), pooled (N,D)")
     parser.add_argument("--difficulty", help="DIFF.csv: video_id,difficulty (needed by mds)")
+    parser.add_argument("--pool", help="a manifest: select only among its rows with split 'pool' (default: every id)")
     parser.add_argument(
         "--budget",
         default=DEFAULT_BUDGET,
@@ -89,7 +90,7 @@ def parse_lambda(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     get_method(args.method)  # unknown method: fail before reading anything
     lam = parse_lambda(args.lam)
-    inputs = load_selection_inputs(args.features, args.difficulty)
+    inputs = load_selection_inputs(args.features, args.difficulty, args.pool)
     budget = parse_budget(args.budget, inputs.pool_size)
     params = accepted_params(args.method, {"lam": lam, "normalise": args.normalise, "device": args.device})
     picks = run_method(args.method, inputs, budget, args.seed, **params)

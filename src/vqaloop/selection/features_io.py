@@ -93,11 +93,35 @@ def align_difficulty(
     return difficulty.loc[ids].to_numpy(dtype=np.float64)
 
 
+def restrict_to_pool(features: PoolFeatures, features_path, manifest_path) -> PoolFeatures:
+    """Keep only the rows whose split is ``pool`` in a manifest (features files cover every split)."""
+    from vqaloop.io.manifest import read_manifest
+
+    manifest = read_manifest(manifest_path)
+    pool_ids = list(manifest.loc[manifest.split == "pool", "video_id"])
+    if not pool_ids:
+        raise UserError(f"{manifest_path}: no row has split 'pool'")
+    index = {vid: i for i, vid in enumerate(features.ids)}
+    missing = [vid for vid in pool_ids if vid not in index]
+    if missing:
+        raise UserError(
+            f"{features_path}: no features for {len(missing)} pool video(s) of {manifest_path} ({_name_some(missing)})"
+        )
+    rows = [index[vid] for vid in pool_ids]
+    pooled = None if features.pooled is None else features.pooled[rows]
+    return PoolFeatures(ids=pool_ids, frames=features.frames[rows], pooled=pooled)
+
+
 def load_selection_inputs(
-    features_path: str | os.PathLike, difficulty_path: str | os.PathLike | None = None
+    features_path: str | os.PathLike,
+    difficulty_path: str | os.PathLike | None = None,
+    pool_manifest: str | os.PathLike | None = None,
 ) -> SelectionInputs:
-    """Everything ``vqaloop select`` reads, checked and aligned on the features file's id order."""
+    """Everything ``vqaloop select`` reads, checked and aligned on the features file's id order
+    (restricted to a manifest's pool rows, in manifest order, when ``pool_manifest`` is given)."""
     features = load_features(features_path)
+    if pool_manifest is not None:
+        features = restrict_to_pool(features, features_path, pool_manifest)
     difficulty = None
     if difficulty_path is not None:
         table = load_difficulty(difficulty_path)
