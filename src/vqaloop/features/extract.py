@@ -105,6 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=8, help="frames sampled per video (default 8)")
     parser.add_argument("--batch", type=int, default=64, help="frames per forward pass (default 64)")
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="output .npz")
 
 
@@ -113,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--frames must be >= 1, got {args.frames}")
     if args.batch < 1:
         raise UserError(f"--batch must be >= 1, got {args.batch}")
+    import torch
+
+    torch.set_num_threads(args.threads)
     manifest = read_manifest(args.manifest)
     options = {"model": args.model, "weights": args.weights, "batch": args.batch, "device": args.device}
     encoder = get_encoder(args.encoder, **options)

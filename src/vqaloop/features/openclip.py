@@ -110,6 +110,8 @@ class OpenClipEncoder(Encoder):
         weights = options.get("weights")
         if weights is None or str(weights).strip() == "":
             return False, "no weights"
+        if Path(weights).is_dir():
+            return False, f"weights {weights} is a folder, not a checkpoint file"
         if not Path(weights).is_file():
             return False, f"weights file {weights} not found"
         return True, ""

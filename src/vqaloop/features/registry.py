@@ -37,7 +37,7 @@ class Encoder(abc.ABC):
     name: str = ""
     dim: int = 0
     needs_pairs: bool = False
-    # The option an unavailable encoder lacks (named in the error as features.encoders.<name>.<option>).
+    # The option an unavailable encoder lacks, named in get_encoder's error as features.encoders.<name>.<option>.
     unavailable_option: str | None = None
 
     @classmethod
@@ -105,8 +105,8 @@ def get_encoder(name: str, **options: Any) -> Encoder:
     options = _check_options(cls, options)
     ok, reason = cls.available(**options)
     if not ok:
-        key = f"features.encoders.{name}" + (f".{cls.unavailable_option}" if cls.unavailable_option else "")
-        raise UserError(f"encoder {name} unavailable: {reason} (config key {key})")
+        key = f" (config key features.encoders.{name}.{cls.unavailable_option})" if cls.unavailable_option else ""
+        raise UserError(f"encoder {name} unavailable: {reason}{key}")
     return cls(**options)
 
 

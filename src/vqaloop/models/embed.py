@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqaloop.io.arrays import save_npz
+from vqaloop.features.io import load_features, write_features
 from vqaloop.models.registry import load_checkpoint
-from vqaloop.training.common import manifest_inputs
+from vqaloop.training.common import feature_paths, manifest_inputs
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,10 @@ def run(args) -> int:
     checkpoint = load_checkpoint(args.model)
     manifest, x = manifest_inputs(args.manifest, args.features_root, checkpoint.name)
     frames = frame_embeddings(checkpoint.build(), x).astype(np.float32)
-    save_npz(args.out, ids=np.array(manifest.video_id, dtype=str), frames=frames, pooled=frames.mean(axis=1),
-             encoder=np.array(f"base:{checkpoint.name}"))  # fmt: skip
+    # the frames f saw: those of its first input encoder, in manifest order
+    source = load_features(feature_paths(args.features_root, str(manifest.dataset.iloc[0]), checkpoint.name)[0])
+    row = {vid: i for i, vid in enumerate(source.ids)}
+    indices = source.frame_indices[[row[vid] for vid in manifest.video_id]]
+    write_features(args.out, list(manifest.video_id), frames, f"base:{checkpoint.name}", indices)
     log.info("%s: %s", args.out, frames.shape)
     return 0

@@ -9,27 +9,15 @@ import numpy as np
 import torch
 
 from vqaloop.errors import UserError
-
-
-def _load_npz(path: Path) -> tuple[list[str], np.ndarray]:
-    if not path.is_file():
-        raise UserError(f"{path}: features file not found")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            ids = [str(i) for i in data["ids"]]
-            frames = np.asarray(data["frames"], dtype=np.float32)
-    except (KeyError, ValueError, OSError) as err:
-        raise UserError(f"{path}: not a features file with ids and frames ({err})") from None
-    if frames.ndim != 3 or frames.shape[0] != len(ids):
-        raise UserError(f"{path}: frames must be (N, F, D) with N = len(ids); got {frames.shape} for {len(ids)} ids")
-    return ids, frames
+from vqaloop.features.io import load_features
 
 
 def load_inputs(paths: list[str | Path], ids: list[str]) -> torch.Tensor:
     """(N, F, sum D) float32 for ``ids``, concatenating the encoders' frame features along D."""
     parts = []
     for path in map(Path, paths):
-        file_ids, frames = _load_npz(path)
+        loaded = load_features(path)
+        file_ids, frames = loaded.ids, loaded.frames
         index = {vid: i for i, vid in enumerate(file_ids)}
         missing = [vid for vid in ids if vid not in index]
         if missing:
