@@ -20,9 +20,9 @@ CONFIG = ["--configfile", "config/tiny.yaml"]
 DATASETS = ("ugc", "cgvds", "aigv")
 
 
-def build(root):
+def build(root, *targets):
     copy_workflow(root)
-    proc = snakemake(root, "--cores", "2", *CONFIG)
+    proc = snakemake(root, "--cores", "2", *CONFIG, *targets)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root
 
@@ -70,9 +70,10 @@ def test_pristine_versions_score_near_the_top_and_codecs_lower(built):
 
 
 def test_second_build_is_byte_identical(built, tmp_path):
-    other = build(tmp_path)
+    other = build(tmp_path, "corpus", "mds_table2")
     for pattern in ("data/tiny/manifests/*.csv", "data/tiny/oracle/*.csv", "data/tiny/*/shard*/labels.csv",
-                    "data/tiny/*/shard*/videos/*.mp4", "data/tiny/plans/*.csv"):  # fmt: skip
+                    "data/tiny/*/shard*/videos/*.mp4", "data/tiny/plans/*.csv", "data/tiny/features/*/*.npz",
+                    "work/tiny/mds/*/select/*/seed*/*.csv", "results/tiny/tables/mds_table2*.csv"):  # fmt: skip
         ours, theirs = digest_tree(built, pattern), digest_tree(other, pattern)
         assert ours and ours == theirs, pattern
     assert (built / "results/tiny/tables/corpus_summary.csv").read_bytes() == (
@@ -99,17 +100,62 @@ def test_config_edit_reruns_only_the_affected_dataset(built):
         assert proc.returncode == 0, proc.stderr
         out = proc.stdout + proc.stderr
         jobs = planned_jobs(out)
-        assert jobs == {"plan": 1, "render": 2, "manifest": 1, "corpus_summary": 1, "all": 1}, jobs
-        assert "dataset=cgvds" in out and "dataset=ugc" not in out and "dataset=aigv" not in out
+        assert {k: jobs[k] for k in ("plan", "render", "manifest", "corpus_summary")} == {
+            "plan": 1, "render": 2, "manifest": 1, "corpus_summary": 1}, jobs  # fmt: skip
+        assert jobs["features"] == 2  # cgvds' two encoders, nothing for ugc or aigv
+        assert "dataset=ugc" not in out and "dataset=aigv" not in out
+        assert "train_base" not in jobs and "train_g" not in jobs  # f and g learn from ugc only
     finally:
         config.write_text(original)
     assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(built, "-n", *CONFIG))
 
 
+def test_lambda_edit_reruns_only_that_lambdas_jobs(built):
+    config = built / "config/tiny.yaml"
+    original = config.read_text()
+    try:
+        config.write_text(original.replace("lambdas: [0, 0.25]", "lambdas: [0.1, 0.25]"))
+        out = (lambda p: p.stdout + p.stderr)(snakemake(built, "-n", *CONFIG))
+        jobs = planned_jobs(out)
+        # 2 seeds x 2 targets selections and reveals, 2 fine-tunes and evaluations, then the tables
+        assert {k: jobs.get(k) for k in ("select", "reveal", "finetune", "evaluate_finetuned")} == {
+            "select": 4, "reveal": 4, "finetune": 2, "evaluate_finetuned": 2}, jobs  # fmt: skip
+        for rule in ("features", "train_base", "train_g", "difficulty", "render"):
+            assert rule not in jobs, rule
+        assert set(re.findall(r"variant=(\S+?),", out)) == {"mds_ranking_r4_efficientnet_lite0_lam0.1"}
+    finally:
+        config.write_text(original)
+
+
+def test_tables_have_the_papers_rows_and_seed_intervals(built):
+    tables = built / "results/tiny/tables"
+    t2 = pd.read_csv(tables / "mds_table2.csv")
+    assert list(t2.row.unique()) == ["base_model", "random", "mds"]
+    assert set(t2.column) == {"cgvds", "aigvqa_db", "mean"} and set(t2.metric) == {"srcc", "plcc"}
+    assert (t2[t2.row != "base_model"].n_seeds == 2).all() and (t2[t2.row == "base_model"].n_seeds == 1).all()
+    t7 = pd.read_csv(tables / "mds_table7.csv")
+    clip = t7[t7.row == "clip"]
+    assert clip.value.isna().all() and (clip.note == "unavailable: no weights").all()
+    t3_wide = pd.read_csv(tables / "mds_table3_wide.csv")
+    assert list(t3_wide.columns) == ["row", "youtube_ugc", "cgvds", "aigvqa_db", "mean"]
+    side = pd.read_csv(tables / "mds_table2_vs_paper.csv")
+    mds_cgvds = side[(side.row == "mds") & (side.column == "cgvds") & (side.metric == "srcc")]
+    assert mds_cgvds.paper.iloc[0] == pytest.approx(0.162)
+    for name in ("mds_failure_scatter.png", "mds_lambda_tradeoff.png"):
+        assert (built / "results/tiny/figures" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_table_target_builds_only_what_it_needs(tmp_path):
+    copy_workflow(tmp_path)
+    jobs = planned_jobs((lambda p: p.stdout + p.stderr)(snakemake(tmp_path, "-n", *CONFIG, "mds_table8")))
+    assert jobs["train_g"] == 2 * 2  # ranks 2 and 4, two seeds: no classification/regression g
+    assert jobs["finetune"] == 2 * 2 and "mds_figures" not in jobs and "corpus_summary" not in jobs
+
+
 def test_interrupted_run_resumes_to_the_same_files(built, tmp_path):
     copy_workflow(tmp_path)
     env_path = f"{BIN}:" + __import__("os").environ["PATH"]
-    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", *CONFIG], cwd=tmp_path,
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", *CONFIG, "corpus"], cwd=tmp_path,
                             env={**__import__("os").environ, "PATH": env_path},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.time() + 120
@@ -119,7 +165,7 @@ def test_interrupted_run_resumes_to_the_same_files(built, tmp_path):
     proc.wait(timeout=120)
     for shard in (tmp_path / "data/tiny").glob("*/shard*"):
         assert (shard / "labels.csv").exists(), f"{shard} looks finished but is incomplete"
-    resumed = snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", *CONFIG)
+    resumed = snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", *CONFIG, "corpus")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     for pattern in ("data/tiny/manifests/*.csv", "data/tiny/oracle/*.csv"):
         assert digest_tree(tmp_path, pattern) == digest_tree(built, pattern)

@@ -14,6 +14,7 @@ use; a new method adds its module there.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,13 @@ from vqaloop.errors import UserError
 METHOD_MODULES: list[str] = [
     "vqaloop.selection.random_sampling",
     "vqaloop.selection.mds",
+    "vqaloop.selection.coreset",  # Sener & Savarese: k-center greedy
+    "vqaloop.selection.rd",  # Wu 2019: representativeness-diversity (one-shot k-means)
+    "vqaloop.selection.greedy_sampling",  # Bhaskara et al. 2019: T-kmeans++ with outlier cap
+    "vqaloop.selection.alcs",  # Yan et al. 2022
+    "vqaloop.selection.mc_dropout",  # Pop & Fulop: predictive variance over T dropout passes
+    "vqaloop.selection.noise_stability",  # Li et al. 2024
+    "vqaloop.selection.freesel",  # Xie et al. 2023
 ]
 
 # Inputs a method may need, with the words the error message uses when one is missing.
@@ -95,7 +103,8 @@ def _load_methods() -> None:
     global _loaded
     if not _loaded:
         for module in METHOD_MODULES:
-            importlib.import_module(module)
+            if importlib.util.find_spec(module) is not None:  # baselines land one module at a time
+                importlib.import_module(module)
         _loaded = True
 
 
