@@ -1,24 +1,24 @@
-# The base quality model f: trained on the source training split, then scored on every dataset.
+# Base quality models f (the default and the Table-9 alternatives): trained on the source training split,
+# then scored on every dataset.
 
 
 rule train_base:
     input:
         manifest=P.manifest(MDS["source"]),
-        features=[P.features(MDS["source"], e) for e in BASE_ENCODERS],
+        features=lambda wc: [P.features(MDS["source"], e) for e in base_encoders(wc.base)],
     output:
         P.f_model(),
     log:
-        f"{LOGS}/mds/train_base.log",
+        f"{LOGS}/mds/{{base}}/train_base.log",
     benchmark:
-        f"{BENCH}/mds/train_base.tsv"
+        f"{BENCH}/mds/{{base}}/train_base.tsv"
     params:
-        base=MDS["base"],
         features=f"{DATA}/features",
-        optim=optim_args("base"),
-        hidden=MDS["training"]["base"].get("hidden", 128),
+        optim=lambda wc: optim_args(wc.base, "base"),
+        hidden=lambda wc: training(wc.base, "base").get("hidden", 128),
         seed=config["seed"],
     shell:
-        "python -m vqaloop train-base --base {params.base} --manifest {input.manifest}"
+        "python -m vqaloop train-base --base {wildcards.base} --manifest {input.manifest}"
         " --features-root {params.features} --hidden {params.hidden} {params.optim} --seed {params.seed}"
         " --out {output} > {log} 2>&1"
 
@@ -27,13 +27,13 @@ rule predict_base:
     input:
         model=P.f_model(),
         manifest=P.manifest("{dataset}"),
-        features=lambda wc: [P.features(wc.dataset, e) for e in BASE_ENCODERS],
+        features=lambda wc: [P.features(wc.dataset, e) for e in base_encoders(wc.base)],
     output:
         P.f_predictions("{dataset}"),
     log:
-        f"{LOGS}/mds/predict_base_{{dataset}}.log",
+        f"{LOGS}/mds/{{base}}/predict_base_{{dataset}}.log",
     benchmark:
-        f"{BENCH}/mds/predict_base_{{dataset}}.tsv"
+        f"{BENCH}/mds/{{base}}/predict_base_{{dataset}}.tsv"
     params:
         features=f"{DATA}/features",
     shell:
@@ -45,13 +45,13 @@ rule base_features:
     input:
         model=P.f_model(),
         manifest=P.manifest("{dataset}"),
-        features=lambda wc: [P.features(wc.dataset, e) for e in BASE_ENCODERS],
+        features=lambda wc: [P.features(wc.dataset, e) for e in base_encoders(wc.base)],
     output:
         P.features("{dataset}", "base"),
     log:
-        f"{LOGS}/mds/base_features_{{dataset}}.log",
+        f"{LOGS}/mds/{{base}}/base_features_{{dataset}}.log",
     benchmark:
-        f"{BENCH}/mds/base_features_{{dataset}}.tsv"
+        f"{BENCH}/mds/{{base}}/base_features_{{dataset}}.tsv"
     params:
         features=f"{DATA}/features",
     shell:
@@ -63,13 +63,13 @@ rule evaluate_base:
     input:
         model=P.f_model(),
         manifests=[P.manifest(d) for d in EVAL_DATASETS],
-        features=[P.features(d, e) for d in EVAL_DATASETS for e in BASE_ENCODERS],
+        features=lambda wc: [P.features(d, e) for d in EVAL_DATASETS for e in base_encoders(wc.base)],
     output:
         P.f_eval(),
     log:
-        f"{LOGS}/mds/evaluate_base.log",
+        f"{LOGS}/mds/{{base}}/evaluate_base.log",
     benchmark:
-        f"{BENCH}/mds/evaluate_base.tsv"
+        f"{BENCH}/mds/{{base}}/evaluate_base.tsv"
     params:
         features=f"{DATA}/features",
     shell:

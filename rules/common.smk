@@ -37,15 +37,24 @@ if HAS_MDS:
     from vqaloop.config import config_hash
     from vqaloop.models.registry import model_encoders
     from vqaloop.tables.mds_spec import TABLES as MDS_TABLES
-    from vqaloop.tables.mds_spec import all_variants, default_variant, table_spec
-    from vqaloop.variants import VARIANT_PATTERN, parse_variant
-    from vqaloop.workflow_paths import MdsPaths
+    from vqaloop.tables.mds_spec import default_variant, table_spec
+    from vqaloop.variants import MODEL_METHODS, PATTERN_METHODS, VARIANT_PATTERN, parse_variant
+    from vqaloop.workflow_paths import SHARED, MdsPaths
 
     MDS = config["mds"]
     FEATURES = config["features"]
     WORK = f"{config['work_root']}/{RUN}"
-    P = MdsPaths(DATA, WORK, MDS["base"])
-    BASE_ENCODERS = list(model_encoders(MDS["base"]))
+    BASE = MDS["base"]
+    ALT_BASES = MDS.get("alternative_bases", {})
+    BASES = [BASE, *ALT_BASES]
+    P = MdsPaths(DATA, WORK, "{base}")  # patterns with a {base} wildcard
+
+    def paths(base):
+        return MdsPaths(DATA, WORK, base)
+
+    def base_encoders(base):
+        return list(model_encoders(base))
+
     EVAL_DATASETS = [MDS["source"], *MDS["targets"]]
 
     def encoder_status(name):
@@ -56,65 +65,73 @@ if HAS_MDS:
 
     ENCODER_STATUS = {e: encoder_status(e) for e in FEATURES["encoders"]}
     ENCODER_STATUS["base"] = (True, "")
-    VARIANTS = all_variants(MDS, ENCODER_STATUS)
     DEFAULT_VARIANT = default_variant(MDS).id
+    # Table 9 exists only when alternative base models are configured
+    BUILT_TABLES = [t for t in MDS_TABLES if t != "mds_table9" or ALT_BASES]
 
     def encoder_options(encoder):
         options = FEATURES["encoders"].get(encoder) or {}
-        args = [f"--{k} {v}" for k, v in sorted(options.items()) if v is not None]
-        return " ".join(args)
+        return " ".join(f"--{k} {v}" for k, v in sorted(options.items()) if v is not None)
 
-    def optim_args(stage):
-        o = MDS["training"][stage]
+    def training(base, stage):
+        if base == BASE:
+            return MDS["training"][stage]
+        return ALT_BASES[base]["training"][stage]
+
+    def optim_args(base, stage):
+        o = training(base, stage)
         return f"--epochs {o['epochs']} --lr {o['lr']} --batch {o['batch']}"
 
     def variant_encoder(variant):
-        return parse_variant(variant).encoder or MDS["default"]["encoder"]
+        v = parse_variant(variant)
+        return PATTERN_METHODS.get(v.method) or v.encoder or MDS["default"]["encoder"]
 
     def selection_inputs(wc):
         v = parse_variant(wc.variant)
+        p = paths(wc.base)
         inputs = {
-            "features": P.features(wc.dataset, variant_encoder(wc.variant)),
-            "manifest": P.manifest(wc.dataset),
+            "features": p.features(wc.dataset, variant_encoder(wc.variant)),
+            "manifest": p.manifest(wc.dataset),
         }
         if v.needs_g:
-            inputs["difficulty"] = P.difficulty(v.g_id, wc.seed, wc.dataset)
+            inputs["difficulty"] = p.difficulty(v.g_id, wc.seed, wc.dataset)
+        if v.method in MODEL_METHODS:
+            inputs["model"] = p.f_model()
+            inputs["model_features"] = [p.features(wc.dataset, e) for e in base_encoders(wc.base)]
         return inputs
 
     def selection_args(wc):
         v = parse_variant(wc.variant)
-        if v.method == "random":
-            return "--method random"
+        p = paths(wc.base)
         if v.method == "divonly":
             return "--method mds_diversity_only"
-        return f"--method mds --lambda {v.lam:g} --difficulty {P.difficulty(v.g_id, wc.seed, wc.dataset)}"
+        if v.method == "mds":
+            return f"--method mds --lambda {v.lam:g} --difficulty {p.difficulty(v.g_id, wc.seed, wc.dataset)}"
+        if v.method in MODEL_METHODS:
+            return f"--method {v.method} --model {p.f_model()} --features-root {DATA}/features"
+        return f"--method {v.method}"
+
+    def labels_for(base, variant, seed, dataset):
+        return paths(base).scoped(variant).labels(variant, seed, dataset)
 
     def mds_spec(table):
-        return table_spec(
-            table,
-            MDS,
-            CORPUS["datasets"],
-            ENCODER_STATUS,
-            RUN,
-            config_hash({"mds": MDS, "features": FEATURES, "corpus": CORPUS}),
-        )
+        return table_spec(table, MDS, CORPUS["datasets"], ENCODER_STATUS, RUN,
+                          config_hash({"mds": MDS, "features": FEATURES, "corpus": CORPUS}))  # fmt: skip
 
     def table_inputs(table):
-        """Every file the table reads: base predictions/evaluation and, per variant row, seed and target,
-        the revealed labels and the fine-tuned evaluation."""
+        """Every file the table reads: per base, its predictions/evaluation and, per variant row, seed
+        and target, the revealed labels and the fine-tuned evaluation."""
         spec = mds_spec(table)
-        files = (
-            [P.f_eval()]
-            + [P.f_predictions(d) for d in MDS["targets"]]
-            + [P.oracle(d) for d in MDS["targets"]]
-        )
+        files = [paths(BASE).oracle(d) for d in MDS["targets"]]
         for row in spec["rows"]:
+            p = paths(row["base"])
+            files += [p.f_eval()] + [p.f_predictions(d) for d in MDS["targets"]]
             if row["kind"] != "variant":
                 continue
             for seed in MDS["seeds"]:
-                files.append(P.ft_eval(row["variant"], seed))
-                files += [P.labels(row["variant"], seed, d) for d in MDS["targets"]]
-        return files
+                files.append(p.ft_eval(row["variant"], seed))
+                files += [labels_for(row["base"], row["variant"], seed, d) for d in MDS["targets"]]
+        return sorted(set(files))
 
     wildcard_constraints:
         variant=VARIANT_PATTERN,
@@ -122,3 +139,4 @@ if HAS_MDS:
         loss="ranking|classification|regression",
         rank=r"\d+",
         encoder="|".join(FEATURES["encoders"]),
+        base="|".join([*BASES, SHARED]),

@@ -1,20 +1,20 @@
-# The failure predictor g (LoRA on f) per loss, rank and seed, and its difficulty scores on target pools.
+# The failure predictor g (LoRA on f) per base, loss, rank and seed, and its difficulty on target pools.
 
 
 rule train_g:
     input:
         base=P.f_model(),
         manifest=P.manifest(MDS["source"]),
-        features=[P.features(MDS["source"], e) for e in BASE_ENCODERS],
+        features=lambda wc: [P.features(MDS["source"], e) for e in base_encoders(wc.base)],
     output:
         P.g_model("{loss}_r{rank}", "{seed}"),
     log:
-        f"{LOGS}/mds/train_g_{{loss}}_r{{rank}}_seed{{seed}}.log",
+        f"{LOGS}/mds/{{base}}/train_g_{{loss}}_r{{rank}}_seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/mds/train_g_{{loss}}_r{{rank}}_seed{{seed}}.tsv"
+        f"{BENCH}/mds/{{base}}/train_g_{{loss}}_r{{rank}}_seed{{seed}}.tsv"
     params:
         features=f"{DATA}/features",
-        optim=optim_args("g"),
+        optim=lambda wc: optim_args(wc.base, "g"),
     shell:
         "python -m vqaloop train-g --base-model {input.base} --manifest {input.manifest}"
         " --features-root {params.features} --loss {wildcards.loss} --rank {wildcards.rank}"
@@ -25,13 +25,13 @@ rule difficulty:
     input:
         model=P.g_model("{loss}_r{rank}", "{seed}"),
         manifest=P.manifest("{dataset}"),
-        features=lambda wc: [P.features(wc.dataset, e) for e in BASE_ENCODERS],
+        features=lambda wc: [P.features(wc.dataset, e) for e in base_encoders(wc.base)],
     output:
         P.difficulty("{loss}_r{rank}", "{seed}", "{dataset}"),
     log:
-        f"{LOGS}/mds/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.log",
+        f"{LOGS}/mds/{{base}}/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.log",
     benchmark:
-        f"{BENCH}/mds/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.tsv"
+        f"{BENCH}/mds/{{base}}/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.tsv"
     params:
         features=f"{DATA}/features",
     shell:

@@ -1,27 +1,28 @@
 # Active fine-tuning of f on the source training split plus every target's revealed selection, and its
-# evaluation on all test splits.
+# evaluation on all test splits. LoRA for the default base model, full fine-tuning for the Table-9 ones.
 
 
 rule finetune:
     input:
         base=P.f_model(),
         manifest=P.manifest(MDS["source"]),
-        labels=[P.labels("{variant}", "{seed}", d) for d in MDS["targets"]],
-        features=[P.features(d, e) for d in EVAL_DATASETS for e in BASE_ENCODERS],
+        labels=lambda wc: [labels_for(wc.base, wc.variant, wc.seed, d) for d in MDS["targets"]],
+        features=lambda wc: [P.features(d, e) for d in EVAL_DATASETS for e in base_encoders(wc.base)],
     output:
         P.ft_model("{variant}", "{seed}"),
     log:
-        f"{LOGS}/mds/finetune_{{variant}}_seed{{seed}}.log",
+        f"{LOGS}/mds/{{base}}/finetune_{{variant}}_seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/mds/finetune_{{variant}}_seed{{seed}}.tsv"
+        f"{BENCH}/mds/{{base}}/finetune_{{variant}}_seed{{seed}}.tsv"
     params:
         features=f"{DATA}/features",
-        optim=optim_args("finetune"),
-        rank=MDS["training"]["finetune"].get("rank", 64),
+        optim=lambda wc: optim_args(wc.base, "finetune"),
+        rank=lambda wc: training(wc.base, "finetune").get("rank", 64),
+        full=lambda wc: "--full" if training(wc.base, "finetune").get("full", False) else "",
     shell:
         "python -m vqaloop finetune --base-model {input.base} --source-manifest {input.manifest}"
-        " --labels {input.labels} --features-root {params.features} --rank {params.rank} {params.optim}"
-        " --seed {wildcards.seed} --out {output} > {log} 2>&1"
+        " --labels {input.labels} --features-root {params.features} --rank {params.rank} {params.full}"
+        " {params.optim} --seed {wildcards.seed} --out {output} > {log} 2>&1"
 
 
 rule evaluate_finetuned:
@@ -31,9 +32,9 @@ rule evaluate_finetuned:
     output:
         P.ft_eval("{variant}", "{seed}"),
     log:
-        f"{LOGS}/mds/evaluate_{{variant}}_seed{{seed}}.log",
+        f"{LOGS}/mds/{{base}}/evaluate_{{variant}}_seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/mds/evaluate_{{variant}}_seed{{seed}}.tsv"
+        f"{BENCH}/mds/{{base}}/evaluate_{{variant}}_seed{{seed}}.tsv"
     params:
         features=f"{DATA}/features",
     shell:

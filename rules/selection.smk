@@ -1,4 +1,5 @@
 # Selection from each target pool under the budget, then the label oracle reveals the selected MOS only.
+# Selections that use neither f nor g live under base "shared" and serve every base model.
 
 
 rule select:
@@ -7,9 +8,9 @@ rule select:
     output:
         P.selection("{variant}", "{seed}", "{dataset}"),
     log:
-        f"{LOGS}/mds/select_{{variant}}_seed{{seed}}_{{dataset}}.log",
+        f"{LOGS}/mds/{{base}}/select_{{variant}}_seed{{seed}}_{{dataset}}.log",
     benchmark:
-        f"{BENCH}/mds/select_{{variant}}_seed{{seed}}_{{dataset}}.tsv"
+        f"{BENCH}/mds/{{base}}/select_{{variant}}_seed{{seed}}_{{dataset}}.tsv"
     params:
         args=selection_args,
         budget=MDS["budget"],
@@ -25,7 +26,7 @@ rule reveal:
     output:
         P.labels("{variant}", "{seed}", "{dataset}"),
     log:
-        f"{LOGS}/mds/reveal_{{variant}}_seed{{seed}}_{{dataset}}.log",
+        f"{LOGS}/mds/{{base}}/reveal_{{variant}}_seed{{seed}}_{{dataset}}.log",
     shell:
         "python -m vqaloop reveal --selection {input.selection} --oracle {input.oracle}"
         " --dataset {wildcards.dataset} --out {output} > {log} 2>&1"

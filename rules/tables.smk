@@ -43,7 +43,7 @@ if HAS_MDS:
         benchmark:
             f"{BENCH}/tables/{{table}}.tsv"
         wildcard_constraints:
-            table="|".join(MDS_TABLES),
+            table="|".join(BUILT_TABLES),
         params:
             spec=lambda wc: as_json(mds_spec(wc.table)),
             data=DATA,
@@ -76,12 +76,16 @@ if HAS_MDS:
         input:
             f"{RESULTS}/tables/mds_table8.csv",
 
+    rule mds_table9:
+        input:
+            f"{RESULTS}/tables/mds_table9.csv",
+
     rule mds_figures:
         input:
-            predictions=P.f_predictions(MDS["ablation_dataset"]),
-            oracle=P.oracle(MDS["ablation_dataset"]),
-            mds=P.selection(DEFAULT_VARIANT, MDS["seeds"][0], MDS["ablation_dataset"]),
-            random=P.selection("random", MDS["seeds"][0], MDS["ablation_dataset"]),
+            predictions=paths(BASE).f_predictions(MDS["ablation_dataset"]),
+            oracle=paths(BASE).oracle(MDS["ablation_dataset"]),
+            mds=paths(BASE).scoped(DEFAULT_VARIANT).selection(DEFAULT_VARIANT, MDS["seeds"][0], MDS["ablation_dataset"]),
+            random=paths(BASE).scoped("random").selection("random", MDS["seeds"][0], MDS["ablation_dataset"]),
             table6=f"{RESULTS}/tables/mds_table6.csv",
         output:
             scatter=f"{RESULTS}/figures/mds_failure_scatter.png",
@@ -99,5 +103,5 @@ if HAS_MDS:
 
     rule mds_tables:
         input:
-            expand(f"{RESULTS}/tables/{{table}}.csv", table=MDS_TABLES),
+            expand(f"{RESULTS}/tables/{{table}}.csv", table=BUILT_TABLES),
             rules.mds_figures.output,

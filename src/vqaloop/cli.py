@@ -34,8 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reveal": ("vqaloop.evaluation.oracle", "label oracle: reveal MOS of a selection's videos only"),
     "finetune": ("vqaloop.training.finetune", "active fine-tuning of f on source + revealed selections"),
     "evaluate": ("vqaloop.evaluation.evaluate", "SRCC/PLCC of a model on test splits"),
+    "gmad": ("vqaloop.evaluation.gmad", "gMAD competition among models on a labelled pool (matrices and ranks)"),
     "mds-figures": ("vqaloop.tables.mds_figures", "MDS-VQA figures: failure scatter and lambda trade-off"),
     "mds-table": ("vqaloop.tables.mds_build", "build one MDS-VQA table (long, wide, side by side with the paper)"),
+    "mds-table4": ("vqaloop.tables.mds_table4", "MDS-VQA Table 4: SRCC rank vs gMAD rank, and the gMAD pairs figure"),
 }
 
 

@@ -3,7 +3,8 @@
 - ``random``                                  random sampling
 - ``mds_<loss>_r<rank>_<encoder>_lam<lambda>`` MDS-VQA greedy (Eq. 9) with g trained by <loss> at LoRA rank
 - ``divonly_<encoder>``                        "removing g": the diversity term alone (Table 5)
-Later methods (core-set, RD, ...) add their own ids; ``parse_variant`` is the one place that reads them.
+- ``coreset``, ``rd``, ``mc_dropout``, ``greedy``, ``alcs``, ``freesel``, ``noise_stability``: the baselines
+``parse_variant`` is the one place that reads them.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from vqaloop.errors import UserError
 
 MDS_RE = re.compile(r"^mds_(ranking|classification|regression)_r(\d+)_([a-z0-9_]+?)_lam(\d+(?:\.\d+)?)$")
 DIVONLY_RE = re.compile(r"^divonly_([a-z0-9_]+)$")
-VARIANT_PATTERN = (
-    r"random|mds_(?:ranking|classification|regression)_r\d+_[a-z0-9_]+?_lam\d+(?:\.\d+)?|divonly_[a-z0-9_]+"
+# The competing methods of MDS-VQA Tables 2-4 and 9, in the paper's row order, and what each reads.
+BASELINES = ("coreset", "rd", "mc_dropout", "greedy", "alcs", "freesel", "noise_stability")
+MODEL_METHODS = ("mc_dropout", "noise_stability")  # need the base model f and its inputs
+PATTERN_METHODS = {"freesel": "effnet_patterns"}  # read per-video semantic patterns, not frame features
+VARIANT_PATTERN = "|".join(
+    ["random", *BASELINES, r"mds_(?:ranking|classification|regression)_r\d+_[a-z0-9_]+?_lam\d+(?:\.\d+)?",
+     r"divonly_[a-z0-9_]+"]  # fmt: skip
 )
 
 
 @dataclass(frozen=True)
 class Variant:
-    method: str  # random | mds | divonly
+    method: str  # random | mds | divonly | one of BASELINES
     loss: str | None = None
     rank: int | None = None
     encoder: str | None = None
@@ -30,8 +36,8 @@ class Variant:
 
     @property
     def id(self) -> str:
-        if self.method == "random":
-            return "random"
+        if self.method == "random" or self.method in BASELINES:
+            return self.method
         if self.method == "divonly":
             return f"divonly_{self.encoder}"
         return f"mds_{self.loss}_r{self.rank}_{self.encoder}_lam{self.lam:g}"
@@ -50,8 +56,8 @@ def mds(loss: str, rank: int, encoder: str, lam: float) -> Variant:
 
 
 def parse_variant(text: str) -> Variant:
-    if text == "random":
-        return Variant("random")
+    if text == "random" or text in BASELINES:
+        return Variant(text)
     if m := MDS_RE.match(text):
         return mds(m.group(1), int(m.group(2)), m.group(3), float(m.group(4)))
     if m := DIVONLY_RE.match(text):

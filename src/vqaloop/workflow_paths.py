@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SHARED = "shared"  # the "base" of selections that use neither f nor g (shared by every base model)
+
 
 @dataclass(frozen=True)
 class MdsPaths:
@@ -51,6 +53,15 @@ class MdsPaths:
 
     def ft_model(self, variant, seed) -> str:
         return f"{self.root}/finetune/{variant}/seed{seed}/model.pt"
+
+    def scoped(self, variant: str) -> MdsPaths:
+        """Where a variant's selection lives: selections that use neither f nor g are shared by every base."""
+        from vqaloop.variants import MODEL_METHODS, parse_variant
+
+        v = parse_variant(variant)
+        if v.needs_g or v.method in MODEL_METHODS or v.encoder == "base":
+            return self
+        return MdsPaths(self.data, self.work, SHARED)
 
     def ft_eval(self, variant, seed) -> str:
         return f"{self.root}/finetune/{variant}/seed{seed}/eval.csv"

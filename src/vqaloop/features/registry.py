@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,13 @@ import numpy as np
 from vqaloop.errors import UserError
 
 # Modules that register encoders when imported (imported lazily: torch/open_clip load only when needed).
-ENCODER_MODULES = ("vqaloop.features.efficientnet", "vqaloop.features.motion", "vqaloop.features.openclip")
+ENCODER_MODULES = (
+    "vqaloop.features.efficientnet",
+    "vqaloop.features.motion",
+    "vqaloop.features.openclip",
+    "vqaloop.features.patterns",  # FreeSel's semantic patterns (EfficientNet saliency stand-in)
+    "vqaloop.features.thumbnail",  # raw downscaled luma frames, the input of the CNN base model
+)
 
 _REGISTRY: dict[str, type[Encoder]] = {}
 
@@ -65,7 +72,8 @@ def register_encoder(name: str) -> Callable[[type[Encoder]], type[Encoder]]:
 
 def _load_all() -> None:
     for module in ENCODER_MODULES:
-        importlib.import_module(module)
+        if importlib.util.find_spec(module) is not None:  # encoders land one module at a time
+            importlib.import_module(module)
 
 
 def encoder_names() -> list[str]:

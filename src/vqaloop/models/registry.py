@@ -29,7 +29,7 @@ def register_base_model(name: str):
 
 
 def _load_all() -> None:
-    from vqaloop.models import effnet_head  # noqa: F401  (registers itself)
+    from vqaloop.models import alternatives, effnet_head  # noqa: F401  (they register themselves)
 
 
 def get_base_model_class(name: str) -> type[torch.nn.Module]:

@@ -3,6 +3,10 @@
     vqaloop select --method mds --features FEATS.npz --difficulty DIFF.csv --budget 0.05 --lambda 0.25 \\
         --seed 0 --out OUT.csv
 
+Methods that query the base model f (mc_dropout, noise_stability) also take ``--model CKPT --pool MANIFEST``;
+f's inputs are read from ``<features-root>/<dataset>/<encoder>.npz`` (default root: the grandparent folder of
+``--features``), for the pool ids in manifest order.
+
 OUT.csv has ``video_id,rank`` in pick order (rank 1 = first pick) and is written atomically. Every input
 problem ends with one ``vqaloop: error: ...`` line, exit status 2 and no OUT.csv.
 """
@@ -34,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", required=True, help="FEATS.npz: ids (N), frames (N,F,D), pooled (N,D)")
     parser.add_argument("--difficulty", help="DIFF.csv: video_id,difficulty (needed by mds)")
     parser.add_argument("--pool", help="a manifest: select only among its rows with split 'pool' (default: every id)")
+    parser.add_argument("--model", help="CKPT: a base-model checkpoint (needed by methods that query f)")
+    parser.add_argument(
+        "--features-root",
+        help="folder of f's input features <root>/<dataset>/<encoder>.npz (default: grandparent of --features)",
+    )
     parser.add_argument(
         "--budget",
         default=DEFAULT_BUDGET,
@@ -88,9 +97,15 @@ def parse_lambda(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    get_method(args.method)  # unknown method: fail before reading anything
+    method = get_method(args.method)  # unknown method: fail before reading anything
     lam = parse_lambda(args.lam)
-    inputs = load_selection_inputs(args.features, args.difficulty, args.pool)
+    model_path = None
+    if "model" in method.needs:
+        missing = [flag for flag, value in (("--model CKPT", args.model), ("--pool MANIFEST", args.pool)) if not value]
+        if missing:
+            raise UserError(f"selection method {args.method!r} queries the base model f: give {' and '.join(missing)}")
+        model_path = args.model
+    inputs = load_selection_inputs(args.features, args.difficulty, args.pool, model_path, args.features_root)
     budget = parse_budget(args.budget, inputs.pool_size)
     params = accepted_params(args.method, {"lam": lam, "normalise": args.normalise, "device": args.device})
     picks = run_method(args.method, inputs, budget, args.seed, **params)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vqaloop.errors import UserError
-from vqaloop.selection.registry import SelectionInputs
+from vqaloop.selection.registry import ModelInputs, SelectionInputs
 
 MAX_NAMED = 5  # ids named in one error message
 
@@ -112,13 +112,46 @@ def restrict_to_pool(features: PoolFeatures, features_path, manifest_path) -> Po
     return PoolFeatures(ids=pool_ids, frames=features.frames[rows], pooled=pooled)
 
 
+def load_model_inputs(
+    checkpoint_path: str | os.PathLike, features_root: str | os.PathLike, pool_manifest: str | os.PathLike, ids
+) -> ModelInputs:
+    """The base model of a checkpoint and its inputs (N, F, D) for ``ids`` (pool order), read from
+    ``<features_root>/<dataset>/<encoder>.npz`` for each encoder the model reads (dataset: the manifest's pool rows).
+    """
+    from vqaloop.io.manifest import read_manifest
+    from vqaloop.models.registry import load_checkpoint
+    from vqaloop.training.common import feature_paths
+    from vqaloop.training.data import load_inputs
+
+    manifest = read_manifest(pool_manifest)
+    datasets = sorted({str(d) for d in manifest.loc[manifest.split == "pool", "dataset"]})
+    if len(datasets) != 1:
+        raise UserError(f"{pool_manifest}: the pool rows must come from one dataset, found {datasets or 'none'}")
+    checkpoint = load_checkpoint(checkpoint_path)
+    module = checkpoint.build()
+    x = load_inputs(feature_paths(features_root, datasets[0], checkpoint.name), list(ids))
+    expected = getattr(module, "in_dim", checkpoint.kwargs.get("in_dim"))
+    if expected is not None and int(expected) != x.shape[2]:
+        raise UserError(
+            f"model {checkpoint_path} expects D={int(expected)} inputs, features give {x.shape[2]} "
+            f"(under {Path(features_root) / datasets[0]})"
+        )
+    return ModelInputs(module=module, x=x, name=checkpoint.name)
+
+
 def load_selection_inputs(
     features_path: str | os.PathLike,
     difficulty_path: str | os.PathLike | None = None,
     pool_manifest: str | os.PathLike | None = None,
+    model_path: str | os.PathLike | None = None,
+    features_root: str | os.PathLike | None = None,
 ) -> SelectionInputs:
     """Everything ``vqaloop select`` reads, checked and aligned on the features file's id order
-    (restricted to a manifest's pool rows, in manifest order, when ``pool_manifest`` is given)."""
+    (restricted to a manifest's pool rows, in manifest order, when ``pool_manifest`` is given).
+
+    With ``model_path`` (needs ``pool_manifest``) the base model and its inputs come too (``load_model_inputs``);
+    ``features_root`` defaults to the grandparent folder of ``features_path`` (``<root>/<dataset>/<encoder>.npz``).
+    """
     features = load_features(features_path)
     if pool_manifest is not None:
         features = restrict_to_pool(features, features_path, pool_manifest)
@@ -126,7 +159,15 @@ def load_selection_inputs(
     if difficulty_path is not None:
         table = load_difficulty(difficulty_path)
         difficulty = align_difficulty(features.ids, table, features_path, difficulty_path)
-    return SelectionInputs(ids=features.ids, frames=features.frames, pooled=features.pooled, difficulty=difficulty)
+    model = None
+    if model_path is not None:
+        if pool_manifest is None:
+            raise UserError("--model needs --pool MANIFEST (the pool's dataset names its features folder)")
+        root = Path(features_path).resolve().parent.parent if features_root is None else features_root
+        model = load_model_inputs(model_path, root, pool_manifest, features.ids)
+    return SelectionInputs(
+        ids=features.ids, frames=features.frames, pooled=features.pooled, difficulty=difficulty, model=model
+    )
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

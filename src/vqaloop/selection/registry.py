@@ -42,10 +42,24 @@ INPUT_DESCRIPTIONS: dict[str, str] = {
     "frames": "frame-level features (FEATS.npz 'frames')",
     "pooled": "pooled features (FEATS.npz 'pooled')",
     "difficulty": "difficulty scores (--difficulty DIFF.csv)",
-    "model": "the base model f",
+    "model": "the base model f (--model CKPT with --pool MANIFEST)",
     "manifest": "the pool manifest",
     "labelled_pooled": "pooled features of the labelled set L",
 }
+
+
+@dataclass
+class ModelInputs:
+    """The base model f and its inputs for the pool, for the baselines that query f (MC dropout, NoiseStability).
+
+    module: the built ``torch.nn.Module`` (eval mode; ``forward(x) -> (N,)``, maybe ``frame_embeddings``);
+    x: its input tensor (N, F, D) for the pool ids, in ``SelectionInputs.ids`` order; name: the base model's
+    registry name. Typed ``Any`` so that this module imports without torch.
+    """
+
+    module: Any
+    x: Any
+    name: str = ""
 
 
 @dataclass
@@ -53,14 +67,14 @@ class SelectionInputs:
     """What a selection method may look at; the pool's MOS is never among it (DESIGN.md, label oracle).
 
     ids: N video ids; frames: (N, F, D); pooled: (N, D); difficulty: (N,) predicted failure scores g(x);
-    model / manifest / labelled_pooled: for the baselines that need them (None until those exist).
+    model: a ``ModelInputs`` (f and its inputs); manifest / labelled_pooled: for the baselines that need them.
     """
 
     ids: list[str]
     frames: np.ndarray | None = None
     pooled: np.ndarray | None = None
     difficulty: np.ndarray | None = None
-    model: Any = None
+    model: ModelInputs | None = None
     manifest: Any = None
     labelled_pooled: np.ndarray | None = None
 

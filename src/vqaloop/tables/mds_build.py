@@ -42,26 +42,31 @@ def correlation(pred: pd.Series, mos: pd.Series) -> dict[str, float]:
 class CellReader:
     """Reads per-seed values of failure identification and active fine-tuning from the run's files."""
 
-    def __init__(self, paths: MdsPaths):
-        self.paths = paths
-        self._pred: dict[str, pd.Series] = {}
+    def __init__(self, data_root: str, work: str):
+        self.data_root, self.work = data_root, work
+        self._pred: dict[tuple[str, str], pd.Series] = {}
 
-    def predictions(self, dataset: str) -> pd.Series:
-        if dataset not in self._pred:
-            df = pd.read_csv(self.paths.f_predictions(dataset), dtype={"video_id": str})
-            self._pred[dataset] = df.set_index("video_id")["score"]
-        return self._pred[dataset]
+    def paths(self, base: str) -> MdsPaths:
+        return MdsPaths(self.data_root, self.work, base)
+
+    def predictions(self, base: str, dataset: str) -> pd.Series:
+        if (base, dataset) not in self._pred:
+            df = pd.read_csv(self.paths(base).f_predictions(dataset), dtype={"video_id": str})
+            self._pred[base, dataset] = df.set_index("video_id")["score"]
+        return self._pred[base, dataset]
 
     def failure_identification(self, row: dict, dataset: str, seed) -> dict[str, float]:
+        p = self.paths(row["base"])
         if row["kind"] == "base":  # the base model on the whole pool, before any selection
-            labels = pd.read_csv(self.paths.oracle(dataset), dtype={"video_id": str})
+            labels = pd.read_csv(p.oracle(dataset), dtype={"video_id": str})
         else:
-            labels = pd.read_csv(self.paths.labels(row["variant"], seed, dataset), dtype={"video_id": str})
-        pred = self.predictions(dataset).loc[labels.video_id]
+            labels = pd.read_csv(p.scoped(row["variant"]).labels(row["variant"], seed, dataset), dtype={"video_id": str})
+        pred = self.predictions(row["base"], dataset).loc[labels.video_id]
         return correlation(pred.to_numpy(), labels.mos.to_numpy())
 
     def active_finetuning(self, row: dict, dataset: str, seed) -> dict[str, float]:
-        path = self.paths.f_eval() if row["kind"] == "base" else self.paths.ft_eval(row["variant"], seed)
+        p = self.paths(row["base"])
+        path = p.f_eval() if row["kind"] == "base" else p.ft_eval(row["variant"], seed)
         ev = pd.read_csv(path).set_index("dataset")
         return {m: float(ev.loc[dataset, m]) for m in METRICS}
 
@@ -151,7 +156,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     spec = json.loads(args.spec)
-    reader = CellReader(MdsPaths(args.data_root, args.work, spec["base"]))
+    reader = CellReader(args.data_root, args.work)
     long = build_long(spec, reader)
     stem = args.out.with_suffix("")
     write_csv_atomic(wide(long), f"{stem}_wide.csv")

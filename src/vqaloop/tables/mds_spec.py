@@ -1,5 +1,6 @@
-"""Which cells each MDS-VQA table needs: rows (a variant, the base model, or an unavailable marker) and
-columns. Used by the Snakemake rules (to request exactly those jobs) and by the table builder."""
+"""Which cells each MDS-VQA table needs: rows (a variant of one base model, the base model itself, or an
+unavailable marker) and columns. Used by the Snakemake rules (to request exactly those jobs) and by the
+table builder."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 
 from vqaloop.variants import Variant, mds
 
-TABLES = ("mds_table2", "mds_table3", "mds_table5", "mds_table6", "mds_table7", "mds_table8")
+TABLES = ("mds_table2", "mds_table3", "mds_table5", "mds_table6", "mds_table7", "mds_table8", "mds_table9")
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class Row:
     kind: str  # "base" | "variant" | "unavailable"
     variant: str | None = None
     note: str = ""
+    base: str = ""  # the base model whose predictions / fine-tuning the row reads
 
 
 def default_variant(cfg: dict) -> Variant:
@@ -23,48 +25,48 @@ def default_variant(cfg: dict) -> Variant:
     return mds(d["loss"], d["rank"], d["encoder"], d["lambda"])
 
 
+def method_rows(cfg: dict, base: str, prefix: str = "") -> list[Row]:
+    """Base model, then every configured method (Tables 2, 3, 9), MDS-VQA last as in the paper."""
+    rows = [Row(f"{prefix}base_model", "base", base=base)]
+    for method in cfg["methods"]:
+        variant = default_variant(cfg).id if method == "mds" else method
+        rows.append(Row(f"{prefix}{method}", "variant", variant, base=base))
+    return rows
+
+
 def table_rows(table: str, cfg: dict, encoder_available: dict[str, tuple[bool, str]]) -> list[Row]:
     """The rows of one table for the ``mds`` config section; unavailable encoders become marked rows."""
-    d = cfg["default"]
-    best = default_variant(cfg)
-    base = Row("base_model", "base")
+    d, base = cfg["default"], cfg["base"]
     if table in ("mds_table2", "mds_table3"):
-        return [base, Row("random", "variant", "random"), Row("mds", "variant", best.id)]
-    if table == "mds_table5":
-        rows = [base, Row("removing_g", "variant", Variant("divonly", encoder=d["encoder"]).id)]
-        rows += [Row(loss, "variant", mds(loss, d["rank"], d["encoder"], d["lambda"]).id) for loss in cfg["losses"]]
+        return method_rows(cfg, base)
+    if table == "mds_table9":
+        rows = []
+        for alt, spec in cfg.get("alternative_bases", {}).items():
+            rows += method_rows(cfg, alt, prefix=f"{spec.get('paper_key', alt)}/")
         return rows
-    if table == "mds_table6":
-        return [base] + [
-            Row(f"lambda_{lam:g}", "variant", mds(d["loss"], d["rank"], d["encoder"], lam).id) for lam in cfg["lambdas"]
-        ]
-    if table == "mds_table7":
-        rows = [base]
+    rows = [Row("base_model", "base", base=base)] if table != "mds_table8" else []
+    if table == "mds_table5":
+        rows.append(Row("removing_g", "variant", Variant("divonly", encoder=d["encoder"]).id, base=base))
+        rows += [Row(loss, "variant", mds(loss, d["rank"], d["encoder"], d["lambda"]).id, base=base) for loss in cfg["losses"]]
+    elif table == "mds_table6":
+        rows += [Row(f"lambda_{lam:g}", "variant", mds(d["loss"], d["rank"], d["encoder"], lam).id, base=base)
+                 for lam in cfg["lambdas"]]  # fmt: skip
+    elif table == "mds_table7":
         for enc in cfg["diversity_encoders"]:
             key = "base_feature" if enc == "base" else enc
             ok, why = encoder_available.get(enc, (True, ""))
             if ok:
-                rows.append(Row(key, "variant", mds(d["loss"], d["rank"], enc, d["lambda"]).id))
+                rows.append(Row(key, "variant", mds(d["loss"], d["rank"], enc, d["lambda"]).id, base=base))
             else:
-                rows.append(Row(key, "unavailable", note=f"unavailable: {why}"))
-        return rows
-    if table == "mds_table8":
-        return [Row(f"rank_{r}", "variant", mds(d["loss"], r, d["encoder"], d["lambda"]).id) for r in cfg["ranks"]]
-    raise KeyError(table)
+                rows.append(Row(key, "unavailable", note=f"unavailable: {why}", base=base))
+    elif table == "mds_table8":
+        rows += [Row(f"rank_{r}", "variant", mds(d["loss"], r, d["encoder"], d["lambda"]).id, base=base) for r in cfg["ranks"]]
+    else:
+        raise KeyError(table)
+    return rows
 
 
-def all_variants(cfg: dict, encoder_available: dict[str, tuple[bool, str]]) -> list[str]:
-    seen: dict[str, None] = {}
-    for table in TABLES:
-        for row in table_rows(table, cfg, encoder_available):
-            if row.kind == "variant":
-                seen[row.variant] = None
-    return list(seen)
-
-
-def table_spec(
-    table: str, mds_cfg: dict, datasets_cfg: dict, encoder_available: dict, run: str, config_hash: str
-) -> dict:
+def table_spec(table: str, mds_cfg: dict, datasets_cfg: dict, encoder_available: dict, run: str, config_hash: str) -> dict:
     """Everything the table builder needs, as plain JSON (a rule's params: an edit reruns the table)."""
     rows = table_rows(table, mds_cfg, encoder_available)
     paper_key = {name: ds.get("paper_key", name) for name, ds in datasets_cfg.items()}
@@ -83,7 +85,6 @@ def table_spec(
         "targets": list(mds_cfg["targets"]),
         "ablation_dataset": mds_cfg["ablation_dataset"],
         "seeds": list(mds_cfg["seeds"]),
-        "base": mds_cfg["base"],
         "run": run,
         "config_hash": config_hash,
     }

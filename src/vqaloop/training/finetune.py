@@ -32,13 +32,18 @@ def labelled_group(labels_path: Path, features_root: Path, model_name: str) -> G
     return Group(dataset, x, torch.tensor(labels.mos.to_numpy(), dtype=torch.float32))
 
 
-def finetune(base: Checkpoint, groups: list[Group], rank: int, args) -> Checkpoint:
+def finetune(base: Checkpoint, groups: list[Group], rank: int, args, full: bool = False) -> Checkpoint:
+    """LoRA fine-tuning (MDS-VQA Sec. 3.4), or full fine-tuning of every weight (``full``, Table 9)."""
     seed_everything(args.seed)
-    targets = list(get_base_model_class(base.name).LORA_TARGETS)
-    model = with_lora(base.build(), targets, rank)
+    if full:
+        model = base.build()
+        for p in model.parameters():
+            p.requires_grad_(True)
+    else:
+        model = with_lora(base.build(), list(get_base_model_class(base.name).LORA_TARGETS), rank)
     history = train_groups(model, groups, ranking_loss, epochs=args.epochs, lr=args.lr, batch_size=args.batch,
                            weight_decay=args.weight_decay, seed=args.seed, desc="active fine-tuning")  # fmt: skip
-    state = merged_state(model)
+    state = model.state_dict() if full else merged_state(model)
     tuned = Checkpoint(base.name, base.kwargs, state, None, {"loss_history": [round(v, 6) for v in history],
                        "groups": {g.name: len(g.y) for g in groups}})  # fmt: skip
     source = groups[0]
@@ -52,6 +57,7 @@ def add_arguments(parser):
     parser.add_argument("--labels", nargs="*", default=[], type=Path, help="revealed selections, one per dataset")
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--rank", type=int, default=64)
+    parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA (Table 9)")
     add_optimiser_arguments(parser, epochs=10, lr=1e-3, batch=8)
     parser.add_argument("--out", required=True, type=Path)
 
@@ -62,7 +68,7 @@ def run(args) -> int:
     manifest, x = manifest_inputs(args.source_manifest, args.features_root, base.name, split="train")
     groups = [Group(str(manifest.dataset.iloc[0]), x, torch.tensor(manifest.mos.to_numpy(), dtype=torch.float32))]
     groups += [labelled_group(p, args.features_root, base.name) for p in args.labels]
-    tuned = finetune(base, groups, args.rank, args)
+    tuned = finetune(base, groups, args.rank, args, full=args.full)
     tuned.save(args.out)
     log.info("fine-tuned on %s", tuned.meta["groups"])
     return 0

@@ -1,0 +1,89 @@
+"""Two alternative base models for MDS-VQA Table 9, architecturally different from the default.
+
+- ``cnn_frames`` (analogue of the CNN-based UVQ): a small CNN learning from raw pixels (the ``thumbnail``
+  encoder: half-resolution luma frames), per-frame conv features pooled by mean and standard deviation,
+  temporal mean, linear head. UVQ itself has content, distortion and compression sub-networks trained on
+  YouTube-UGC at full resolution; this keeps only "a CNN that learns quality from frames".
+- ``transformer_tokens`` (analogue of the Transformer-based ModularBVQA): a 2-layer Transformer encoder over
+  the frame tokens (EfficientNet-Lite0 + motion features of each sampled frame, projected, with learned
+  positions), mean-pooled. ModularBVQA combines a ViT base quality module with spatial and temporal
+  rectifiers; this keeps "a Transformer that attends across frames".
+Both are trained with full fine-tuning in Table 9, as in the paper; their failure predictors use LoRA.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from vqaloop.models.registry import register_base_model
+
+
+@register_base_model("cnn_frames")
+class CnnFrames(nn.Module):
+    ENCODERS = ("thumbnail",)
+    LORA_TARGETS = ["conv1", "conv2", "conv3", "frame_mlp", "head"]
+
+    def __init__(self, in_dim: int, hidden: int = 64, aspect: float = 16 / 9, dropout: float = 0.1):
+        super().__init__()
+        self.height = round(math.sqrt(in_dim / aspect))
+        self.width = in_dim // self.height
+        if self.height * self.width != in_dim:
+            raise ValueError(f"cnn_frames: {in_dim} inputs are not a {aspect:.3f}-aspect thumbnail")
+        self.in_dim, self.hidden = in_dim, hidden
+        self.register_buffer("mean", torch.zeros(1))
+        self.register_buffer("std", torch.ones(1))
+        self.conv1 = nn.Conv2d(1, 16, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
+        self.conv3 = nn.Conv2d(32, 64, 3, stride=2, padding=1)
+        self.act = nn.GELU()
+        self.frame_mlp = nn.Linear(128, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, 1)
+
+    def set_input_statistics(self, x: torch.Tensor) -> None:
+        self.mean.fill_(float(x.mean()))
+        self.std.fill_(float(x.std().clamp_min(1e-6)))
+
+    def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        n, f, _ = x.shape
+        img = ((x - self.mean) / self.std).reshape(n * f, 1, self.height, self.width)
+        h = self.act(self.conv3(self.act(self.conv2(self.act(self.conv1(img))))))
+        pooled = torch.cat([h.mean(dim=(2, 3)), h.std(dim=(2, 3))], dim=1)  # mean + contrast of activations
+        return self.act(self.frame_mlp(pooled)).reshape(n, f, -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.frame_embeddings(x)).mean(dim=1)).squeeze(-1)
+
+
+@register_base_model("transformer_tokens")
+class TransformerTokens(nn.Module):
+    ENCODERS = ("efficientnet_lite0", "motion")
+    LORA_TARGETS = ["proj", "out_proj", "linear1", "linear2", "head"]
+    MAX_FRAMES = 64
+
+    def __init__(self, in_dim: int, hidden: int = 64, layers: int = 2, heads: int = 4, dropout: float = 0.1):
+        super().__init__()
+        self.in_dim, self.hidden = in_dim, hidden
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+        self.proj = nn.Linear(in_dim, hidden)
+        self.position = nn.Parameter(torch.zeros(self.MAX_FRAMES, hidden))
+        layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, 1)
+
+    def set_input_statistics(self, x: torch.Tensor) -> None:
+        flat = x.reshape(-1, x.shape[-1])
+        self.mean.copy_(flat.mean(0))
+        self.std.copy_(flat.std(0).clamp_min(1e-6))
+
+    def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.proj((x - self.mean) / self.std) + self.position[: x.shape[1]]
+        return self.encoder(tokens)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.frame_embeddings(x)).mean(dim=1)).squeeze(-1)
