@@ -19,6 +19,7 @@ if HAS_MDS:
     include: "rules/failure_predictor.smk"
     include: "rules/selection.smk"
     include: "rules/finetune.smk"
+    include: "rules/gmad.smk"
 
 
 include: "rules/tables.smk"

@@ -26,6 +26,13 @@ wildcard_constraints:
     shard=r"\d+",
 
 
+def plan_slice(dataset):
+    """The keys of a dataset's config that decide its plan (names and paper keys do not)."""
+    spec = CORPUS["datasets"][dataset]
+    keys = ("recipe", "versions", "include_pristine", "splits")
+    return {k: spec[k] for k in keys if k in spec}
+
+
 def as_json(obj):
     """A config slice as a shell-quoted JSON argument (params hold the slice, so edits rerun the rule)."""
     return "'" + json.dumps(obj, sort_keys=True).replace("'", "'\\''") + "'"
@@ -132,6 +139,28 @@ if HAS_MDS:
                 files.append(p.ft_eval(row["variant"], seed))
                 files += [labels_for(row["base"], row["variant"], seed, d) for d in MDS["targets"]]
         return sorted(set(files))
+
+    def gmad_models(base):
+        """gMAD model name -> (predictions file pattern, Table-3 row) for one seed."""
+        return [(row["key"], row) for row in mds_spec("mds_table3")["rows"]]
+
+    def gmad_inputs(wc):
+        ds, p = MDS["gmad"]["dataset"], paths(wc.base)
+        files = []
+        for _, row in gmad_models(wc.base):
+            if row["kind"] == "base":
+                files.append(p.f_predictions(ds))
+            else:
+                files.append(p.ft_predictions(row["variant"], wc.seed, ds))
+        return {"manifest": p.manifest(ds), "predictions": files}
+
+    def gmad_prediction_args(wc):
+        ds, p = MDS["gmad"]["dataset"], paths(wc.base)
+        args = []
+        for key, row in gmad_models(wc.base):
+            path = p.f_predictions(ds) if row["kind"] == "base" else p.ft_predictions(row["variant"], wc.seed, ds)
+            args.append(f"{key}={path}")
+        return " ".join(args)
 
     wildcard_constraints:
         variant=VARIANT_PATTERN,

@@ -46,7 +46,7 @@ rule plan:
         f"{BENCH}/corpus/plan_{{dataset}}.tsv"
     params:
         allocation=as_json({d: s["contents"] for d, s in CORPUS["datasets"].items()}),
-        spec=lambda wc: as_json(CORPUS["datasets"][wc.dataset]),
+        spec=lambda wc: as_json(plan_slice(wc.dataset)),
         seed=config["seed"],
         shards=CORPUS["shards"],
     shell:

@@ -105,3 +105,4 @@ if HAS_MDS:
         input:
             expand(f"{RESULTS}/tables/{{table}}.csv", table=BUILT_TABLES),
             rules.mds_figures.output,
+            rules.mds_table4.input,

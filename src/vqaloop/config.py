@@ -81,6 +81,15 @@ def check_mds(config: dict, source: str) -> None:
             raise UserError(f"{source}: key mds.targets.{i}: {name!r} is not a dataset of corpus.datasets")
         if {"pool", "test"} - set(datasets[name]["splits"]):
             raise UserError(f"{source}: key mds.targets.{i}: dataset {name!r} needs pool and test splits")
+    gmad = mds["gmad"]["dataset"]
+    if gmad not in datasets or "test" not in datasets[gmad]["splits"]:
+        raise UserError(f"{source}: key mds.gmad.dataset: {gmad!r} must be a dataset with a labelled test split")
+    for name in mds.get("alternative_bases", {}):
+        from vqaloop.models.registry import BASE_MODELS, _load_all
+
+        _load_all()
+        if name not in BASE_MODELS:
+            raise UserError(f"{source}: key mds.alternative_bases.{name}: unknown base model; valid: {sorted(BASE_MODELS)}")
     if mds["ablation_dataset"] not in mds["targets"]:
         raise UserError(f"{source}: key mds.ablation_dataset: must be one of mds.targets")
     encoders = set(config["features"]["encoders"]) | {"base"}

@@ -63,5 +63,14 @@ class MdsPaths:
             return self
         return MdsPaths(self.data, self.work, SHARED)
 
+    def ft_predictions(self, variant, seed, dataset) -> str:
+        return f"{self.root}/finetune/{variant}/seed{seed}/predictions/{dataset}.csv"
+
+    def gmad_result(self, seed) -> str:
+        return f"{self.root}/gmad/seed{seed}.json"
+
+    def gmad_pairs(self, seed) -> str:
+        return f"{self.root}/gmad/seed{seed}_pairs.csv"
+
     def ft_eval(self, variant, seed) -> str:
         return f"{self.root}/finetune/{variant}/seed{seed}/eval.csv"

@@ -4,7 +4,8 @@ For every manifest row (all splits, manifest order) F frames are read at ``unifo
 shorter than F frames repeats frames so every video has F rows); encoders that need pairs also get frame
 index+1, clamped to the clip's last frame. Frames of consecutive videos with the same frame size are encoded
 together, at most ``--batch`` frames at a time. The output is written atomically and is byte-identical for
-the same inputs and settings.
+the same inputs and settings. An encoder with ``per_video = True`` (effnet_patterns) gets one video's frames at
+a time and returns (K, D) for that video, K not necessarily F; no frame_indices are stored then.
 """
 
 from __future__ import annotations
@@ -65,6 +66,18 @@ def extract(
 
     def flush() -> None:
         nonlocal features
+        if getattr(encoder, "per_video", False):  # one (K, D) array per video (e.g. effnet_patterns, K = P)
+            for pos, frames, following in pending:
+                out = np.asarray(encoder.encode(frames, following), dtype=np.float32)
+                if features is None:
+                    if out.ndim != 2:
+                        raise RuntimeError(f"encoder {encoder.name} returned {out.shape} for one video")
+                    features = np.zeros((n, *out.shape), dtype=np.float32)
+                if out.shape != features.shape[1:]:
+                    raise RuntimeError(f"encoder {encoder.name} returned {out.shape}, expected {features.shape[1:]}")
+                features[pos] = out
+            pending.clear()
+            return
         frames = np.concatenate([p[1] for p in pending])
         following = np.concatenate([p[2] for p in pending]) if encoder.needs_pairs else None
         out = np.asarray(encoder.encode(frames, following), dtype=np.float32)
@@ -121,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     options = {"model": args.model, "weights": args.weights, "batch": args.batch, "device": args.device}
     encoder = get_encoder(args.encoder, **options)
     features, indices = extract(manifest, args.data_root, encoder, args.frames, args.batch, source=args.manifest)
+    if getattr(encoder, "per_video", False):
+        indices = None  # its rows (effnet_patterns' patterns) are not frames
     write_features(args.out, manifest["video_id"].astype(str).tolist(), features, encoder.name, indices)
     n, f, d = features.shape
     print(f"{args.out}: {encoder.name} features of {n} videos ({f} frames x {d})")

@@ -1,5 +1,6 @@
 """Features files (DESIGN.md, Contracts): ``.npz`` with ``ids`` (N,) strings, ``frames`` (N, F, D) float32,
-``pooled`` (N, D) float32 (mean over frames), ``encoder`` (a string) and ``frame_indices`` (N, F) int64.
+``pooled`` (N, D) float32 (mean over frames), ``encoder`` (a string) and ``frame_indices`` (N, F) int64 (absent
+for encoders whose rows are not frames, e.g. effnet_patterns' per-video patterns).
 
 ``write_features`` is atomic and byte-deterministic: ``np.savez`` stamps every zip entry with the current time,
 so the archive is written here with a fixed timestamp (1980-01-01), fixed entry order and no compression.
@@ -41,20 +42,30 @@ def write_npz_deterministic(path: str | os.PathLike, arrays: dict[str, np.ndarra
 
 
 def write_features(
-    path: str | os.PathLike, ids: list[str], frames: np.ndarray, encoder: str, frame_indices: np.ndarray
+    path: str | os.PathLike, ids: list[str], frames: np.ndarray, encoder: str, frame_indices: np.ndarray | None
 ) -> Path:
-    """Write a features file atomically; ``pooled`` is computed here as the float32 mean over frames."""
+    """Write a features file atomically; ``pooled`` is computed here as the float32 mean over frames.
+
+    ``frame_indices=None``: none stored (rows that are not frames, e.g. the effnet_patterns encoder's patterns).
+    """
     frames = np.ascontiguousarray(frames, dtype=np.float32)
-    frame_indices = np.ascontiguousarray(frame_indices, dtype=np.int64)
-    if frames.ndim != 3 or frames.shape[0] != len(ids) or frame_indices.shape != frames.shape[:2]:
-        raise ValueError(f"inconsistent shapes: {len(ids)} ids, frames {frames.shape}, indices {frame_indices.shape}")
+    if frame_indices is not None:
+        frame_indices = np.ascontiguousarray(frame_indices, dtype=np.int64)
+    if (
+        frames.ndim != 3
+        or frames.shape[0] != len(ids)
+        or (frame_indices is not None and frame_indices.shape != frames.shape[:2])
+    ):
+        shape = None if frame_indices is None else frame_indices.shape
+        raise ValueError(f"inconsistent shapes: {len(ids)} ids, frames {frames.shape}, indices {shape}")
     arrays = {
         "ids": np.array([str(i) for i in ids], dtype=str),
         "frames": frames,
         "pooled": frames.mean(axis=1, dtype=np.float32),
         "encoder": np.array(str(encoder)),
-        "frame_indices": frame_indices,
     }
+    if frame_indices is not None:
+        arrays["frame_indices"] = frame_indices
     path = Path(path)
     with atomic_path(path) as tmp:
         write_npz_deterministic(tmp, arrays)

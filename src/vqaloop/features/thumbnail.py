@@ -26,8 +26,10 @@ def luma_thumbnail(frames: np.ndarray, factor: int) -> np.ndarray:
 class Thumbnail(Encoder):
     needs_pairs = False
 
-    def __init__(self, factor: int | None = None, batch: int | None = None, device: str | None = None):
-        self.factor = int(factor or 2)
+    FACTOR = 2
+
+    def __init__(self, *, batch: int = 64, device: str = "cpu"):
+        self.factor = self.FACTOR
         self.shape: tuple[int, int] | None = None
 
     def encode(self, frames: np.ndarray, next_frames: np.ndarray | None = None) -> np.ndarray:

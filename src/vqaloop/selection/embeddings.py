@@ -14,12 +14,15 @@ allocation. Distances use ||x||^2 + ||c||^2 - 2 x.c, clamped at 0.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from vqaloop.errors import UserError
 from vqaloop.selection.registry import SelectionInputs
+
+log = logging.getLogger(__name__)
 
 CHUNK_ELEMENTS = 1 << 22  # distances per block: 16 MiB in float32, 32 MiB in float64
 
@@ -111,11 +114,16 @@ class Assignment:
 
 
 def assign(x: np.ndarray, x_sq: np.ndarray, centres: np.ndarray, second: bool = False) -> Assignment:
-    """Nearest centre (ties to the lowest centre index) in (rows, K) blocks: memory O(CHUNK_ELEMENTS + N)."""
+    """Nearest centre (ties to the lowest centre index) in (rows, K) blocks: memory O(CHUNK_ELEMENTS + N).
+
+    The argmin over centres only needs ||c||^2 - 2 x.c (||x||^2 is the same along a row), so each block is
+    one GEMM with -2 C plus one addition; ||x||^2 is added to the chosen entries only.
+    """
     n, k = len(x), len(centres)
     if second and k < 2:
         raise ValueError("the nearest other centre needs at least 2 centres")
     c_sq = squared_norms(centres)
+    minus_two_c = np.ascontiguousarray(-2 * centres.T)  # (d, K)
     labels = np.empty(n, dtype=np.int64)
     sq = np.empty(n, dtype=x.dtype)
     labels2 = np.empty(n, dtype=np.int64) if second else None
@@ -123,20 +131,17 @@ def assign(x: np.ndarray, x_sq: np.ndarray, centres: np.ndarray, second: bool = 
     rows = block_rows(k)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
-        block = x[start:stop] @ centres.T
-        block *= -2
-        block += x_sq[start:stop, None]
+        block = x[start:stop] @ minus_two_c
         block += c_sq[None, :]
-        np.maximum(block, 0, out=block)
         idx = np.arange(stop - start)
         best = block.argmin(axis=1)
         labels[start:stop] = best
-        sq[start:stop] = block[idx, best]
+        sq[start:stop] = np.maximum(block[idx, best] + x_sq[start:stop], 0)
         if second:
             block[idx, best] = np.inf
             other = block.argmin(axis=1)
             labels2[start:stop] = other
-            sq2[start:stop] = block[idx, other]
+            sq2[start:stop] = np.maximum(block[idx, other] + x_sq[start:stop], 0)
     return Assignment(labels, sq, labels2, sq2)
 
 
@@ -206,19 +211,20 @@ def kmeans(
     n = len(x)
     x_sq = squared_norms(x)
     centres = x[kmeans_pp_init(x, x_sq, k, rng)].copy()
-    threshold = tol * float(np.mean(np.var(x, axis=0, dtype=np.float64)))
+    threshold = tol * mean_feature_variance(x)
     labels = None
+    final = None  # the assignment for the final centres, when the loop already computed it
     converged = False
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    while iterations < max_iter:
         current = assign(x, x_sq, centres)
+        iterations += 1
         if labels is not None and np.array_equal(current.labels, labels):
-            converged = True
+            converged, final = True, current
             break
         labels = current.labels
         new = cluster_means(x, labels, k)
-        counts = np.bincount(labels, minlength=k)
-        empty = np.flatnonzero(counts == 0)
+        empty = np.flatnonzero(np.bincount(labels, minlength=k) == 0)
         if len(empty):
             far = np.argsort(-current.sq_dist, kind="stable")[: len(empty)]
             new[empty] = x[far]
@@ -227,24 +233,43 @@ def kmeans(
         if shift <= threshold:
             converged = True
             break
-    return KMeansResult(centres, assign(x, x_sq, centres, second=second), iterations, converged)
+    log.info("k-means: K=%d on %d points, %d Lloyd iterations, converged: %s", k, n, iterations, converged)
+    if final is None or second:
+        final = assign(x, x_sq, centres, second=second)
+    return KMeansResult(centres, final, iterations, converged)
+
+
+def mean_feature_variance(x: np.ndarray) -> float:
+    """Mean over features of the variance of ``x``'s columns, accumulated in float64 block by block."""
+    total = np.zeros(x.shape[1])
+    total_sq = np.zeros(x.shape[1])
+    rows = block_rows(x.shape[1])
+    for start in range(0, len(x), rows):
+        block = x[start : start + rows].astype(np.float64)
+        total += block.sum(axis=0)
+        total_sq += np.einsum("ij,ij->j", block, block)
+    mean = total / len(x)
+    return float(np.mean(np.maximum(total_sq / len(x) - mean * mean, 0.0)))
 
 
 def cluster_means(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     """(K, d) mean of the rows of each cluster (0 for an empty one), summed in float64: O(N d).
 
-    The rows are walked in label order, one block of rows at a time (a gathered copy of all of x would cost
-    another N x d), and each block's runs of equal labels are summed with ``np.add.reduceat``.
+    Per block of rows, a sparse (K, rows) one-hot matrix times the block (in float64): no gathered copy of
+    x and no (N, d) float64 copy.
     """
-    order = np.argsort(labels, kind="stable")
-    sorted_labels = labels[order]
+    from scipy.sparse import csr_matrix
+
+    n = len(x)
     counts = np.bincount(labels, minlength=k)
     sums = np.zeros((k, x.shape[1]), dtype=np.float64)
     rows = block_rows(x.shape[1])
-    for start in range(0, len(order), rows):
-        lab = sorted_labels[start : start + rows]
-        runs = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
-        sums[lab[runs]] += np.add.reduceat(x[order[start : start + rows]].astype(np.float64), runs, axis=0)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        onehot = csr_matrix(
+            (np.ones(stop - start), (labels[start:stop], np.arange(stop - start))), shape=(k, stop - start)
+        )
+        sums += onehot @ x[start:stop].astype(np.float64)
     present = counts > 0
     sums[present] /= counts[present, None]
     return sums.astype(x.dtype)

@@ -55,9 +55,8 @@ def outputs(module, x, use_embeddings: bool, batch: int, device):
     import torch
 
     with torch.no_grad():
-        return torch.cat(
-            [representation(module, x[i : i + batch].to(device), use_embeddings).float() for i in range(0, len(x), batch)]
-        )
+        parts = [representation(module, x[i : i + batch].to(device), use_embeddings) for i in range(0, len(x), batch)]
+        return torch.cat(parts).float()
 
 
 def deviation_vectors(

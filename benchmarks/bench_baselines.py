@@ -1,0 +1,217 @@
+"""Benchmark of the feature-only baselines (core-set, RD, greedy sampling, ALCS) at the paper's pool size.
+
+    python benchmarks/bench_baselines.py                          # N=42,000, d=512 pooled, B=5% (2,100 picks)
+    python benchmarks/bench_baselines.py --labelled 28000         # with an already-labelled set L
+    python benchmarks/bench_baselines.py --methods coreset greedy --n 5000
+
+Each method runs once through the registry (``run_method``) on synthetic pooled embeddings: ``--centres``
+latent cluster centres N(0, I) plus per-point N(0, 0.5^2 I) noise (isotropic noise alone has no cluster
+structure and makes k-means crawl, unlike real features). Reported per method: wall time, the peak of the
+numpy allocations traced by ``tracemalloc`` during the run (exact, everything these methods allocate), the
+resident-set growth sampled from /proc/self/statm, and for RD and ALCS the k-means Lloyd iterations (from the
+methods' log). Writes the figures as JSON to benchmarks/results/baselines.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import re
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from vqaloop.io.atomic import write_text_atomic
+from vqaloop.selection.registry import SelectionInputs, run_method
+
+RESULTS = Path(__file__).resolve().parent / "results" / "baselines.json"
+METHODS = ["coreset", "rd", "greedy", "alcs"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=42_000, help="pool size N")
+    parser.add_argument("--dim", type=int, default=512, help="embedding size d")
+    parser.add_argument("--budget", type=float, default=0.05, help="budget fraction (or count if >= 1)")
+    parser.add_argument("--labelled", type=int, default=0, help="size of the labelled set L (0: none)")
+    parser.add_argument("--centres", type=int, default=500, help="latent cluster centres of the synthetic pool")
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--threads", type=int, help="BLAS threads (threadpoolctl; default: the library's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+class PeakRSS:
+    """Peak growth of the resident set while the block runs, sampled every few ms from /proc/self/statm."""
+
+    def __init__(self, interval_s: float = 0.005):
+        self.interval_s = interval_s
+        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        self.start = self.peak = 0
+        self._stop = threading.Event()
+
+    def _rss(self) -> int:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * self.page
+        except OSError:
+            return 0
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(self.interval_s)
+
+    def __enter__(self):
+        self.start = self.peak = self._rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+class KMeansLog(logging.Handler):
+    """Collects the k-means summary lines the methods log."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def make_embeddings(n: int, dim: int, centres: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    latent = rng.standard_normal((centres, dim), dtype=np.float32)
+    x = latent[rng.integers(centres, size=n)]
+    x += 0.5 * rng.standard_normal((n, dim), dtype=np.float32)
+    return x
+
+
+def budget_count(budget: float, n: int) -> int:
+    return int(budget) if budget >= 1 else max(1, math.floor(budget * n + 0.5))
+
+
+def bench_method(name: str, inputs: SelectionInputs, budget: int, seed: int) -> dict:
+    handler = KMeansLog()
+    logger = logging.getLogger("vqaloop.selection.embeddings")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    tracemalloc.start()
+    try:
+        with PeakRSS() as rss:
+            start = time.perf_counter()
+            picks = run_method(name, inputs, budget, seed)
+            seconds = time.perf_counter() - start
+        traced_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    iterations = None
+    for line in handler.lines:
+        match = re.search(r"K=(\d+) on (\d+) points, (\d+) Lloyd iterations, converged: (\w+)", line)
+        if match:
+            k, points, its, converged = match.groups()
+            iterations = {"k": int(k), "points": int(points), "iterations": int(its), "converged": converged == "True"}
+    return {
+        "method": name,
+        "seconds": seconds,
+        "traced_peak_mib": traced_peak / 2**20,
+        "rss_growth_mib": rss.growth_mib,
+        "kmeans": iterations,
+        "distinct_picks": len(set(picks)),
+        "first_picks": picks[:5],
+    }
+
+
+def print_report(report: dict) -> None:
+    print(
+        f"\nFeature-only baselines on {report['cpu']} ({report['blas_threads']} BLAS threads): "
+        f"N={report['n']}, d={report['dim']}, B={report['budget']}, |L|={report['labelled']}"
+    )
+    print(f"  input: {report['input_mib']:.0f} MiB float32 pooled embeddings ({report['centres']} latent centres)")
+    header = f"  {'method':<8} {'time (s)':>9} {'traced peak (MiB)':>18} {'RSS growth (MiB)':>17}  k-means"
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    for row in report["rows"]:
+        km = row["kmeans"]
+        km_text = "-" if km is None else f"K={km['k']}, {km['iterations']} iters, converged={km['converged']}"
+        print(
+            f"  {row['method']:<8} {row['seconds']:>9.1f} {row['traced_peak_mib']:>18.1f} "
+            f"{row['rss_growth_mib']:>17.1f}  {km_text}"
+        )
+    nn_gib = report["n"] ** 2 * 4 / 2**30
+    print(f"  (an N x N float32 matrix would be {nn_gib:.1f} GiB)\nwrote {report['json']}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    limits = None
+    if args.threads:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            print("bench_baselines: --threads needs threadpoolctl", file=sys.stderr)
+            return 2
+        limits = threadpool_limits(args.threads)
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas_threads = max((i["num_threads"] for i in threadpool_info()), default=None)
+    except ImportError:
+        blas_threads = None
+    x = make_embeddings(args.n, args.dim, args.centres, args.seed)
+    labelled = make_embeddings(args.labelled, args.dim, args.centres, args.seed + 1) if args.labelled else None
+    # The registry asks for frames; a one-frame view of the pooled array costs no memory.
+    inputs = SelectionInputs(
+        ids=[f"v{i}" for i in range(args.n)], frames=x[:, None, :], pooled=x, labelled_pooled=labelled
+    )
+    budget = budget_count(args.budget, args.n)
+    rows = []
+    for name in args.methods:
+        row = bench_method(name, inputs, budget, args.seed)
+        print(f"  {name}: {row['seconds']:.1f} s", flush=True)
+        rows.append(row)
+    report = {
+        "cpu": platform.processor() or "CPU",
+        "cpu_count": os.cpu_count(),
+        "blas_threads": blas_threads,
+        "numpy": np.__version__,
+        "n": args.n,
+        "dim": args.dim,
+        "budget": budget,
+        "labelled": args.labelled,
+        "centres": args.centres,
+        "input_mib": x.nbytes / 2**20,
+        "rows": rows,
+        "json": str(args.out),
+    }
+    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    print_report(report)
+    if limits is not None:
+        limits.restore_original_limits()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

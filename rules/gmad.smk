@@ -1,0 +1,62 @@
+# gMAD competition (MDS-VQA Table 4): the base model and every fine-tuned model of Table 3 score the gMAD
+# pool; each seed's models compete; Table 4 ranks them by SRCC (Table 3's mean) and by gMAD.
+
+
+rule predict_finetuned:
+    input:
+        model=P.ft_model("{variant}", "{seed}"),
+        manifest=P.manifest("{dataset}"),
+        features=lambda wc: [P.features(wc.dataset, e) for e in base_encoders(wc.base)],
+    output:
+        P.ft_predictions("{variant}", "{seed}", "{dataset}"),
+    log:
+        f"{LOGS}/mds/{{base}}/predict_{{variant}}_seed{{seed}}_{{dataset}}.log",
+    params:
+        features=f"{DATA}/features",
+    shell:
+        "python -m vqaloop predict --model {input.model} --manifest {input.manifest}"
+        " --features-root {params.features} --out {output} > {log} 2>&1"
+
+
+rule gmad_competition:
+    input:
+        unpack(gmad_inputs),
+    output:
+        result=P.gmad_result("{seed}"),
+        pairs=P.gmad_pairs("{seed}"),
+    log:
+        f"{LOGS}/mds/{{base}}/gmad_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/mds/{{base}}/gmad_seed{{seed}}.tsv"
+    params:
+        predictions=gmad_prediction_args,
+        levels=MDS["gmad"]["levels"],
+    shell:
+        "python -m vqaloop gmad --predictions {params.predictions} --manifest {input.manifest}"
+        " --levels {params.levels} --out {output.result} --pairs {output.pairs} > {log} 2>&1"
+
+
+rule mds_table4_build:
+    input:
+        gmad=[paths(BASE).gmad_result(s) for s in MDS["seeds"]],
+        table3=f"{RESULTS}/tables/mds_table3.csv",
+        manifest=paths(BASE).manifest(MDS["gmad"]["dataset"]),
+    output:
+        long=f"{RESULTS}/tables/mds_table4.csv",
+        wide=f"{RESULTS}/tables/mds_table4_wide.csv",
+        paper=f"{RESULTS}/tables/mds_table4_vs_paper.csv",
+        figure=f"{RESULTS}/figures/mds_gmad_pairs.png",
+    log:
+        f"{LOGS}/tables/mds_table4.log",
+    benchmark:
+        f"{BENCH}/tables/mds_table4.tsv"
+    params:
+        data=DATA,
+    shell:
+        "python -m vqaloop mds-table4 --gmad {input.gmad} --table3 {input.table3} --out {output.long}"
+        " --figure {output.figure} --manifest {input.manifest} --data-root {params.data} > {log} 2>&1"
+
+
+rule mds_table4:
+    input:
+        rules.mds_table4_build.output,
