@@ -45,7 +45,7 @@ if HAS_MDS:
     from vqaloop.models.registry import model_encoders
     from vqaloop.tables.mds_spec import TABLES as MDS_TABLES
     from vqaloop.tables.mds_spec import default_variant, table_spec
-    from vqaloop.variants import MODEL_METHODS, PATTERN_METHODS, VARIANT_PATTERN, parse_variant
+    from vqaloop.variants import LABELLED_METHODS, MODEL_METHODS, PATTERN_METHODS, VARIANT_PATTERN, parse_variant
     from vqaloop.workflow_paths import SHARED, MdsPaths
 
     MDS = config["mds"]
@@ -102,6 +102,9 @@ if HAS_MDS:
         }
         if v.needs_g:
             inputs["difficulty"] = p.difficulty(v.g_id, wc.seed, wc.dataset)
+        if v.method in LABELLED_METHODS and MDS.get("labelled_set", True):
+            inputs["labelled"] = p.features(MDS["source"], variant_encoder(wc.variant))
+            inputs["labelled_manifest"] = p.manifest(MDS["source"])
         if v.method in MODEL_METHODS:
             inputs["model"] = p.f_model()
             inputs["model_features"] = [p.features(wc.dataset, e) for e in base_encoders(wc.base)]
@@ -116,6 +119,10 @@ if HAS_MDS:
             return f"--method mds --lambda {v.lam:g} --difficulty {p.difficulty(v.g_id, wc.seed, wc.dataset)}"
         if v.method in MODEL_METHODS:
             return f"--method {v.method} --model {p.f_model()} --features-root {DATA}/features"
+        if v.method in LABELLED_METHODS and MDS.get("labelled_set", True):
+            source = MDS["source"]
+            return (f"--method {v.method} --labelled {p.features(source, variant_encoder(wc.variant))}"
+                    f" --labelled-manifest {p.manifest(source)}")  # fmt: skip
         return f"--method {v.method}"
 
     def labels_for(base, variant, seed, dataset):

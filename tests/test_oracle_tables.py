@@ -55,7 +55,9 @@ def test_mean_ci_matches_a_student_t_interval():
     assert mean_ci([0.5]) == (0.5, None, None, 1)
 
 
-CFG = {"default": {"loss": "ranking", "rank": 64, "encoder": "efficientnet_lite0", "lambda": 0.25},
+CFG = {"base": "effnet_motion", "methods": ["random", "coreset", "mds"],
+       "alternative_bases": {"cnn_frames": {"paper_key": "uvq"}},
+       "default": {"loss": "ranking", "rank": 64, "encoder": "efficientnet_lite0", "lambda": 0.25},
        "lambdas": [0, 0.25], "losses": ["classification", "regression", "ranking"], "ranks": [8, 64],
        "diversity_encoders": ["base", "clip", "efficientnet_lite0"]}  # fmt: skip
 
@@ -68,6 +70,12 @@ def test_table_rows_follow_the_paper_and_mark_unavailable_encoders():
     t6 = table_rows("mds_table6", CFG, {})
     assert [r.key for r in t6] == ["base_model", "lambda_0", "lambda_0.25"]
     assert parse_variant(t6[1].variant).lam == 0 and parse_variant(t6[2].variant).lam == 0.25
+    t2 = table_rows("mds_table2", CFG, {})
+    assert [r.key for r in t2] == ["base_model", "random", "coreset", "mds"]
+    assert parse_variant(t2[-1].variant).method == "mds" and {r.base for r in t2} == {"effnet_motion"}
+    t9 = table_rows("mds_table9", CFG, {})
+    assert [r.key for r in t9] == ["uvq/base_model", "uvq/random", "uvq/coreset", "uvq/mds"]
+    assert {r.base for r in t9} == {"cnn_frames"}
     t5 = {r.key: r for r in table_rows("mds_table5", CFG, {})}
     assert parse_variant(t5["removing_g"].variant).method == "divonly"
     assert parse_variant(t5["classification"].variant).loss == "classification"

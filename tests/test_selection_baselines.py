@@ -63,6 +63,7 @@ def test_exactly_b_distinct_in_range_deterministic_and_seeded(method):
     assert len(a) == 25 and len(set(a)) == 25 and all(0 <= i < 300 for i in a)
     assert run_method(method, inputs, 25, seed=1) == a
     assert run_method(method, inputs, 25, seed=2) != a
+    assert np.array_equal(inputs.pooled, np.random.default_rng(3).normal(size=(300, 6)))  # input untouched
 
 
 @pytest.mark.parametrize("method", METHODS)

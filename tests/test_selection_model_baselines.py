@@ -11,7 +11,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import pan_clip
+from conftest import pan_clip, run_cli
 
 from vqaloop.models.effnet_head import EffNetMotionHead
 from vqaloop.selection.registry import ModelInputs, SelectionInputs, run_method
@@ -240,19 +240,21 @@ def test_patterns_shape_and_determinism(patterns_encoder):
 
 
 def test_patterns_through_the_features_command(patterns_encoder, tmp_path):
-    import pandas as pd
     import skimage.data
 
-    from vqaloop.features.extract import extract
-    from vqaloop.features.io import load_features, write_features
+    from vqaloop.features.io import load_features
     from vqaloop.io.video import encode
 
-    rows = []
-    for name in ("astronaut", "coffee"):
+    rows = ["video_id,path,mos,split,dataset,content_id"]
+    for k, name in enumerate(("astronaut", "coffee")):
         encode(pan_clip(getattr(skimage.data, name)(), n=6), tmp_path / f"{name}.mp4", fps=10)
-        rows.append({"video_id": name, "path": f"{name}.mp4"})
-    features, _ = extract(pd.DataFrame(rows), tmp_path, patterns_encoder, n_frames=3, batch=8, progress=False)
-    assert features.shape == (2, 8, 1280)  # P patterns per video, whatever the number of frames
-    write_features(tmp_path / "effnet_patterns.npz", ["astronaut", "coffee"], features, "effnet_patterns", None)
-    loaded = load_features(tmp_path / "effnet_patterns.npz")
+        rows.append(f"{name},{name}.mp4,,pool,tiny,c{k}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "effnet_patterns.npz"
+    args = ["--manifest", str(tmp_path / "m.csv"), "--data-root", str(tmp_path), "--encoder", "effnet_patterns"]
+    proc = run_cli("features", *args, "--frames", "3", "--out", str(out), check=True)
+    assert "2 videos (8 patterns x 1280)" in proc.stdout  # P patterns per video, whatever the number of frames
+    loaded = load_features(out)
+    assert loaded.ids == ["astronaut", "coffee"] and loaded.encoder == "effnet_patterns"
     assert loaded.frames.shape == (2, 8, 1280) and loaded.frame_indices is None
+    assert not np.allclose(loaded.frames[0], loaded.frames[1])  # two photos, two sets of patterns

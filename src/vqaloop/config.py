@@ -89,7 +89,9 @@ def check_mds(config: dict, source: str) -> None:
 
         _load_all()
         if name not in BASE_MODELS:
-            raise UserError(f"{source}: key mds.alternative_bases.{name}: unknown base model; valid: {sorted(BASE_MODELS)}")
+            raise UserError(
+                f"{source}: key mds.alternative_bases.{name}: unknown base model; valid: {sorted(BASE_MODELS)}"
+            )
     if mds["ablation_dataset"] not in mds["targets"]:
         raise UserError(f"{source}: key mds.ablation_dataset: must be one of mds.targets")
     encoders = set(config["features"]["encoders"]) | {"base"}

@@ -19,10 +19,15 @@ DIVONLY_RE = re.compile(r"^divonly_([a-z0-9_]+)$")
 # The competing methods of MDS-VQA Tables 2-4 and 9, in the paper's row order, and what each reads.
 BASELINES = ("coreset", "rd", "mc_dropout", "greedy", "alcs", "freesel", "noise_stability")
 MODEL_METHODS = ("mc_dropout", "noise_stability")  # need the base model f and its inputs
+LABELLED_METHODS = ("coreset", "rd")  # start from the already-labelled set L (SPEC; config mds.labelled_set)
 PATTERN_METHODS = {"freesel": "effnet_patterns"}  # read per-video semantic patterns, not frame features
 VARIANT_PATTERN = "|".join(
-    ["random", *BASELINES, r"mds_(?:ranking|classification|regression)_r\d+_[a-z0-9_]+?_lam\d+(?:\.\d+)?",
-     r"divonly_[a-z0-9_]+"]  # fmt: skip
+    [
+        "random",
+        *BASELINES,
+        r"mds_(?:ranking|classification|regression)_r\d+_[a-z0-9_]+?_lam\d+(?:\.\d+)?",
+        r"divonly_[a-z0-9_]+",
+    ]  # fmt: skip
 )
 
 

@@ -138,5 +138,6 @@ def run(args: argparse.Namespace) -> int:
         indices = None  # its rows (effnet_patterns' patterns) are not frames
     write_features(args.out, manifest["video_id"].astype(str).tolist(), features, encoder.name, indices)
     n, f, d = features.shape
-    print(f"{args.out}: {encoder.name} features of {n} videos ({f} frames x {d})")
+    rows = "patterns" if getattr(encoder, "per_video", False) else "frames"
+    print(f"{args.out}: {encoder.name} features of {n} videos ({f} {rows} x {d})")
     return 0

@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="mds", help="selection method (listed below; default: mds)")
     parser.add_argument("--features", required=True, help="FEATS.npz: ids (N), frames (N,F,D), pooled (N,D)")
     parser.add_argument("--difficulty", help="DIFF.csv: video_id,difficulty (needed by mds)")
+    parser.add_argument(
+        "--labelled", help="FEATS.npz of the already-labelled set L (core-set, RD); needs --labelled-manifest"
+    )
+    parser.add_argument("--labelled-manifest", help="manifest whose 'train' rows form L (e.g. the source dataset)")
     parser.add_argument("--pool", help="a manifest: select only among its rows with split 'pool' (default: every id)")
     parser.add_argument("--model", help="CKPT: a base-model checkpoint (needed by methods that query f)")
     parser.add_argument(

@@ -139,6 +139,30 @@ def load_model_inputs(
     return ModelInputs(module=module, x=x, name=checkpoint.name)
 
 
+def load_labelled_pooled(features_path, manifest_path) -> np.ndarray:
+    """Pooled features of the already-labelled set L: a manifest's ``train`` rows (core-set and RD start from L)."""
+    from vqaloop.io.manifest import read_manifest
+
+    manifest = read_manifest(manifest_path)
+    train_ids = list(manifest.loc[manifest.split == "train", "video_id"])
+    if not train_ids:
+        raise UserError(f"{manifest_path}: no row has split 'train' (the labelled set L)")
+    features = restrict_ids(load_features(features_path), features_path, train_ids, manifest_path)
+    return features.pooled if features.pooled is not None else features.frames.mean(axis=1)
+
+
+def restrict_ids(features: PoolFeatures, features_path, ids: list[str], manifest_path) -> PoolFeatures:
+    index = {vid: i for i, vid in enumerate(features.ids)}
+    missing = [vid for vid in ids if vid not in index]
+    if missing:
+        raise UserError(
+            f"{features_path}: no features for {len(missing)} video(s) of {manifest_path} ({_name_some(missing)})"
+        )
+    rows = [index[vid] for vid in ids]
+    pooled = None if features.pooled is None else features.pooled[rows]
+    return PoolFeatures(ids=list(ids), frames=features.frames[rows], pooled=pooled)
+
+
 def load_selection_inputs(
     features_path: str | os.PathLike,
     difficulty_path: str | os.PathLike | None = None,

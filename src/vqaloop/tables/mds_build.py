@@ -60,7 +60,9 @@ class CellReader:
         if row["kind"] == "base":  # the base model on the whole pool, before any selection
             labels = pd.read_csv(p.oracle(dataset), dtype={"video_id": str})
         else:
-            labels = pd.read_csv(p.scoped(row["variant"]).labels(row["variant"], seed, dataset), dtype={"video_id": str})
+            labels = pd.read_csv(
+                p.scoped(row["variant"]).labels(row["variant"], seed, dataset), dtype={"video_id": str}
+            )
         pred = self.predictions(row["base"], dataset).loc[labels.video_id]
         return correlation(pred.to_numpy(), labels.mos.to_numpy())
 

@@ -47,7 +47,10 @@ def table_rows(table: str, cfg: dict, encoder_available: dict[str, tuple[bool, s
     rows = [Row("base_model", "base", base=base)] if table != "mds_table8" else []
     if table == "mds_table5":
         rows.append(Row("removing_g", "variant", Variant("divonly", encoder=d["encoder"]).id, base=base))
-        rows += [Row(loss, "variant", mds(loss, d["rank"], d["encoder"], d["lambda"]).id, base=base) for loss in cfg["losses"]]
+        rows += [
+            Row(loss, "variant", mds(loss, d["rank"], d["encoder"], d["lambda"]).id, base=base)
+            for loss in cfg["losses"]
+        ]
     elif table == "mds_table6":
         rows += [Row(f"lambda_{lam:g}", "variant", mds(d["loss"], d["rank"], d["encoder"], lam).id, base=base)
                  for lam in cfg["lambdas"]]  # fmt: skip
@@ -60,13 +63,18 @@ def table_rows(table: str, cfg: dict, encoder_available: dict[str, tuple[bool, s
             else:
                 rows.append(Row(key, "unavailable", note=f"unavailable: {why}", base=base))
     elif table == "mds_table8":
-        rows += [Row(f"rank_{r}", "variant", mds(d["loss"], r, d["encoder"], d["lambda"]).id, base=base) for r in cfg["ranks"]]
+        rows += [
+            Row(f"rank_{r}", "variant", mds(d["loss"], r, d["encoder"], d["lambda"]).id, base=base)
+            for r in cfg["ranks"]
+        ]
     else:
         raise KeyError(table)
     return rows
 
 
-def table_spec(table: str, mds_cfg: dict, datasets_cfg: dict, encoder_available: dict, run: str, config_hash: str) -> dict:
+def table_spec(
+    table: str, mds_cfg: dict, datasets_cfg: dict, encoder_available: dict, run: str, config_hash: str
+) -> dict:
     """Everything the table builder needs, as plain JSON (a rule's params: an edit reruns the table)."""
     rows = table_rows(table, mds_cfg, encoder_available)
     paper_key = {name: ds.get("paper_key", name) for name, ds in datasets_cfg.items()}
