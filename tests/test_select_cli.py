@@ -200,3 +200,25 @@ def test_pool_manifest_restricts_the_candidates(tmp_path):
     result = vqaloop(*select_args(feats, diff, tmp_path / "x.csv", budget="4"), "--pool", str(missing))
     assert result.returncode == 2 and "no features for 1 pool video(s)" in result.stderr and "ghost" in result.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_coreset_starts_from_the_labelled_set(tmp_path):
+    """With L given, core-set's first pick is the pool video farthest from L (computed here independently)."""
+    rng = np.random.default_rng(3)
+    pool_ids, train_ids = [f"p{i}" for i in range(12)], [f"t{i}" for i in range(6)]
+    frames = rng.normal(size=(18, 2, 4)).astype(np.float32)
+    np.savez(tmp_path / "feats.npz", ids=np.array(pool_ids + train_ids), frames=frames)
+    rows = [{"video_id": v, "path": "x", "mos": None, "split": "pool", "dataset": "t", "content_id": v} for v in pool_ids]
+    rows += [{"video_id": v, "path": "x", "mos": 3.0, "split": "train", "dataset": "t", "content_id": v} for v in train_ids]
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "sel.csv"
+    result = vqaloop("--method", "coreset", "--features", str(tmp_path / "feats.npz"), "--pool", str(tmp_path / "m.csv"),
+                     "--labelled", str(tmp_path / "feats.npz"), "--labelled-manifest", str(tmp_path / "m.csv"),
+                     "--budget", "3", "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    emb = frames.mean(axis=1)
+    dist_to_l = np.linalg.norm(emb[:12, None] - emb[None, 12:], axis=2).min(axis=1)
+    assert pd.read_csv(out).video_id.iloc[0] == pool_ids[int(np.argmax(dist_to_l))]
+    half = vqaloop("--method", "coreset", "--features", str(tmp_path / "feats.npz"), "--labelled",
+                   str(tmp_path / "feats.npz"), "--budget", "3", "--out", str(tmp_path / "x.csv"))  # fmt: skip
+    assert half.returncode == 2 and "--labelled and --labelled-manifest go together" in half.stderr

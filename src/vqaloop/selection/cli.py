@@ -22,7 +22,7 @@ import pandas as pd
 
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
-from vqaloop.selection.features_io import load_selection_inputs
+from vqaloop.selection.features_io import load_labelled_pooled, load_selection_inputs
 from vqaloop.selection.registry import accepted_params, describe_methods, get_method, run_method
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,11 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise UserError(f"selection method {args.method!r} queries the base model f: give {' and '.join(missing)}")
         model_path = args.model
+    if (args.labelled is None) != (args.labelled_manifest is None):
+        raise UserError("--labelled and --labelled-manifest go together (features and the manifest whose train rows are L)")
     inputs = load_selection_inputs(args.features, args.difficulty, args.pool, model_path, args.features_root)
+    if args.labelled is not None:
+        inputs.labelled_pooled = load_labelled_pooled(args.labelled, args.labelled_manifest)
     budget = parse_budget(args.budget, inputs.pool_size)
     params = accepted_params(args.method, {"lam": lam, "normalise": args.normalise, "device": args.device})
     picks = run_method(args.method, inputs, budget, args.seed, **params)

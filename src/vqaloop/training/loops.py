@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from peft import LoraConfig, get_peft_model
 from torch import Tensor, nn
 from tqdm import tqdm
 
@@ -63,6 +62,8 @@ def train_groups(
 
 def with_lora(model: nn.Module, targets: list[str], rank: int, dropout: float = 0.05) -> nn.Module:
     """Freeze the model and attach LoRA (MDS-VQA Eq. 2: W0 + (alpha/r) B A) with alpha = 2r to ``targets``."""
+    from peft import LoraConfig, get_peft_model  # imported here: peft pulls in transformers (seconds)
+
     for p in model.parameters():
         p.requires_grad_(False)
     config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=dropout, target_modules=targets, bias="none")
