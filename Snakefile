@@ -25,6 +25,22 @@ if HAS_MDS:
 include: "rules/tables.smk"
 
 
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    shard=r"\d+",
+
+
+if HAS_MDS:
+
+    wildcard_constraints:
+        variant=VARIANT_PATTERN,
+        seed=r"\d+",
+        loss="ranking|classification|regression",
+        rank=r"\d+",
+        encoder="|".join(FEATURES["encoders"]),
+        base="|".join([*BASES, SHARED]),
+
+
 rule all:
     default_target: True
     input:

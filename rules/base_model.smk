@@ -5,13 +5,17 @@
 rule train_base:
     input:
         manifest=P.manifest(MDS["source"]),
-        features=lambda wc: [P.features(MDS["source"], e) for e in base_encoders(wc.base)],
+        features=lambda wc: [
+            P.features(MDS["source"], e) for e in base_encoders(wc.base)
+        ],
     output:
         P.f_model(),
     log:
         f"{LOGS}/mds/{{base}}/train_base.log",
     benchmark:
         f"{BENCH}/mds/{{base}}/train_base.tsv"
+    conda:
+        CONDA_ENV
     params:
         features=f"{DATA}/features",
         optim=lambda wc: optim_args(wc.base, "base"),
@@ -34,6 +38,8 @@ rule predict_base:
         f"{LOGS}/mds/{{base}}/predict_base_{{dataset}}.log",
     benchmark:
         f"{BENCH}/mds/{{base}}/predict_base_{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         features=f"{DATA}/features",
     shell:
@@ -52,6 +58,8 @@ rule base_features:
         f"{LOGS}/mds/{{base}}/base_features_{{dataset}}.log",
     benchmark:
         f"{BENCH}/mds/{{base}}/base_features_{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         features=f"{DATA}/features",
     shell:
@@ -63,13 +71,17 @@ rule evaluate_base:
     input:
         model=P.f_model(),
         manifests=[P.manifest(d) for d in EVAL_DATASETS],
-        features=lambda wc: [P.features(d, e) for d in EVAL_DATASETS for e in base_encoders(wc.base)],
+        features=lambda wc: [
+            P.features(d, e) for d in EVAL_DATASETS for e in base_encoders(wc.base)
+        ],
     output:
         P.f_eval(),
     log:
         f"{LOGS}/mds/{{base}}/evaluate_base.log",
     benchmark:
         f"{BENCH}/mds/{{base}}/evaluate_base.tsv"
+    conda:
+        CONDA_ENV
     params:
         features=f"{DATA}/features",
     shell:

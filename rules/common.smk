@@ -1,6 +1,7 @@
 # Config validation, wildcard constraints and path helpers shared by every rule file.
 import json
 import sys
+from pathlib import Path
 
 from vqaloop.config import validate_config
 from vqaloop.errors import UserError
@@ -11,6 +12,8 @@ except UserError as err:
     sys.stderr.write(f"vqaloop: error: {err}\n")
     sys.exit(2)
 
+# The conda environment of every job under --use-conda (the Makefile's .venv otherwise).
+CONDA_ENV = "../envs/vqaloop.yaml"
 DATA = config["data_root"]
 RUN = config["run"]
 RESULTS = f"{config['results_root']}/{RUN}"
@@ -21,9 +24,10 @@ DATASETS = list(CORPUS["datasets"])
 SHARDS = list(range(CORPUS["shards"]))
 
 
-wildcard_constraints:
-    dataset="|".join(DATASETS),
-    shard=r"\d+",
+def corpus_root(path):
+    """The corpus root of a file inside it (manifests/, plans/ and oracle/ sit directly below the root)."""
+    path = path if isinstance(path, str) else path[0]
+    return str(Path(path).parent.parent)
 
 
 def plan_slice(dataset):
@@ -35,7 +39,8 @@ def plan_slice(dataset):
 
 def as_json(obj):
     """A config slice as a shell-quoted JSON argument (params hold the slice, so edits rerun the rule)."""
-    return "'" + json.dumps(obj, sort_keys=True).replace("'", "'\\''") + "'"
+    quoted = json.dumps(obj, sort_keys=True).replace("'", "'\\''")
+    return f"'{quoted}'"
 
 
 # ---- MDS-VQA (present when the config has an mds section) ----
@@ -45,7 +50,13 @@ if HAS_MDS:
     from vqaloop.models.registry import model_encoders
     from vqaloop.tables.mds_spec import TABLES as MDS_TABLES
     from vqaloop.tables.mds_spec import default_variant, table_spec
-    from vqaloop.variants import LABELLED_METHODS, MODEL_METHODS, PATTERN_METHODS, VARIANT_PATTERN, parse_variant
+    from vqaloop.variants import (
+        LABELLED_METHODS,
+        MODEL_METHODS,
+        PATTERN_METHODS,
+        VARIANT_PATTERN,
+        parse_variant,
+    )
     from vqaloop.workflow_paths import SHARED, MdsPaths
 
     MDS = config["mds"]
@@ -78,7 +89,9 @@ if HAS_MDS:
 
     def encoder_options(encoder):
         options = FEATURES["encoders"].get(encoder) or {}
-        return " ".join(f"--{k} {v}" for k, v in sorted(options.items()) if v is not None)
+        return " ".join(
+            f"--{k} {v}" for k, v in sorted(options.items()) if v is not None
+        )
 
     def training(base, stage):
         if base == BASE:
@@ -107,7 +120,9 @@ if HAS_MDS:
             inputs["labelled_manifest"] = p.manifest(MDS["source"])
         if v.method in MODEL_METHODS:
             inputs["model"] = p.f_model()
-            inputs["model_features"] = [p.features(wc.dataset, e) for e in base_encoders(wc.base)]
+            inputs["model_features"] = [
+                p.features(wc.dataset, e) for e in base_encoders(wc.base)
+            ]
         return inputs
 
     def selection_args(wc):
@@ -144,7 +159,10 @@ if HAS_MDS:
                 continue
             for seed in MDS["seeds"]:
                 files.append(p.ft_eval(row["variant"], seed))
-                files += [labels_for(row["base"], row["variant"], seed, d) for d in MDS["targets"]]
+                files += [
+                    labels_for(row["base"], row["variant"], seed, d)
+                    for d in MDS["targets"]
+                ]
         return sorted(set(files))
 
     def gmad_models(base):
@@ -165,14 +183,10 @@ if HAS_MDS:
         ds, p = MDS["gmad"]["dataset"], paths(wc.base)
         args = []
         for key, row in gmad_models(wc.base):
-            path = p.f_predictions(ds) if row["kind"] == "base" else p.ft_predictions(row["variant"], wc.seed, ds)
+            path = (
+                p.f_predictions(ds)
+                if row["kind"] == "base"
+                else p.ft_predictions(row["variant"], wc.seed, ds)
+            )
             args.append(f"{key}={path}")
         return " ".join(args)
-
-    wildcard_constraints:
-        variant=VARIANT_PATTERN,
-        seed=r"\d+",
-        loss="ranking|classification|regression",
-        rank=r"\d+",
-        encoder="|".join(FEATURES["encoders"]),
-        base="|".join([*BASES, SHARED]),

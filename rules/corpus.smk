@@ -9,6 +9,8 @@ rule sources:
         f"{LOGS}/corpus/sources.log",
     benchmark:
         f"{BENCH}/corpus/sources.tsv"
+    conda:
+        CONDA_ENV
     params:
         sources=" ".join(CORPUS["sources"]),
         cache=config["cache_dir"],
@@ -26,6 +28,8 @@ rule catalogue:
         f"{LOGS}/corpus/catalogue.log",
     benchmark:
         f"{BENCH}/corpus/catalogue.tsv"
+    conda:
+        CONDA_ENV
     params:
         settings=as_json(CORPUS["catalogue"]),
         seconds=CORPUS["clip"]["seconds"],
@@ -44,6 +48,8 @@ rule plan:
         f"{LOGS}/corpus/plan_{{dataset}}.log",
     benchmark:
         f"{BENCH}/corpus/plan_{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         allocation=as_json({d: s["contents"] for d, s in CORPUS["datasets"].items()}),
         spec=lambda wc: as_json(plan_slice(wc.dataset)),
@@ -65,10 +71,12 @@ rule render:
         f"{LOGS}/corpus/render_{{dataset}}_shard{{shard}}.log",
     benchmark:
         f"{BENCH}/corpus/render_{{dataset}}_shard{{shard}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         clip=as_json(CORPUS["clip"]),
         noise=CORPUS["label"]["rater_noise_sd"],
-        data=DATA,
+        data=lambda wc, input: corpus_root(input.plan),
     shell:
         "python -m vqaloop render --plan {input.plan} --catalogue {input.catalogue}"
         " --shard {wildcards.shard} --data-root {params.data} --clip {params.clip}"
@@ -86,6 +94,8 @@ rule manifest:
         f"{LOGS}/corpus/manifest_{{dataset}}.log",
     benchmark:
         f"{BENCH}/corpus/manifest_{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         domain=lambda wc: as_json(CORPUS["datasets"][wc.dataset]["domain"]),
     shell:

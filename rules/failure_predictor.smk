@@ -5,13 +5,17 @@ rule train_g:
     input:
         base=P.f_model(),
         manifest=P.manifest(MDS["source"]),
-        features=lambda wc: [P.features(MDS["source"], e) for e in base_encoders(wc.base)],
+        features=lambda wc: [
+            P.features(MDS["source"], e) for e in base_encoders(wc.base)
+        ],
     output:
         P.g_model("{loss}_r{rank}", "{seed}"),
     log:
         f"{LOGS}/mds/{{base}}/train_g_{{loss}}_r{{rank}}_seed{{seed}}.log",
     benchmark:
         f"{BENCH}/mds/{{base}}/train_g_{{loss}}_r{{rank}}_seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         features=f"{DATA}/features",
         optim=lambda wc: optim_args(wc.base, "g"),
@@ -32,6 +36,8 @@ rule difficulty:
         f"{LOGS}/mds/{{base}}/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.log",
     benchmark:
         f"{BENCH}/mds/{{base}}/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         features=f"{DATA}/features",
     shell:

@@ -10,9 +10,11 @@ rule features:
         f"{LOGS}/features/{{dataset}}_{{encoder}}.log",
     benchmark:
         f"{BENCH}/features/{{dataset}}_{{encoder}}.tsv"
+    conda:
+        CONDA_ENV
     threads: config.get("threads", 1)
     params:
-        data=DATA,
+        data=lambda wc, input: corpus_root(input.manifest),
         frames=FEATURES["frames"],
         batch=FEATURES["batch"],
         options=lambda wc: encoder_options(wc.encoder),

@@ -11,6 +11,8 @@ rule predict_finetuned:
         P.ft_predictions("{variant}", "{seed}", "{dataset}"),
     log:
         f"{LOGS}/mds/{{base}}/predict_{{variant}}_seed{{seed}}_{{dataset}}.log",
+    conda:
+        CONDA_ENV
     params:
         features=f"{DATA}/features",
     shell:
@@ -28,6 +30,8 @@ rule gmad_competition:
         f"{LOGS}/mds/{{base}}/gmad_seed{{seed}}.log",
     benchmark:
         f"{BENCH}/mds/{{base}}/gmad_seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         predictions=gmad_prediction_args,
         levels=MDS["gmad"]["levels"],
@@ -50,8 +54,10 @@ rule mds_table4_build:
         f"{LOGS}/tables/mds_table4.log",
     benchmark:
         f"{BENCH}/tables/mds_table4.tsv"
+    conda:
+        CONDA_ENV
     params:
-        data=DATA,
+        data=lambda wc, input: corpus_root(input.manifest),
     shell:
         "python -m vqaloop mds-table4 --gmad {input.gmad} --table3 {input.table3} --out {output.long}"
         " --figure {output.figure} --manifest {input.manifest} --data-root {params.data} > {log} 2>&1"

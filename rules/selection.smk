@@ -11,6 +11,8 @@ rule select:
         f"{LOGS}/mds/{{base}}/select_{{variant}}_seed{{seed}}_{{dataset}}.log",
     benchmark:
         f"{BENCH}/mds/{{base}}/select_{{variant}}_seed{{seed}}_{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         args=selection_args,
         budget=MDS["budget"],
@@ -27,6 +29,8 @@ rule reveal:
         P.labels("{variant}", "{seed}", "{dataset}"),
     log:
         f"{LOGS}/mds/{{base}}/reveal_{{variant}}_seed{{seed}}_{{dataset}}.log",
+    conda:
+        CONDA_ENV
     shell:
         "python -m vqaloop reveal --selection {input.selection} --oracle {input.oracle}"
         " --dataset {wildcards.dataset} --out {output} > {log} 2>&1"

@@ -12,8 +12,10 @@ rule corpus_summary:
         f"{LOGS}/tables/corpus_summary.log",
     benchmark:
         f"{BENCH}/tables/corpus_summary.tsv"
+    conda:
+        CONDA_ENV
     params:
-        data=DATA,
+        data=lambda wc, input: corpus_root(input.manifests[0]),
         per_dataset=CORPUS.get("contact_sheet_per_dataset", 6),
         roles=as_json({d: s["analogue"] for d, s in CORPUS["datasets"].items()}),
         seed=config["seed"],
@@ -33,7 +35,8 @@ if HAS_MDS:
 
     rule mds_table_build:
         input:
-            lambda wc: table_inputs(wc.table),
+            files=lambda wc: table_inputs(wc.table),
+            manifest=paths(BASE).manifest(MDS["source"]),
         output:
             long=f"{RESULTS}/tables/{{table}}.csv",
             wide=f"{RESULTS}/tables/{{table}}_wide.csv",
@@ -44,9 +47,11 @@ if HAS_MDS:
             f"{BENCH}/tables/{{table}}.tsv"
         wildcard_constraints:
             table="|".join(BUILT_TABLES),
+        conda:
+            CONDA_ENV
         params:
             spec=lambda wc: as_json(mds_spec(wc.table)),
-            data=DATA,
+            data=lambda wc, input: corpus_root(input.manifest),
             work=WORK,
         shell:
             "python -m vqaloop mds-table --spec {params.spec} --data-root {params.data} --work {params.work}"
@@ -84,18 +89,24 @@ if HAS_MDS:
         input:
             predictions=paths(BASE).f_predictions(MDS["ablation_dataset"]),
             oracle=paths(BASE).oracle(MDS["ablation_dataset"]),
-            mds=paths(BASE).scoped(DEFAULT_VARIANT).selection(DEFAULT_VARIANT, MDS["seeds"][0], MDS["ablation_dataset"]),
-            random=paths(BASE).scoped("random").selection("random", MDS["seeds"][0], MDS["ablation_dataset"]),
+            mds=paths(BASE)
+            .scoped(DEFAULT_VARIANT)
+            .selection(DEFAULT_VARIANT, MDS["seeds"][0], MDS["ablation_dataset"]),
+            random=paths(BASE)
+            .scoped("random")
+            .selection("random", MDS["seeds"][0], MDS["ablation_dataset"]),
             table6=f"{RESULTS}/tables/mds_table6.csv",
         output:
             scatter=f"{RESULTS}/figures/mds_failure_scatter.png",
             tradeoff=f"{RESULTS}/figures/mds_lambda_tradeoff.png",
-        params:
-            dataset=MDS["ablation_dataset"],
         log:
             f"{LOGS}/tables/mds_figures.log",
         benchmark:
             f"{BENCH}/tables/mds_figures.tsv"
+        conda:
+            CONDA_ENV
+        params:
+            dataset=MDS["ablation_dataset"],
         shell:
             "python -m vqaloop mds-figures --predictions {input.predictions} --oracle {input.oracle}"
             " --dataset {params.dataset} --mds-selection {input.mds} --random-selection {input.random}"
