@@ -54,7 +54,7 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
 
 def copy_workflow(dest: Path) -> Path:
     """A copy of the real workflow (Snakefile, rules, config, profiles) in ``dest``."""
-    for item in ("Snakefile", "rules", "config", "profiles"):
+    for item in ("Snakefile", "rules", "config", "profiles", "envs"):
         src = REPO / item
         if src.is_dir():
             shutil.copytree(src, dest / item)

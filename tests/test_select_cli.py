@@ -198,7 +198,7 @@ def test_pool_manifest_restricts_the_candidates(tmp_path):
     assert picked == pool[::-1][:4]  # lambda 0: the four most difficult pool videos, none from the test split
     missing = write_manifest(tmp_path, [*pool, "ghost"], test)
     result = vqaloop(*select_args(feats, diff, tmp_path / "x.csv", budget="4"), "--pool", str(missing))
-    assert result.returncode == 2 and "no features for 1 pool video(s)" in result.stderr and "ghost" in result.stderr
+    assert result.returncode == 2 and "no features for 1 video(s)" in result.stderr and "ghost" in result.stderr
     assert not (tmp_path / "x.csv").exists()
 
 
@@ -208,8 +208,12 @@ def test_coreset_starts_from_the_labelled_set(tmp_path):
     pool_ids, train_ids = [f"p{i}" for i in range(12)], [f"t{i}" for i in range(6)]
     frames = rng.normal(size=(18, 2, 4)).astype(np.float32)
     np.savez(tmp_path / "feats.npz", ids=np.array(pool_ids + train_ids), frames=frames)
-    rows = [{"video_id": v, "path": "x", "mos": None, "split": "pool", "dataset": "t", "content_id": v} for v in pool_ids]
-    rows += [{"video_id": v, "path": "x", "mos": 3.0, "split": "train", "dataset": "t", "content_id": v} for v in train_ids]
+    rows = [
+        {"video_id": v, "path": "x", "mos": None, "split": "pool", "dataset": "t", "content_id": v} for v in pool_ids
+    ]
+    rows += [
+        {"video_id": v, "path": "x", "mos": 3.0, "split": "train", "dataset": "t", "content_id": v} for v in train_ids
+    ]
     pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
     out = tmp_path / "sel.csv"
     result = vqaloop("--method", "coreset", "--features", str(tmp_path / "feats.npz"), "--pool", str(tmp_path / "m.csv"),

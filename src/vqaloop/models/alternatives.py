@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from vqaloop.models.registry import register_base_model
+from vqaloop.models.registry import per_dimension_statistics, register_base_model
 
 
 @register_base_model("cnn_frames")
@@ -77,9 +77,7 @@ class TransformerTokens(nn.Module):
         self.head = nn.Linear(hidden, 1)
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
-        flat = x.reshape(-1, x.shape[-1])
-        self.mean.copy_(flat.mean(0))
-        self.std.copy_(flat.std(0).clamp_min(1e-6))
+        per_dimension_statistics(self, x)
 
     def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         tokens = self.proj((x - self.mean) / self.std) + self.position[: x.shape[1]]

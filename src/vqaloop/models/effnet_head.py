@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vqaloop.models.registry import register_base_model
+from vqaloop.models.registry import per_dimension_statistics, register_base_model
 
 
 @register_base_model("effnet_motion")
@@ -33,9 +33,7 @@ class EffNetMotionHead(nn.Module):
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
         """Standardisation statistics over all frames of the training videos (N, F, D)."""
-        flat = x.reshape(-1, x.shape[-1])
-        self.mean.copy_(flat.mean(0))
-        self.std.copy_(flat.std(0).clamp_min(1e-6))
+        per_dimension_statistics(self, x)
 
     def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.frame_mlp((x - self.mean) / self.std))

@@ -110,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"selection method {args.method!r} queries the base model f: give {' and '.join(missing)}")
         model_path = args.model
     if (args.labelled is None) != (args.labelled_manifest is None):
-        raise UserError("--labelled and --labelled-manifest go together (features and the manifest whose train rows are L)")
+        raise UserError(
+            "--labelled and --labelled-manifest go together (features and the manifest whose train rows are L)"
+        )
     inputs = load_selection_inputs(args.features, args.difficulty, args.pool, model_path, args.features_root)
     if args.labelled is not None:
         inputs.labelled_pooled = load_labelled_pooled(args.labelled, args.labelled_manifest)

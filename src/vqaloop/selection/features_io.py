@@ -101,15 +101,7 @@ def restrict_to_pool(features: PoolFeatures, features_path, manifest_path) -> Po
     pool_ids = list(manifest.loc[manifest.split == "pool", "video_id"])
     if not pool_ids:
         raise UserError(f"{manifest_path}: no row has split 'pool'")
-    index = {vid: i for i, vid in enumerate(features.ids)}
-    missing = [vid for vid in pool_ids if vid not in index]
-    if missing:
-        raise UserError(
-            f"{features_path}: no features for {len(missing)} pool video(s) of {manifest_path} ({_name_some(missing)})"
-        )
-    rows = [index[vid] for vid in pool_ids]
-    pooled = None if features.pooled is None else features.pooled[rows]
-    return PoolFeatures(ids=pool_ids, frames=features.frames[rows], pooled=pooled)
+    return restrict_ids(features, features_path, pool_ids, manifest_path)
 
 
 def load_model_inputs(
