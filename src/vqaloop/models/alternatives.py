@@ -24,7 +24,7 @@ from vqaloop.models.registry import per_dimension_statistics, register_base_mode
 @register_base_model("cnn_frames")
 class CnnFrames(nn.Module):
     ENCODERS = ("thumbnail",)
-    LORA_TARGETS = ["conv1", "conv2", "conv3", "frame_mlp", "head"]
+    LORA_TARGETS = ["frame_mlp", "head"]  # g adapts the head; the conv trunk stays frozen (CPU cost)
 
     def __init__(self, in_dim: int, hidden: int = 64, aspect: float = 16 / 9, dropout: float = 0.1):
         super().__init__()
@@ -35,7 +35,7 @@ class CnnFrames(nn.Module):
         self.in_dim, self.hidden = in_dim, hidden
         self.register_buffer("mean", torch.zeros(1))
         self.register_buffer("std", torch.ones(1))
-        self.conv1 = nn.Conv2d(1, 16, 3, stride=2, padding=1)
+        self.conv1 = nn.Conv2d(1, 16, 5, stride=4, padding=2)
         self.conv2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
         self.conv3 = nn.Conv2d(32, 64, 3, stride=2, padding=1)
         self.act = nn.GELU()
