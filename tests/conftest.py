@@ -63,7 +63,7 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(cwd: Path, *args: str, timeout: int = 2400) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [str(BIN / "snakemake"), *args],
