@@ -223,3 +223,13 @@ def test_gmad_cli_rejects_predictions_missing_pool_ids(pool):
                               str(root / "manifest.csv"), "--out", str(out)))  # fmt: skip
     assert str(files["coreset"]) in line and "v05" in line
     assert not out.exists()
+
+
+def test_a_pool_too_small_for_any_level_set_counts_as_no_evidence():
+    """Two videos at the ends of the defender's range fall in no level set: the contest is a draw (A = 0.5)."""
+    from vqaloop.evaluation.gmad import competition
+
+    mos = np.array([1.0, 5.0])
+    result = competition({"a": np.array([0.0, 1.0]), "b": np.array([1.0, 0.0])}, mos, levels=1)
+    i, j = result.names.index("a"), result.names.index("b")
+    assert result.aggressiveness[i, j] == 0.5 and result.n_pairs[i, j] == 0

@@ -230,10 +230,11 @@ def competition(scores: dict[str, np.ndarray], mos: np.ndarray, levels: int = 5,
             if i == j:
                 continue
             pairs = gmad_pairs(scores[ni], scores[nj], levels, delta)
-            if not pairs:
-                raise ValueError(f"defender {nj!r} has no level set with two videos (attacker {ni!r})")
             wins = judge(pairs, mos)
-            A[i, j], n_pairs[i, j], win_sum[i, j] = wins.mean(), len(wins), wins.sum()
+            if not pairs:  # a pool too small for any level set: no evidence either way (A = 0.5, 0 pairs)
+                A[i, j] = 0.5
+            else:
+                A[i, j], n_pairs[i, j], win_sum[i, j] = wins.mean(), len(wins), wins.sum()
             all_pairs[(ni, nj)], all_wins[(ni, nj)] = pairs, wins
     R = 1.0 - A.T
     off = ~np.eye(m, dtype=bool)
