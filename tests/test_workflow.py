@@ -22,7 +22,7 @@ DATASETS = ("ugc", "cgvds", "aigv")
 
 def build(root, *targets):
     copy_workflow(root)
-    proc = snakemake(root, "--cores", "2", *CONFIG, *targets)
+    proc = snakemake(root, "--cores", "2", *targets, *CONFIG)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root
 
@@ -150,7 +150,7 @@ def test_tables_have_the_papers_rows_and_seed_intervals(built):
 
 def test_one_table_target_builds_only_what_it_needs(tmp_path):
     copy_workflow(tmp_path)
-    jobs = planned_jobs((lambda p: p.stdout + p.stderr)(snakemake(tmp_path, "-n", *CONFIG, "mds_table8")))
+    jobs = planned_jobs((lambda p: p.stdout + p.stderr)(snakemake(tmp_path, "-n", "mds_table8", *CONFIG)))
     assert jobs["train_g"] == 2  # rank 4, two seeds: no classification/regression g
     assert jobs["finetune"] == 2 and "mds_figures" not in jobs and "corpus_summary" not in jobs
     assert "predict_finetuned" not in jobs  # gMAD is Table 4's, not Table 8's
@@ -159,7 +159,7 @@ def test_one_table_target_builds_only_what_it_needs(tmp_path):
 def test_interrupted_run_resumes_to_the_same_files(built, tmp_path):
     copy_workflow(tmp_path)
     env_path = f"{BIN}:" + __import__("os").environ["PATH"]
-    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", *CONFIG, "corpus"], cwd=tmp_path,
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", "corpus", *CONFIG], cwd=tmp_path,
                             env={**__import__("os").environ, "PATH": env_path},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.time() + 120
@@ -169,7 +169,7 @@ def test_interrupted_run_resumes_to_the_same_files(built, tmp_path):
     proc.wait(timeout=120)
     for shard in (tmp_path / "data/tiny").glob("*/shard*"):
         assert (shard / "labels.csv").exists(), f"{shard} looks finished but is incomplete"
-    resumed = snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", *CONFIG, "corpus")
+    resumed = snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "corpus", *CONFIG)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     for pattern in ("data/tiny/manifests/*.csv", "data/tiny/oracle/*.csv"):
         assert digest_tree(tmp_path, pattern) == digest_tree(built, pattern)
