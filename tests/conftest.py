@@ -54,10 +54,10 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
 
 def copy_workflow(dest: Path) -> Path:
     """A copy of the real workflow (Snakefile, rules, config, profiles) in ``dest``."""
-    for item in ("Snakefile", "rules", "config", "profiles", "envs"):
+    for item in ("Snakefile", "rules", "config", "profiles", "envs", "results/paper"):
         src = REPO / item
         if src.is_dir():
-            shutil.copytree(src, dest / item)
+            shutil.copytree(src, dest / item)  # creates parent folders (results/paper)
         else:
             shutil.copy2(src, dest / item)
     return dest
