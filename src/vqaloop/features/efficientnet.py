@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from vqaloop.errors import UserError
-from vqaloop.features.registry import Encoder, check_frames, register_encoder
+from vqaloop.features.registry import Encoder, check_frames, encode_in_batches, register_encoder
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +137,5 @@ class EfficientNetLite0(Encoder):
         return True, ""
 
     def encode(self, frames: np.ndarray, next_frames: np.ndarray | None = None) -> np.ndarray:
-        import torch
-
         check_frames(frames)
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(frames), self.batch):
-                x = to_input(frames[start : start + self.batch], self.device)
-                out.append(self.model(x).float().cpu().numpy())
-        return np.concatenate(out).astype(np.float32, copy=False)
+        return encode_in_batches(frames, self.batch, lambda chunk: self.model(to_input(chunk, self.device)))

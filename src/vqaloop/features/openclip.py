@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vqaloop.errors import UserError
-from vqaloop.features.registry import Encoder, check_frames, register_encoder
+from vqaloop.features.registry import Encoder, check_frames, encode_in_batches, register_encoder
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +121,12 @@ class OpenClipEncoder(Encoder):
         from PIL import Image
 
         check_frames(frames)
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(frames), self.batch):
-                chunk = frames[start : start + self.batch]
-                x = torch.stack([self.preprocess(Image.fromarray(f)) for f in chunk]).to(self.device)
-                out.append(self.net.encode_image(x).float().cpu().numpy())
-        return np.concatenate(out).astype(np.float32, copy=False)
+
+        def forward(chunk):
+            x = torch.stack([self.preprocess(Image.fromarray(f)) for f in chunk]).to(self.device)
+            return self.net.encode_image(x)
+
+        return encode_in_batches(frames, self.batch, forward)
 
 
 @register_encoder("clip")

@@ -118,6 +118,18 @@ def get_encoder(name: str, **options: Any) -> Encoder:
     return cls(**options)
 
 
+def encode_in_batches(frames: np.ndarray, batch: int, forward: Callable[[np.ndarray], Any]) -> np.ndarray:
+    """Run ``forward`` (a chunk of frames -> torch tensor) over chunks of ``batch`` frames without autograd;
+    (F, D) float32 numpy."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(frames), batch):
+            out.append(forward(frames[start : start + batch]).float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
 def check_frames(frames: np.ndarray, what: str = "frames") -> None:
     """Frames must be uint8 (F, H, W, 3) with F >= 1 (a programming error otherwise, hence ValueError)."""
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
