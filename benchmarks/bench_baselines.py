@@ -22,13 +22,13 @@ import os
 import platform
 import re
 import sys
-import threading
 import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
+from vqaloop.benchmarking import PeakRSS
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.selection.registry import SelectionInputs, run_method
 
@@ -48,43 +48,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
-
-
-class PeakRSS:
-    """Peak growth of the resident set while the block runs, sampled every few ms from /proc/self/statm."""
-
-    def __init__(self, interval_s: float = 0.005):
-        self.interval_s = interval_s
-        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-        self.start = self.peak = 0
-        self._stop = threading.Event()
-
-    def _rss(self) -> int:
-        try:
-            with open("/proc/self/statm") as f:
-                return int(f.read().split()[1]) * self.page
-        except OSError:
-            return 0
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(self.interval_s)
-
-    def __enter__(self):
-        self.start = self.peak = self._rss()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-
-    @property
-    def growth_mib(self) -> float:
-        return (self.peak - self.start) / 2**20
 
 
 class KMeansLog(logging.Handler):

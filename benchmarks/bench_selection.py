@@ -28,13 +28,13 @@ import os
 import platform
 import resource
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vqaloop.benchmarking import PeakRSS
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.selection.chamfer import chamfer_matrix, l2_normalise_frames
 from vqaloop.selection.mds import DEFAULT_LAMBDA, argmax_lowest_index, mds_greedy
@@ -60,43 +60,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- measurement helpers
-
-
-class PeakRSS:
-    """Peak growth of the resident set while the block runs, sampled every few ms from /proc/self/statm."""
-
-    def __init__(self, interval_s: float = 0.005):
-        self.interval_s = interval_s
-        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-        self.start = self.peak = 0
-        self._stop = threading.Event()
-
-    def _rss(self) -> int:
-        try:
-            with open("/proc/self/statm") as f:
-                return int(f.read().split()[1]) * self.page
-        except OSError:
-            return 0
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(self.interval_s)
-
-    def __enter__(self):
-        self.start = self.peak = self._rss()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-
-    @property
-    def growth_mib(self) -> float:
-        return (self.peak - self.start) / 2**20
 
 
 def sync(device: str) -> None:
