@@ -11,6 +11,8 @@ rule predict_finetuned:
         P.ft_predictions("{variant}", "{seed}", "{dataset}"),
     log:
         f"{LOGS}/mds/{{base}}/predict_{{variant}}_seed{{seed}}_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/mds/{{base}}/predict_{{variant}}_seed{{seed}}_{{dataset}}.tsv"
     conda:
         CONDA_ENV
     params:

@@ -29,6 +29,8 @@ rule reveal:
         P.labels("{variant}", "{seed}", "{dataset}"),
     log:
         f"{LOGS}/mds/{{base}}/reveal_{{variant}}_seed{{seed}}_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/mds/{{base}}/reveal_{{variant}}_seed{{seed}}_{{dataset}}.tsv"
     conda:
         CONDA_ENV
     shell:

@@ -112,8 +112,34 @@ if HAS_MDS:
             " --dataset {params.dataset} --mds-selection {input.mds} --random-selection {input.random}"
             " --table6 {input.table6} --scatter {output.scatter} --tradeoff {output.tradeoff} > {log} 2>&1"
 
+    rule mds_methods_figure:
+        input:
+            tables=expand(
+                f"{RESULTS}/tables/{{table}}.csv",
+                table=[
+                    t
+                    for t in ("mds_table2", "mds_table3", "mds_table9")
+                    if t in BUILT_TABLES
+                ],
+            ),
+            paper="results/paper/mds_table2.csv",
+        output:
+            f"{RESULTS}/figures/mds_methods.png",
+        log:
+            f"{LOGS}/tables/mds_methods_figure.log",
+        benchmark:
+            f"{BENCH}/tables/mds_methods_figure.tsv"
+        conda:
+            CONDA_ENV
+        params:
+            paper=lambda wc, input: Path(input.paper).parent,
+        shell:
+            "python -m vqaloop mds-methods-figure --tables {input.tables} --paper-root {params.paper}"
+            " --out {output} > {log} 2>&1"
+
     rule mds_tables:
         input:
             expand(f"{RESULTS}/tables/{{table}}.csv", table=BUILT_TABLES),
             rules.mds_figures.output,
+            rules.mds_methods_figure.output,
             rules.mds_table4.input,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -175,3 +176,36 @@ def test_interrupted_run_resumes_to_the_same_files(built, tmp_path):
     for pattern in ("data/tiny/manifests/*.csv", "data/tiny/oracle/*.csv"):
         assert digest_tree(tmp_path, pattern) == digest_tree(built, pattern)
     assert np.isfinite(pd.read_csv(tmp_path / "results/tiny/tables/corpus_summary.csv").mos_mean).all()
+
+
+ALT_BASE_CONFIG = """\
+mds:
+  alternative_bases:
+    transformer_tokens:
+      paper_key: modularbvqa
+      training:
+        base: {epochs: 3, lr: 0.001, batch: 4, hidden: 16}
+        g: {epochs: 2, lr: 0.002, batch: 4}
+        finetune: {epochs: 1, lr: 0.0005, batch: 4, full: true}
+"""
+
+
+def test_table9_adds_an_alternative_base_without_rerunning_the_default(built, tmp_path):
+    shutil.copytree(built, tmp_path / "wf", symlinks=True)  # copy2 keeps mtimes: nothing is out of date
+    root = tmp_path / "wf"
+    (root / "config/alt.yaml").write_text(ALT_BASE_CONFIG)
+    args = ("mds_table9", "--configfile", "config/tiny.yaml", "config/alt.yaml")
+    jobs = planned_jobs((lambda p: p.stdout + p.stderr)(snakemake(root, "-n", *args)))
+    # only the new base model's f, g, model-based selections and fine-tunes; shared selections are reused
+    assert jobs["train_base"] == 1 and "features" not in jobs and "render" not in jobs
+    assert jobs["train_g"] == 2  # one per seed
+    proc = snakemake(root, "--cores", "2", *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    t9 = pd.read_csv(root / "results/tiny/tables/mds_table9.csv")
+    rows = [f"modularbvqa/{m}" for m in ("base_model", "random", "coreset", "mc_dropout", "mds")]
+    assert list(t9.row.unique()) == rows
+    assert set(t9.column) == {"failure_identification", "active_finetuning"}
+    assert np.isfinite(t9.value).all() and (t9.value.abs() <= 1).all()
+    assert (t9[t9.row != "modularbvqa/base_model"].n_seeds == 2).all()
+    side = pd.read_csv(root / "results/tiny/tables/mds_table9_vs_paper.csv")
+    assert side.paper.notna().all()

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gmad": ("vqaloop.evaluation.gmad", "gMAD competition among models on a labelled pool (matrices and ranks)"),
     "mds-figures": ("vqaloop.tables.mds_figures", "MDS-VQA figures: failure scatter and lambda trade-off"),
     "mds-table": ("vqaloop.tables.mds_build", "build one MDS-VQA table (long, wide, side by side with the paper)"),
+    "mds-methods-figure": ("vqaloop.tables.mds_methods", "every method of Tables 2, 3, 9 with its seed interval"),
     "mds-table4": ("vqaloop.tables.mds_table4", "MDS-VQA Table 4: SRCC rank vs gMAD rank, and the gMAD pairs figure"),
 }
 
