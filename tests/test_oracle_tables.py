@@ -92,3 +92,18 @@ def test_wide_and_side_by_side(tmp_path):
     joined = side_by_side(long, "mds_table8", REPO / "results/paper")
     hit = joined[(joined.row == "rank_8") & (joined.metric == "srcc") & (joined.column == "failure_identification")]
     assert hit.paper.iloc[0] == pytest.approx(0.297) and hit.difference.iloc[0] == pytest.approx(0.1 - 0.297)
+
+
+def test_freesel_rows_carry_the_stand_in_note_and_keep_their_values():
+    cfg = {**CFG, "methods": ["random", "freesel", "mds"]}
+    rows = {r.key: r for r in table_rows("mds_table2", cfg, {})}
+    assert "effnet_patterns" in rows["freesel"].note and rows["random"].note == "" and rows["mds"].note == ""
+    assert "effnet_patterns" in {r.key: r for r in table_rows("mds_table9", cfg, {})}["uvq/freesel"].note
+    long = pd.DataFrame({
+        "table": "mds_table2", "row": ["freesel"] * 2 + ["clip"] * 2, "column": "cgvds",
+        "metric": ["srcc", "plcc"] * 2, "value": [0.1, 0.2, None, None], "ci_low": None, "ci_high": None,
+        "n_seeds": 3, "run": "t", "config_hash": "x", "note": [rows["freesel"].note] * 2 + ["unavailable: x"] * 2,
+    })  # fmt: skip
+    w = wide(long).set_index("row")
+    assert w.loc["freesel", "cgvds"] == "0.100 / 0.200"  # a note never hides computed values
+    assert w.loc["clip", "cgvds"] == "unavailable: x"

@@ -119,7 +119,7 @@ def wide(long: pd.DataFrame, value_col: str = "value") -> pd.DataFrame:
 
     def cell(group: pd.DataFrame) -> str:
         notes = [n for n in group.note if isinstance(n, str) and n]
-        if notes:
+        if notes and group[value_col].isna().all():  # a cell without values says why (e.g. "unavailable: ...")
             return notes[0]
         v = group.set_index("metric")[value_col]
         return " / ".join("n/a" if pd.isna(v.get(m)) else f"{float(v.get(m)):.3f}" for m in METRICS)

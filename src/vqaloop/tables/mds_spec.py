@@ -11,6 +11,12 @@ from vqaloop.variants import Variant, mds
 TABLES = ("mds_table2", "mds_table3", "mds_table5", "mds_table6", "mds_table7", "mds_table8", "mds_table9")
 
 
+# Deviations a method's row carries in its long and side-by-side CSVs (README "Deviations and choices").
+METHOD_NOTES = {
+    "freesel": "stand-in: EfficientNet-Lite0 saliency patterns (effnet_patterns) instead of ViT CLS attention",
+}
+
+
 @dataclass(frozen=True)
 class Row:
     key: str  # the paper's row key (results/paper/keys.yaml)
@@ -30,7 +36,7 @@ def method_rows(cfg: dict, base: str, prefix: str = "") -> list[Row]:
     rows = [Row(f"{prefix}base_model", "base", base=base)]
     for method in cfg["methods"]:
         variant = default_variant(cfg).id if method == "mds" else method
-        rows.append(Row(f"{prefix}{method}", "variant", variant, base=base))
+        rows.append(Row(f"{prefix}{method}", "variant", variant, base=base, note=METHOD_NOTES.get(method, "")))
     return rows
 
 
