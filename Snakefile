@@ -35,8 +35,7 @@ if HAS_MDS:
     wildcard_constraints:
         variant=VARIANT_PATTERN,
         seed=r"\d+",
-        loss="ranking|classification|regression",
-        rank=r"\d+",
+        g=G_PATTERN,
         encoder="|".join(FEATURES["encoders"]),
         base="|".join([*BASES, SHARED]),
 

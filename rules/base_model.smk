@@ -27,6 +27,32 @@ rule train_base:
         " --out {output} > {log} 2>&1"
 
 
+rule oof_errors:
+    input:
+        manifest=P.manifest(MDS["source"]),
+        features=lambda wc: [
+            P.features(MDS["source"], e) for e in base_encoders(wc.base)
+        ],
+    output:
+        P.oof_errors(),
+    log:
+        f"{LOGS}/mds/{{base}}/oof_errors.log",
+    benchmark:
+        f"{BENCH}/mds/{{base}}/oof_errors.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        features=f"{DATA}/features",
+        optim=lambda wc: optim_args(wc.base, "base"),
+        hidden=lambda wc: training(wc.base, "base").get("hidden", 128),
+        folds=MDS.get("out_of_fold", {}).get("folds", 5),
+        seed=config["seed"],
+    shell:
+        "python -m vqaloop oof-errors --base {wildcards.base} --manifest {input.manifest}"
+        " --features-root {params.features} --hidden {params.hidden} {params.optim} --folds {params.folds}"
+        " --seed {params.seed} --out {output} > {log} 2>&1"
+
+
 rule predict_base:
     input:
         model=P.f_model(),

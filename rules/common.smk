@@ -55,6 +55,8 @@ if HAS_MDS:
         MODEL_METHODS,
         PATTERN_METHODS,
         VARIANT_PATTERN,
+        G_PATTERN,
+        parse_g_id,
         parse_variant,
     )
     from vqaloop.workflow_paths import SHARED, MdsPaths
@@ -124,6 +126,23 @@ if HAS_MDS:
                 p.features(wc.dataset, e) for e in base_encoders(wc.base)
             ]
         return inputs
+
+    def g_inputs(wc):
+        """f, the source set and, for an out-of-fold g, f's cross-fitted errors."""
+        p = paths(wc.base)
+        inputs = {
+            "base": p.f_model(),
+            "manifest": p.manifest(MDS["source"]),
+            "features": [p.features(MDS["source"], e) for e in base_encoders(wc.base)],
+        }
+        if parse_g_id(wc.g)[2]:
+            inputs["errors"] = p.oof_errors()
+        return inputs
+
+    def g_args(g_id, input):
+        loss, rank, errors = parse_g_id(g_id)
+        extra = f" --errors {input.errors}" if errors else ""
+        return f"--loss {loss} --rank {rank}{extra}"
 
     def selection_args(wc):
         v = parse_variant(wc.variant)

@@ -1,41 +1,39 @@
-# The failure predictor g (LoRA on f) per base, loss, rank and seed, and its difficulty on target pools.
+# The failure predictor g (LoRA on f) per base, g id (<loss>_r<rank>[_oof]) and seed, and its difficulty on
+# target pools. "_oof": g learns f's out-of-fold errors (rule oof_errors) instead of its in-sample ones.
 
 
 rule train_g:
     input:
-        base=P.f_model(),
-        manifest=P.manifest(MDS["source"]),
-        features=lambda wc: [
-            P.features(MDS["source"], e) for e in base_encoders(wc.base)
-        ],
+        unpack(g_inputs),
     output:
-        P.g_model("{loss}_r{rank}", "{seed}"),
+        P.g_model("{g}", "{seed}"),
     log:
-        f"{LOGS}/mds/{{base}}/train_g_{{loss}}_r{{rank}}_seed{{seed}}.log",
+        f"{LOGS}/mds/{{base}}/train_g_{{g}}_seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/mds/{{base}}/train_g_{{loss}}_r{{rank}}_seed{{seed}}.tsv"
+        f"{BENCH}/mds/{{base}}/train_g_{{g}}_seed{{seed}}.tsv"
     conda:
         CONDA_ENV
     params:
         features=f"{DATA}/features",
         optim=lambda wc: optim_args(wc.base, "g"),
+        g=lambda wc, input: g_args(wc.g, input),
     shell:
         "python -m vqaloop train-g --base-model {input.base} --manifest {input.manifest}"
-        " --features-root {params.features} --loss {wildcards.loss} --rank {wildcards.rank}"
+        " --features-root {params.features} {params.g}"
         " {params.optim} --seed {wildcards.seed} --out {output} > {log} 2>&1"
 
 
 rule difficulty:
     input:
-        model=P.g_model("{loss}_r{rank}", "{seed}"),
+        model=P.g_model("{g}", "{seed}"),
         manifest=P.manifest("{dataset}"),
         features=lambda wc: [P.features(wc.dataset, e) for e in base_encoders(wc.base)],
     output:
-        P.difficulty("{loss}_r{rank}", "{seed}", "{dataset}"),
+        P.difficulty("{g}", "{seed}", "{dataset}"),
     log:
-        f"{LOGS}/mds/{{base}}/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.log",
+        f"{LOGS}/mds/{{base}}/difficulty_{{g}}_seed{{seed}}_{{dataset}}.log",
     benchmark:
-        f"{BENCH}/mds/{{base}}/difficulty_{{loss}}_r{{rank}}_seed{{seed}}_{{dataset}}.tsv"
+        f"{BENCH}/mds/{{base}}/difficulty_{{g}}_seed{{seed}}_{{dataset}}.tsv"
     conda:
         CONDA_ENV
     params:

@@ -135,7 +135,8 @@ def test_lambda_edit_reruns_only_that_lambdas_jobs(built):
 def test_tables_have_the_papers_rows_and_seed_intervals(built):
     tables = built / "results/tiny/tables"
     t2 = pd.read_csv(tables / "mds_table2.csv")
-    assert list(t2.row.unique()) == ["base_model", "random", "coreset", "mc_dropout", "mds"]
+    assert list(t2.row.unique()) == ["base_model", "random", "coreset", "mc_dropout", "mds", "mds_oof"]
+    assert "out-of-fold" in t2[t2.row == "mds_oof"].note.iloc[0]
     assert set(t2.column) == {"cgvds", "aigvqa_db", "mean"} and set(t2.metric) == {"srcc", "plcc"}
     assert (t2[t2.row != "base_model"].n_seeds == 2).all() and (t2[t2.row == "base_model"].n_seeds == 1).all()
     t7 = pd.read_csv(tables / "mds_table7.csv")
@@ -198,14 +199,14 @@ def test_table9_adds_an_alternative_base_without_rerunning_the_default(built, tm
     jobs = planned_jobs((lambda p: p.stdout + p.stderr)(snakemake(root, "-n", *args)))
     # only the new base model's f, g, model-based selections and fine-tunes; shared selections are reused
     assert jobs["train_base"] == 1 and "features" not in jobs and "render" not in jobs
-    assert jobs["train_g"] == 2  # one per seed
+    assert jobs["train_g"] == 4 and jobs["oof_errors"] == 1  # per seed: g on in-sample and on out-of-fold errors
     proc = snakemake(root, "--cores", "2", *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     t9 = pd.read_csv(root / "results/tiny/tables/mds_table9.csv")
-    rows = [f"modularbvqa/{m}" for m in ("base_model", "random", "coreset", "mc_dropout", "mds")]
+    rows = [f"modularbvqa/{m}" for m in ("base_model", "random", "coreset", "mc_dropout", "mds", "mds_oof")]
     assert list(t9.row.unique()) == rows
     assert set(t9.column) == {"failure_identification", "active_finetuning"}
     assert np.isfinite(t9.value).all() and (t9.value.abs() <= 1).all()
     assert (t9[t9.row != "modularbvqa/base_model"].n_seeds == 2).all()
     side = pd.read_csv(root / "results/tiny/tables/mds_table9_vs_paper.csv")
-    assert side.paper.notna().all()
+    assert side[~side.row.str.endswith("mds_oof")].paper.notna().all()  # mds_oof is not in the paper

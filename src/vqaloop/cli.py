@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-base": ("vqaloop.training.base", "train the base quality model f on the source training split"),
     "predict": ("vqaloop.models.predict", "scores (or difficulty) of a trained model on a manifest"),
     "embed": ("vqaloop.models.embed", "f's per-frame internal features (the 'base' diversity encoder)"),
+    "oof-errors": ("vqaloop.training.errors", "f's out-of-fold errors on the source training set (K fold models)"),
     "train-g": ("vqaloop.training.failure", "train the LoRA failure predictor g on f's errors"),
     "reveal": ("vqaloop.evaluation.oracle", "label oracle: reveal MOS of a selection's videos only"),
     "finetune": ("vqaloop.training.finetune", "active fine-tuning of f on source + revealed selections"),

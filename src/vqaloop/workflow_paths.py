@@ -39,6 +39,9 @@ class MdsPaths:
     def f_eval(self) -> str:
         return f"{self.root}/f/eval.csv"
 
+    def oof_errors(self) -> str:
+        return f"{self.root}/f/oof_errors.csv"
+
     def g_model(self, g_id, seed) -> str:
         return f"{self.root}/g/{g_id}/seed{seed}/model.pt"
 

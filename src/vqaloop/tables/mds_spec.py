@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vqaloop.variants import Variant, mds
+from vqaloop.variants import OOF, Variant, mds
 
 TABLES = ("mds_table2", "mds_table3", "mds_table5", "mds_table6", "mds_table7", "mds_table8", "mds_table9")
 
@@ -14,6 +14,7 @@ TABLES = ("mds_table2", "mds_table3", "mds_table5", "mds_table6", "mds_table7", 
 # Deviations a method's row carries in its long and side-by-side CSVs (README "Deviations and choices").
 METHOD_NOTES = {
     "freesel": "stand-in: EfficientNet-Lite0 saliency patterns (effnet_patterns) instead of ViT CLS attention",
+    "mds_oof": "extra (not in the paper): MDS-VQA with g trained on f's out-of-fold errors",
 }
 
 
@@ -26,16 +27,16 @@ class Row:
     base: str = ""  # the base model whose predictions / fine-tuning the row reads
 
 
-def default_variant(cfg: dict) -> Variant:
+def default_variant(cfg: dict, errors: str = "") -> Variant:
     d = cfg["default"]
-    return mds(d["loss"], d["rank"], d["encoder"], d["lambda"])
+    return mds(d["loss"], d["rank"], d["encoder"], d["lambda"], errors)
 
 
 def method_rows(cfg: dict, base: str, prefix: str = "") -> list[Row]:
     """Base model, then every configured method (Tables 2, 3, 9), MDS-VQA last as in the paper."""
     rows = [Row(f"{prefix}base_model", "base", base=base)]
     for method in cfg["methods"]:
-        variant = default_variant(cfg).id if method == "mds" else method
+        variant = {"mds": default_variant(cfg).id, "mds_oof": default_variant(cfg, OOF).id}.get(method, method)
         rows.append(Row(f"{prefix}{method}", "variant", variant, base=base, note=METHOD_NOTES.get(method, "")))
     return rows
 

@@ -3,7 +3,8 @@
 Labels come from f's errors on the labelled source training set, e(x) = |f(x) - mu(x)| with f mapped to the
 MOS scale by its 4-parameter logistic (SPEC, Eq. 4). The loss is chosen by name (``vqaloop.losses.LOSSES``):
 ranking (Thurstone fidelity, Eqs. 3-5; the default), classification or regression (Table 5 ablation).
-The LoRA update is merged into a plain checkpoint of the same architecture.
+The LoRA update is merged into a plain checkpoint of the same architecture. ``--errors`` replaces the in-sample
+errors by f's out-of-fold errors (``vqaloop oof-errors``; an extra row, not in the paper).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from vqaloop.losses.fidelity import LOSSES
 from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
 from vqaloop.training.common import add_optimiser_arguments, manifest_inputs
 from vqaloop.training.data import Group
+from vqaloop.training.errors import read_errors
 from vqaloop.training.loops import merged_state, predict, seed_everything, train_groups, with_lora
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ def add_arguments(parser):
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--loss", required=True, choices=sorted(LOSSES))
     parser.add_argument("--rank", required=True, type=int)
+    parser.add_argument("--errors", type=Path, help="targets from an oof-errors CSV instead of f's in-sample errors")
     add_optimiser_arguments(parser, epochs=30, lr=2e-3, batch=8)
     parser.add_argument("--out", required=True, type=Path)
 
@@ -64,7 +67,10 @@ def run(args) -> int:
         raise UserError(f"--rank must be at least 1, got {args.rank}")
     base = load_checkpoint(args.base_model)
     manifest, x = manifest_inputs(args.manifest, args.features_root, base.name, split="train")
-    errors = base_errors(base, x, manifest.mos.to_numpy())
+    if args.errors is None:
+        errors = base_errors(base, x, manifest.mos.to_numpy())
+    else:
+        errors = read_errors(args.errors, list(manifest.video_id))
     g = train_failure_predictor(base, x, errors, args.loss, args.rank, args)
     g.save(args.out)
     log.info("g %s r=%d: train SRCC(g, e) = %.3f", args.loss, args.rank, g.meta["train_srcc_vs_error"])
