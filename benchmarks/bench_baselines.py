@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import platform
 import re
@@ -40,6 +39,7 @@ import numpy as np
 
 from vqaloop.benchmarking import PeakRSS
 from vqaloop.io.atomic import write_text_atomic
+from vqaloop.selection.cli import parse_budget
 from vqaloop.selection.registry import SelectionInputs, run_method
 
 RESULTS = Path(__file__).resolve().parent / "results" / "baselines.json"
@@ -54,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=42_000, help="pool size N")
     parser.add_argument("--dim", type=int, default=512, help="embedding size d")
-    parser.add_argument("--budget", type=float, default=0.05, help="budget fraction (or count if >= 1)")
+    parser.add_argument("--budget", default="0.05", help="fraction in (0, 1) or count, as `vqaloop select`")
     parser.add_argument("--labelled", type=int, default=0, help="size of the labelled set L (0: none)")
     parser.add_argument("--centres", type=int, default=500, help="latent cluster centres of the synthetic pool")
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
@@ -130,10 +130,6 @@ def make_patterns(n: int, seed: int) -> np.ndarray:
     p = make_embeddings(n * PATTERNS, PATTERN_DIM, 500, seed).reshape(n, PATTERNS, PATTERN_DIM)
     p /= np.linalg.norm(p, axis=-1, keepdims=True)
     return p
-
-
-def budget_count(budget: float, n: int) -> int:
-    return int(budget) if budget >= 1 else max(1, math.floor(budget * n + 0.5))
 
 
 def bench_method(name: str, inputs: SelectionInputs, budget: int, seed: int) -> dict:
@@ -213,7 +209,7 @@ def main(argv=None) -> int:
     x = make_embeddings(args.n, args.dim, args.centres, args.seed)
     labelled = make_embeddings(args.labelled, args.dim, args.centres, args.seed + 1) if args.labelled else None
     ids = [f"v{i}" for i in range(args.n)]
-    budget = budget_count(args.budget, args.n)
+    budget = parse_budget(args.budget, args.n)
     rows = []
     for name in args.methods:
         if name in FEATURE_METHODS:

@@ -37,6 +37,7 @@ import torch
 from vqaloop.benchmarking import PeakRSS
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.selection.chamfer import chamfer_matrix, l2_normalise_frames
+from vqaloop.selection.cli import parse_budget
 from vqaloop.selection.mds import DEFAULT_LAMBDA, argmax_lowest_index, mds_greedy
 
 RESULTS = Path(__file__).resolve().parent / "results" / "selection.json"
@@ -47,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=42_000, help="pool size N")
     parser.add_argument("--frames", type=int, default=8, help="frames per video F")
     parser.add_argument("--dim", type=int, default=512, help="feature size D")
-    parser.add_argument("--budget", type=float, default=0.05, help="budget fraction (or count if >= 1)")
+    parser.add_argument("--budget", default="0.05", help="fraction in (0, 1) or count, as `vqaloop select`")
     parser.add_argument("--budget-count", type=int, help="time only this many picks and extrapolate to B")
     parser.add_argument("--naive-n", type=int, default=3000, help="pool size for the naive comparison (0: skip)")
     parser.add_argument("--lam", type=float, default=DEFAULT_LAMBDA)
@@ -148,14 +149,10 @@ def naive_greedy(frames: torch.Tensor, difficulty: torch.Tensor, budget: int, la
 # ---------------------------------------------------------------- the benchmark
 
 
-def budget_count(budget: float, n: int) -> int:
-    return int(budget) if budget >= 1 else max(1, math.floor(budget * n + 0.5))
-
-
 def bench_mds(args, n: int, device: str) -> dict:
     frames, difficulty = make_pool(n, args.frames, args.dim, args.seed, device)
     frames = l2_normalise_frames(frames)  # the default of `vqaloop select`
-    budget = budget_count(args.budget, n)
+    budget = parse_budget(args.budget, n)
     timed_picks = min(budget, args.budget_count or budget)
     rss_before = ru_maxrss_mib()
 
@@ -206,7 +203,7 @@ def bench_mds(args, n: int, device: str) -> dict:
 def bench_naive(args, n: int, device: str) -> dict:
     frames, difficulty = make_pool(n, args.frames, args.dim, args.seed + 1, device)
     frames = l2_normalise_frames(frames)
-    budget = budget_count(args.budget, n)
+    budget = parse_budget(args.budget, n)
     fast, fast_s, fast_rss, fast_cuda = timed(lambda: mds_greedy(frames, difficulty, budget, args.lam), device)
     slow, slow_s, slow_rss, slow_cuda = timed(lambda: naive_greedy(frames, difficulty, budget, args.lam), device)
     return {

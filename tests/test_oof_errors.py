@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from vqaloop.errors import UserError
+from vqaloop.features.io import write_features
 from vqaloop.training import errors as oof
 from vqaloop.training.base import train_base_model
 from vqaloop.variants import parse_g_id, parse_variant
@@ -88,3 +89,23 @@ def test_oof_variant_ids_round_trip_and_name_their_own_g():
     assert plain.errors == "" and plain.g_id == "ranking_r64" and parse_g_id("ranking_r64") == ("ranking", 64, "")
     with pytest.raises(UserError):
         parse_g_id("ranking_r64_xyz")
+
+
+def test_cli_too_many_folds_names_the_manifest_and_config_key_and_writes_nothing(tmp_path):
+    from conftest import error_line, run_cli
+
+    manifest = tmp_path / "ugc.csv"
+    pd.DataFrame({
+        "video_id": [f"v{i}" for i in range(4)], "path": [f"ugc/v{i}.mp4" for i in range(4)], "mos": [1.0, 2, 3, 4],
+        "split": "train", "dataset": "ugc", "content_id": ["a", "a", "b", "b"],
+    }).to_csv(manifest, index=False)  # fmt: skip
+    features = tmp_path / "features" / "ugc"
+    features.mkdir(parents=True)
+    for encoder, dim in (("efficientnet_lite0", 6), ("motion", 4)):
+        frames = np.random.default_rng(0).standard_normal((4, 2, dim)).astype(np.float32)
+        write_features(features / f"{encoder}.npz", [f"v{i}" for i in range(4)], frames, encoder, None)
+    out = tmp_path / "oof.csv"
+    line = error_line(run_cli("oof-errors", "--base", "effnet_motion", "--manifest", str(manifest), "--features-root",
+                              str(tmp_path / "features"), "--folds", "3", "--epochs", "1", "--out", str(out)))  # fmt: skip
+    assert "ugc.csv" in line and "mds.out_of_fold.folds" in line and "2 <= folds <= 2" in line
+    assert not out.exists()

@@ -36,7 +36,10 @@ def content_folds(contents: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Fold index per row; all rows of one content share a fold (seeded shuffle of the sorted contents)."""
     unique = np.unique(contents)
     if folds < 2 or folds > len(unique):
-        raise UserError(f"out-of-fold errors need 2 <= folds <= {len(unique)} training contents, got {folds}")
+        raise UserError(
+            f"--folds {folds} (config mds.out_of_fold.folds): needs 2 <= folds <= {len(unique)}, the number of "
+            "training contents"
+        )
     order = np.random.default_rng(seed).permutation(len(unique))
     fold_of = {unique[i]: rank % folds for rank, i in enumerate(order)}
     return np.array([fold_of[c] for c in contents], dtype=int)
@@ -86,7 +89,10 @@ def run(args) -> int:
     torch.set_num_threads(args.threads)
     manifest, x = manifest_inputs(args.manifest, args.features_root, args.base, split="train")
     mos = manifest.mos.to_numpy(dtype=float)
-    fold = content_folds(manifest.content_id.astype(str).to_numpy(), args.folds, args.seed)
+    try:
+        fold = content_folds(manifest.content_id.astype(str).to_numpy(), args.folds, args.seed)
+    except UserError as err:
+        raise UserError(f"{args.manifest}: {err}") from None
     oof = cross_fitted_predictions(args.base, x, mos, fold, args.hidden, args)
     table = pd.DataFrame({"video_id": manifest.video_id, "fold": fold, "oof_prediction": oof.round(6), "mos": mos,
                           "error": np.abs(oof - mos).round(6)})  # fmt: skip
