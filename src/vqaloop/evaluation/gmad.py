@@ -18,7 +18,8 @@ For an ordered pair of models (attacker i, defender j) on a labelled pool:
 * **Thurstone alternative.** W_ij = the number of "i beats j" outcomes from both roles: the sum of i's wins when
   i attacks j plus the sum of (1 - j's wins) when j attacks i (i resisted). So W_ij + W_ji = the number of pairs
   the two models were judged on. The MAP scores q maximise sum_ij W_ij log Phi(q_i - q_j) - sum_i q_i^2 / 2
-  (strictly concave; solved with L-BFGS to a gradient ~ 1e-10); rank 1 = highest q, ties by name.
+  (strictly concave; solved by :func:`vqaloop.evaluation.thurstone.map_scores`, L-BFGS then Newton to a gradient
+  <= 1e-10); rank 1 = highest q, ties by name.
 
 The pool comes from a manifest split (default ``test``: the gMAD pool is labelled); each ``--predictions
 NAME=CSV`` gives video_id and a score column for every video of the pool (extra ids are ignored).
@@ -33,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
 
 from vqaloop.errors import UserError
+from vqaloop.evaluation import thurstone
 from vqaloop.io.atomic import write_csv_atomic, write_text_atomic
 from vqaloop.io.manifest import read_manifest
 
@@ -133,22 +134,9 @@ def judge(pairs: list[Pair], mos: np.ndarray) -> np.ndarray:
     return wins
 
 
-def _neg_log_posterior(q: np.ndarray, wins: np.ndarray) -> tuple[float, np.ndarray]:
-    diff = q[:, None] - q[None, :]
-    log_cdf = special.log_ndtr(diff)
-    # phi(x) / Phi(x), stable for very negative x
-    ratio = np.exp(-0.5 * diff**2 - 0.5 * np.log(2 * np.pi) - log_cdf)
-    value = -(wins * log_cdf).sum() + 0.5 * (q**2).sum()
-    g = wins * ratio
-    grad = -(g.sum(axis=1) - g.sum(axis=0)) + q
-    return float(value), grad
-
-
 def thurstone_gradient(q: np.ndarray, wins: np.ndarray) -> np.ndarray:
     """Gradient of the log posterior sum_ij W_ij log Phi(q_i - q_j) - |q|^2 / 2 (zero at the MAP)."""
-    w = np.nan_to_num(np.asarray(wins, dtype=float))
-    np.fill_diagonal(w, 0.0)
-    return -_neg_log_posterior(np.asarray(q, dtype=float), w)[1]
+    return thurstone.gradient(q, np.nan_to_num(np.asarray(wins, dtype=float)), link="normal")
 
 
 def thurstone_map(wins: np.ndarray) -> np.ndarray:
@@ -156,12 +144,7 @@ def thurstone_map(wins: np.ndarray) -> np.ndarray:
     w = np.nan_to_num(np.asarray(wins, dtype=float))
     if w.ndim != 2 or w.shape[0] != w.shape[1] or (w < 0).any():
         raise ValueError("the win matrix must be square and non-negative")
-    np.fill_diagonal(w, 0.0)
-    res = optimize.minimize(_neg_log_posterior, np.zeros(len(w)), args=(w,), jac=True, method="L-BFGS-B",
-                            options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 10000})  # fmt: skip
-    if not res.success and np.abs(res.jac).max() > 1e-6:
-        raise RuntimeError(f"Thurstone MAP did not converge: {res.message}")
-    return res.x
+    return thurstone.map_scores(w, link="normal")
 
 
 def rank_by(names: list[str], *keys: np.ndarray) -> np.ndarray:
