@@ -22,6 +22,11 @@ if HAS_MDS:
     include: "rules/gmad.smk"
 
 
+if HAS_W2S:
+
+    include: "rules/w2s.smk"
+
+
 include: "rules/tables.smk"
 
 
@@ -40,8 +45,18 @@ if HAS_MDS:
         base="|".join([*BASES, SHARED]),
 
 
+if HAS_W2S:
+
+    wildcard_constraints:
+        teacher="|".join(W2S_TEACHERS),
+        student="|".join(RECIPES),
+        pairset="|".join(PAIRSETS),
+        stage="2|3",
+
+
 rule all:
     default_target: True
     input:
         rules.corpus.input,
         rules.mds_tables.input if HAS_MDS else [],
+        rules.w2s_tables.input if HAS_W2S else [],

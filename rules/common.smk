@@ -33,7 +33,7 @@ def corpus_root(path):
 def plan_slice(dataset):
     """The keys of a dataset's config that decide its plan (names and paper keys do not)."""
     spec = CORPUS["datasets"][dataset]
-    keys = ("recipe", "versions", "include_pristine", "splits")
+    keys = ("recipe", "versions", "include_pristine", "splits", "contents_from")
     return {k: spec[k] for k in keys if k in spec}
 
 
@@ -66,7 +66,12 @@ if HAS_MDS:
     WORK = f"{config['work_root']}/{RUN}"
     BASE = MDS["base"]
     ALT_BASES = MDS.get("alternative_bases", {})
-    BASES = [BASE, *ALT_BASES]
+    W2S_BASE_TEACHERS = {
+        name: spec
+        for name, spec in config.get("w2s", {}).get("teachers", {}).items()
+        if spec["kind"] == "base_model" and name not in [BASE, *ALT_BASES]
+    }
+    BASES = [BASE, *ALT_BASES, *W2S_BASE_TEACHERS]
     P = MdsPaths(DATA, WORK, "{base}")  # patterns with a {base} wildcard
 
     def paths(base):
@@ -98,7 +103,9 @@ if HAS_MDS:
     def training(base, stage):
         if base == BASE:
             return MDS["training"][stage]
-        return ALT_BASES[base]["training"][stage]
+        if base in ALT_BASES:
+            return ALT_BASES[base]["training"][stage]
+        return W2S_BASE_TEACHERS[base]["training"]  # a W2S teacher only (stage "base")
 
     def optim_args(base, stage):
         o = training(base, stage)
@@ -209,3 +216,125 @@ if HAS_MDS:
             )
             args.append(f"{key}={path}")
         return " ".join(args)
+
+
+# ---- W2S-VQA (present when the config has a w2s section; it reuses the MDS base models as teachers) ----
+HAS_W2S = "w2s" in config
+if HAS_W2S:
+    from vqaloop.tables.w2s_spec import TABLES as W2S_TABLES
+    from vqaloop.tables.w2s_spec import miner_of, student_recipes
+    from vqaloop.tables.w2s_spec import table_spec as w2s_table_spec
+    from vqaloop.workflow_paths import W2sPaths
+
+    W2S = config["w2s"]
+    W = W2sPaths(WORK)
+    W2S_TEACHERS = list(W2S["teachers"])
+    RECIPES = student_recipes(W2S_TEACHERS)
+    W2S_SOURCE, W2S_POOL, W2S_SYNTH = W2S["source"], W2S["pool"], W2S["synthetic"]
+    W2S_TESTS = list(W2S["test_sets"])
+    STUDENT_ENCODERS = ("efficientnet_lite0", "motion")
+    PAIRSETS = ["homogeneous_ensemble", *(f"homogeneous_{t}" for t in W2S_TEACHERS), "synthetic", "source"]
+
+    def w2s_sets():
+        """Rows every teacher scores: the source (all), the pool (all) and each test set's test split."""
+        sets = [paths(BASE).manifest(W2S_SOURCE), paths(BASE).manifest(W2S_POOL)]
+        return sets + [f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS if d != W2S_SOURCE]
+
+    def w2s_set_datasets():
+        return sorted({W2S_SOURCE, W2S_POOL, *W2S_TESTS})
+
+    def teacher_inputs(wc):
+        spec = W2S["teachers"][wc.teacher]
+        manifests = [paths(BASE).manifest(d) for d in w2s_set_datasets()]
+        inputs = {"manifests": manifests}
+        if spec["kind"] == "base_model":
+            inputs["model"] = paths(wc.teacher).f_model()
+            inputs["features"] = [
+                paths(wc.teacher).features(d, e)
+                for d in w2s_set_datasets()
+                for e in base_encoders(wc.teacher)
+            ]
+        else:
+            inputs["videos"] = [
+                f"{DATA}/{d}/shard{s}" for d in w2s_set_datasets() for s in SHARDS
+            ]
+        return inputs
+
+    def teacher_args(wc, input):
+        spec = W2S["teachers"][wc.teacher]
+        if spec["kind"] == "base_model":
+            return f"--model {input.model} --features-root {DATA}/features"
+        return f"--data-root {corpus_root(input.manifests)} --cache {config['cache_dir']}"
+
+    def student_features(datasets):
+        return [paths(BASE).features(d, e) for d in datasets for e in STUDENT_ENCODERS]
+
+    def pair_inputs(wc):
+        inputs = {}
+        if wc.pairset.startswith("homogeneous_"):
+            who = wc.pairset.removeprefix("homogeneous_")
+            teachers = W2S_TEACHERS if who == "ensemble" else [who]
+            inputs["teachers"] = [W.teacher(t) for t in teachers]
+            inputs["pool"] = paths(BASE).manifest(W2S_POOL)
+            inputs["shaped"] = W.shaped()
+        elif wc.pairset == "synthetic":
+            inputs["ladder"] = paths(BASE).manifest(W2S_SYNTH)
+        else:
+            inputs["source"] = paths(BASE).manifest(W2S_SOURCE)
+        return inputs
+
+    def pair_args(wc, input):
+        counts = W2S["pairs"]
+        if wc.pairset.startswith("homogeneous_"):
+            return (f"--kind homogeneous --count {counts['homogeneous']} --teachers {' '.join(input.teachers)}"
+                    f" --pool {input.pool} --shaped {input.shaped} --stage 1 --split-seed {config['seed']}")  # fmt: skip
+        if wc.pairset == "synthetic":
+            return f"--kind synthetic --count {counts['synthetic']} --ladder {input.ladder}"
+        return (f"--kind source --count {counts['homogeneous']} --source-manifest {input.source}"
+                f" --source-sigma {counts.get('source_sigma', 0.25)}")  # fmt: skip
+
+    def student_inputs(wc):
+        recipe = RECIPES[wc.student]
+        inputs = {
+            "pairs": [W.pairs(p, wc.seed) for p in recipe["pairs"]],
+            "manifests": [paths(BASE).manifest(d) for d in (W2S_POOL, W2S_SYNTH, W2S_SOURCE)],
+            "features": student_features([W2S_POOL, W2S_SYNTH, W2S_SOURCE]),
+        }
+        if recipe["init"]:
+            inputs["init"] = W.student(recipe["init"], wc.seed)
+        return inputs
+
+    def student_args(wc, input):
+        recipe = RECIPES[wc.student]
+        s, t = W2S["student"], W2S["training"]
+        args = f"--loss {recipe['loss']} --loss-warmup {W2S.get('confidence_warmup', 0.1)}"
+        args += f" --batch {t['batch']} --weight-decay {t.get('weight_decay', 0.05)} --warmup {t.get('warmup', 0.03)}"
+        if recipe["init"]:
+            st = W2S["stage_training"]
+            return f"{args} --init {input.init} --epochs {st['epochs']} --lr {st['lr']}"
+        return (f"{args} --student {s['name']} --hidden {s.get('hidden', 128)} --layers {s.get('layers', 2)}"
+                f" --heads {s.get('heads', 4)} --epochs {t['epochs']} --lr {t['lr']}")  # fmt: skip
+
+    def inference_args():
+        i = W2S["inference"]
+        return f"--temperature {i['temperature']} --link {i['link']}"
+
+    def eval_sets():
+        return [f"{paths(BASE).manifest(W2S_SOURCE)}:train"] + [
+            f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS
+        ]
+
+    def w2s_spec(table):
+        from vqaloop.config import config_hash
+
+        return w2s_table_spec(table, W2S, RUN, config_hash({"w2s": W2S}))
+
+    def w2s_table_inputs(table):
+        spec = w2s_spec(table)
+        files = []
+        for row in spec["rows"]:
+            if row["kind"] == "teacher":
+                files.append(W.teacher(row["id"]))
+            else:
+                files += [W.student_eval(row["id"], s) for s in W2S["seeds"]]
+        return files

@@ -51,7 +51,9 @@ rule plan:
     conda:
         CONDA_ENV
     params:
-        allocation=as_json({d: s["contents"] for d, s in CORPUS["datasets"].items()}),
+        allocation=as_json(
+            {d: s.get("contents", {}) for d, s in CORPUS["datasets"].items()}
+        ),
         spec=lambda wc: as_json(plan_slice(wc.dataset)),
         seed=config["seed"],
         shards=CORPUS["shards"],
@@ -77,10 +79,11 @@ rule render:
         clip=as_json(CORPUS["clip"]),
         noise=CORPUS["label"]["rater_noise_sd"],
         data=lambda wc, input: corpus_root(input.plan),
+        vmaf=lambda wc: "" if CORPUS["datasets"][wc.dataset].get("vmaf", True) else "--no-vmaf",
     shell:
         "python -m vqaloop render --plan {input.plan} --catalogue {input.catalogue}"
         " --shard {wildcards.shard} --data-root {params.data} --clip {params.clip}"
-        " --rater-noise-sd {params.noise} --out {output} > {log} 2>&1"
+        " --rater-noise-sd {params.noise} {params.vmaf} --out {output} > {log} 2>&1"
 
 
 rule manifest:

@@ -41,6 +41,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mds-table": ("vqaloop.tables.mds_build", "build one MDS-VQA table (long, wide, side by side with the paper)"),
     "mds-methods-figure": ("vqaloop.tables.mds_methods", "every method of Tables 2, 3, 9 with its seed interval"),
     "mds-table4": ("vqaloop.tables.mds_table4", "MDS-VQA Table 4: SRCC rank vs gMAD rank, and the gMAD pairs figure"),
+    "w2s-teacher": ("vqaloop.w2s.teachers", "W2S: one weak teacher's scores on every needed set, on the MOS scale"),
+    "w2s-anchors": ("vqaloop.w2s.anchors", "W2S: choose the soft-comparison anchors from the source training set"),
+    "w2s-pairs": ("vqaloop.w2s.pairs", "W2S: five-level pairs from teachers, synthetic ladders or source labels"),
+    "w2s-train": ("vqaloop.w2s.train", "W2S: train a pairwise student (CE, confidence or Burns loss)"),
+    "w2s-mine": ("vqaloop.w2s.stages", "W2S: pairs of an iterative stage (misclassified synthetic + gMAD)"),
+    "w2s-evaluate": ("vqaloop.w2s.evaluate", "W2S: a student's soft-comparison scores and SRCC/PLCC per test set"),
+    "score": ("vqaloop.w2s.scoring", "score videos with a W2S student by soft comparison against anchors"),
+    "w2s-table": ("vqaloop.tables.w2s_build", "build one W2S-VQA table (long, wide, side by side with the paper)"),
+    "w2s-figure": ("vqaloop.tables.w2s_figures", "W2S-VQA Fig. 4 analogue: each teacher vs its student"),
 }
 
 

@@ -47,6 +47,7 @@ def validate_config(config: dict, source: str = "config", schema_path: Path = SC
         raise UserError(f"{source}: {describe_error(errors[0])}")
     check_semantics(config, source)
     check_mds(config, source)
+    check_w2s(config, source)
     return config
 
 
@@ -57,6 +58,19 @@ def check_semantics(config: dict, source: str) -> None:
         if abs(total - 1.0) > 1e-6:
             raise UserError(f"{source}: key corpus.datasets.{name}.splits: fractions sum to {total:g}, not 1")
         recipe = ds["recipe"]
+        if "contents_from" in ds:
+            if ds["contents_from"]["dataset"] not in config["corpus"]["datasets"]:
+                raise UserError(f"{source}: key corpus.datasets.{name}.contents_from.dataset: "
+                                f"{ds['contents_from']['dataset']!r} is not a dataset of corpus.datasets")  # fmt: skip
+            if ds.get("contents"):
+                raise UserError(f"{source}: key corpus.datasets.{name}.contents: not used with contents_from")
+        else:
+            for key in ("contents", "versions"):
+                if key not in ds:
+                    raise UserError(f"{source}: key corpus.datasets.{name}.{key}: required (or give contents_from)")
+        if (recipe["type"] == "ladder") != ("families" in recipe):
+            raise UserError(f"{source}: key corpus.datasets.{name}.recipe.families: required by a ladder recipe "
+                            "and only there")  # fmt: skip
         if recipe["type"] == "grid" and not recipe.get("axes"):
             raise UserError(f"{source}: key corpus.datasets.{name}.recipe.axes: required for a grid recipe")
         if recipe["type"] == "capture" and "axes" in recipe:
@@ -102,6 +116,40 @@ def check_mds(config: dict, source: str) -> None:
         raise UserError(
             f"{source}: key mds.budget: a fraction must be < 1, a count a whole number (got {mds['budget']})"
         )
+
+
+def check_w2s(config: dict, source: str) -> None:
+    w2s, datasets = config.get("w2s"), config["corpus"]["datasets"]
+    if w2s is None:
+        return
+    if "mds" not in config:
+        raise UserError(f"{source}: key w2s: needs an mds section (the teachers are its base models)")
+    for key, role in (("pool", "w2s_pool"), ("synthetic", "w2s_synthetic"), ("source", "source")):
+        name = w2s[key]
+        if name not in datasets or datasets[name]["role"] != role:
+            raise UserError(f"{source}: key w2s.{key}: {name!r} must be a dataset of corpus.datasets with role {role}")
+    if "train" not in datasets[w2s["source"]]["splits"]:
+        raise UserError(f"{source}: key w2s.source: dataset {w2s['source']!r} has no train split")
+    mds = config["mds"]
+    known_bases = {mds["base"], *mds.get("alternative_bases", {})}
+    from vqaloop.models.registry import BASE_MODELS, _load_all
+
+    _load_all()
+    for name, spec in w2s["teachers"].items():
+        if spec["kind"] == "classical" and name not in ("brisque", "niqe"):
+            raise UserError(f"{source}: key w2s.teachers.{name}: unknown classical teacher; valid: brisque, niqe")
+        if spec["kind"] == "base_model":
+            if name not in BASE_MODELS:
+                raise UserError(f"{source}: key w2s.teachers.{name}: unknown base model; valid: {sorted(BASE_MODELS)}")
+            if name not in known_bases and "training" not in spec:
+                raise UserError(f"{source}: key w2s.teachers.{name}.training: required for a base model that "
+                                "mds does not train")  # fmt: skip
+    for name in w2s["test_sets"]:
+        if name not in datasets or "test" not in datasets[name]["splits"]:
+            raise UserError(f"{source}: key w2s.test_sets.{name}: must be a dataset of corpus.datasets with a "
+                            "test split")  # fmt: skip
+    if w2s["shaping"]["size"] < 2:
+        raise UserError(f"{source}: key w2s.shaping.size: at least 2")
 
 
 def load_config(path: str | Path) -> dict:

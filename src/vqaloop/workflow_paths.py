@@ -77,3 +77,41 @@ class MdsPaths:
 
     def ft_eval(self, variant, seed) -> str:
         return f"{self.root}/finetune/{variant}/seed{seed}/eval.csv"
+
+
+@dataclass(frozen=True)
+class W2sPaths:
+    """Where every file of the W2S-VQA DAG lives (rules use wildcard placeholders, the table builder values)."""
+
+    work: str  # intermediate files of this run
+
+    @property
+    def root(self) -> str:
+        return f"{self.work}/w2s"
+
+    def metrics(self, dataset) -> str:
+        return f"{self.root}/metrics/{dataset}.csv"
+
+    def shaped(self) -> str:
+        return f"{self.root}/shaped.csv"
+
+    def teacher(self, teacher) -> str:
+        return f"{self.root}/teachers/{teacher}.csv"
+
+    def teacher_fit(self, teacher) -> str:
+        return f"{self.root}/teachers/{teacher}.json"
+
+    def anchors(self) -> str:
+        return f"{self.root}/anchors.csv"
+
+    def pairs(self, pairset, seed) -> str:
+        return f"{self.root}/pairs/{pairset}/seed{seed}.csv"
+
+    def student(self, student, seed) -> str:
+        return f"{self.root}/students/{student}/seed{seed}/model.pt"
+
+    def student_eval(self, student, seed) -> str:
+        return f"{self.root}/students/{student}/seed{seed}/eval.csv"
+
+    def student_scores(self, student, seed) -> str:
+        return f"{self.root}/students/{student}/seed{seed}/scores.csv"

@@ -96,6 +96,36 @@ RENDERS: dict[str, str] = {
     "smptehdbars": "smptehdbars",
 }  # fmt: skip
 
+
+
+def extra_renders(count: int) -> dict[str, str]:
+    """``count`` further lavfi renders with parameters and seeds none of RENDERS uses (category ``extra_render``).
+
+    They feed W2S-VQA's unlabelled pool only: a separate category, so the base allocation never changes. The
+    parameters cycle through five generators (life, cellauto, gradients, perlin, sierpinski) with new seeds.
+    """
+    rules = (22, 26, 54, 57, 62, 94, 105, 122, 126, 129, 135, 137, 146, 154, 161, 182, 190, 193, 195, 225)
+    gradient_types = ("linear", "radial", "circular", "spiral", "square")
+    out = {}
+    for i in range(count):
+        k, seed = i // 5, 1000 + i
+        kind = ("life", "cellauto", "gradients", "perlin", "sierpinski")[i % 5]
+        if kind == "life":
+            expr = (f"life=ratio={0.08 + 0.03 * (k % 9):.2f}:seed={seed}:mold={5 * (k % 7)}:"
+                    f"life_color=#{(37 * seed) % 0xFFFFFF:06x}:mold_color=#{(91 * seed) % 0xFFFFFF:06x}:death_color=#101010")  # fmt: skip
+        elif kind == "cellauto":
+            expr = f"cellauto=rule={rules[k % len(rules)]}:random_fill_ratio={0.3 + 0.05 * (k % 7):.2f}:seed={seed}:scroll=1"
+        elif kind == "gradients":
+            expr = f"gradients=type={gradient_types[k % 5]}:seed={seed}:speed={0.01 + 0.01 * (k % 6):.2f}:nb_colors={2 + k % 7}"
+        elif kind == "perlin":
+            expr = (f"perlin=octaves={1 + k % 6}:persistence={0.4 + 0.1 * (k % 5):.1f}:xscale={1 + k % 5}:"
+                    f"yscale={1 + (k + 2) % 5}:tscale={0.5 + 0.5 * (k % 4):.1f}:random_mode=seed:random_seed={seed}")  # fmt: skip
+        else:
+            expr = f"sierpinski=seed={seed}:jump={50 + 25 * (k % 7)}:type={('carpet', 'triangle')[k % 2]}"
+        out[f"x{i:03d}_{kind}"] = expr
+    return out
+
+
 # Photographs at least this large on both sides give two non-overlapping regions (two content items).
 TWO_REGION_MIN_SIDE = 1000
 
@@ -165,7 +195,7 @@ def build_catalogue(inventory: pd.DataFrame, clip_seconds: float, cfg: dict, see
     rng = np.random.default_rng(seed)
     rows = []
     for _, src in inventory.sort_values("source_id").iterrows():
-        if src.category == "photo":
+        if src.category in ("photo", "extra_photo"):
             items = photo_items(src, rng)
         else:
             items = video_items(src, clip_seconds, cfg)
@@ -177,6 +207,10 @@ def build_catalogue(inventory: pd.DataFrame, clip_seconds: float, cfg: dict, see
             rows.append({"content_id": f"render_{name}", "category": "render", "source_id": "lavfi",
                          "origin": "ffmpeg lavfi", "path": expr, "start": 0.0, "params": "{}",
                          "license": "synthetic (generated)"})  # fmt: skip
+    for name, expr in extra_renders(int(cfg.get("extra_renders", 0))).items():
+        rows.append({"content_id": f"render_{name}", "category": "extra_render", "source_id": "lavfi",
+                     "origin": "ffmpeg lavfi", "path": expr, "start": 0.0, "params": "{}",
+                     "license": "synthetic (generated)"})  # fmt: skip
     cat = pd.DataFrame(rows, columns=CATALOGUE_COLUMNS)
     if cat.content_id.duplicated().any():
         raise UserError(f"duplicate content ids in catalogue: {cat.content_id[cat.content_id.duplicated()].tolist()}")

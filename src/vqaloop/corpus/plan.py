@@ -6,6 +6,14 @@ then yields ``versions`` videos whose distortion chains come from the dataset's 
 - ``grid``: the product of per-family level lists (level 0 = family absent); distinct grid points are drawn
   without replacement per content, plus the pristine clip when ``include_pristine`` is set.
 - ``capture``: user-generated-like mixed chains from ``distortions.random_capture_chain``.
+- ``ladder``: every level of each listed family alone (W2S-VQA Sec. 4.1.3: a distortion simulator degrades a
+  primary video x^0 across its N_S severity levels); ``versions`` is ignored.
+
+A dataset with ``contents_from: {dataset: D, count: K}`` allocates no content of its own: it takes K contents
+(a seeded choice) of dataset D's allocation (the W2S synthetic ladders are built on D_w2s contents).
+
+Contents of the ``extra_*`` categories (sources added for W2S-VQA's unlabelled pool) are kept apart from the four
+base categories, so adding them never changes which base contents the MDS-VQA datasets get.
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ log = logging.getLogger(__name__)
 PLAN_COLUMNS = [
     "video_id", "dataset", "content_id", "category", "split", "chain", "distortion", "level", "shard", "seed",
 ]  # fmt: skip
-CATEGORIES = ("animation", "natural_video", "photo", "render")
+BASE_CATEGORIES = ("animation", "natural_video", "photo", "render")
+EXTRA_CATEGORIES = ("extra_photo", "extra_render")  # W2S-only sources (catalogue ``extra_renders``, wallpapers)
+CATEGORIES = (*BASE_CATEGORIES, *EXTRA_CATEGORIES)
 
 
 def stable_seed(*parts) -> int:
@@ -57,8 +67,9 @@ def allocate_contents(catalogue: pd.DataFrame, requests: dict[str, dict[str, int
             chosen += take
             shortfall += n - len(take)
         if shortfall:
-            # fill from the categories with the most items left, in a fixed order
-            for cat in sorted(CATEGORIES, key=lambda c: -len(remaining[c])):
+            # fill from the categories with the most items left, in a fixed order (base or extra, never mixed)
+            family = EXTRA_CATEGORIES if set(wanted) <= set(EXTRA_CATEGORIES) and wanted else BASE_CATEGORIES
+            for cat in sorted(family, key=lambda c: -len(remaining[c])):
                 take = remaining[cat][:shortfall]
                 remaining[cat] = remaining[cat][len(take) :]
                 chosen += take
@@ -103,6 +114,29 @@ def grid_chains(axes: dict[str, list[int]]) -> list[list[tuple[str, int]]]:
     return chains
 
 
+def ladder_chains(families: list[str]) -> list[list[tuple[str, int]]]:
+    """Every level 1..N_S of each family alone, mild to severe (W2S-VQA Sec. 4.1.3, Appendix A.3)."""
+    chains = []
+    for family in families:
+        fam = distortions.get_family(family)
+        chains += [[(fam.name, level)] for level in range(1, fam.n_levels + 1)]
+    return chains
+
+
+def dataset_contents(allocation: dict, dataset: str, spec: dict, seed: int) -> list[str]:
+    """The dataset's own allocation, or K contents of another dataset's (``contents_from``)."""
+    source = spec.get("contents_from")
+    if not source:
+        return allocation[dataset]
+    pool = sorted(allocation.get(source["dataset"], []))
+    count = int(source["count"])
+    if count > len(pool):
+        raise UserError(f"config key corpus.datasets.{dataset}.contents_from.count: {count} contents asked, "
+                        f"dataset {source['dataset']!r} has {len(pool)}")  # fmt: skip
+    order = np.random.default_rng(stable_seed(seed, dataset, "contents_from")).permutation(len(pool))
+    return sorted(pool[i] for i in order[:count])
+
+
 def version_chains(recipe: dict, versions: int, rng: np.random.Generator, include_pristine: bool) -> list:
     n_distorted = versions - int(include_pristine)
     if recipe["type"] == "grid":
@@ -121,15 +155,17 @@ def version_chains(recipe: dict, versions: int, rng: np.random.Generator, includ
                 chains.append(chain)
             if len(chains) == n_distorted:
                 break
+    elif recipe["type"] == "ladder":
+        return ([[]] if include_pristine else []) + ladder_chains(recipe["families"])
     else:
-        raise UserError(f"unknown recipe type {recipe['type']!r}; valid: grid, capture")
+        raise UserError(f"unknown recipe type {recipe['type']!r}; valid: grid, capture, ladder")
     return ([[]] if include_pristine else []) + chains
 
 
 def plan_dataset(catalogue: pd.DataFrame, dataset: str, allocation_requests: dict, spec: dict, seed: int,
                  shards: int) -> pd.DataFrame:  # fmt: skip
     allocation = allocate_contents(catalogue, allocation_requests, seed)
-    contents = allocation[dataset]
+    contents = dataset_contents(allocation, dataset, spec, seed)
     if not contents:
         raise UserError(f"dataset {dataset}: no content allocated (config key corpus.datasets.{dataset}.contents)")
     split_of = split_contents(contents, spec["splits"], seed, dataset)
@@ -137,7 +173,7 @@ def plan_dataset(catalogue: pd.DataFrame, dataset: str, allocation_requests: dic
     rows = []
     for i, content_id in enumerate(sorted(contents)):
         rng = np.random.default_rng(stable_seed(seed, dataset, content_id, "chains"))
-        chains = version_chains(spec["recipe"], spec["versions"], rng, spec.get("include_pristine", False))
+        chains = version_chains(spec["recipe"], spec.get("versions", 1), rng, spec.get("include_pristine", False))
         for k, chain in enumerate(chains):
             video_id = f"{dataset}__{content_id}__v{k:02d}"
             rows.append({

@@ -94,8 +94,8 @@ def render_photo_motion(path: str, params: dict, fmt: ClipFormat) -> np.ndarray:
 
 def render_content(row, fmt: ClipFormat) -> np.ndarray:
     """The pristine clip of one catalogue row (see ``vqaloop.corpus.catalogue``)."""
-    if row.category == "render":
+    if row.category in ("render", "extra_render"):
         return render_lavfi(row.path, fmt)
-    if row.category == "photo":
+    if row.category in ("photo", "extra_photo"):
         return render_photo_motion(row.path, json.loads(row.params), fmt)
     return render_video_segment(row.path, float(row.start), fmt)

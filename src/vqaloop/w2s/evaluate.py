@@ -1,0 +1,63 @@
+"""``vqaloop w2s-evaluate``: a W2S student's soft-comparison scores and SRCC / PLCC on every test set.
+
+Writes ``eval.csv`` (dataset, n, srcc, plcc: PLCC after the 4-parameter logistic, as everywhere) and
+``scores.csv`` (video_id, dataset, split, score) for the test rows and the source training rows (the latter map
+the student onto the MOS scale when it becomes a teacher of the next stage).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from vqaloop.evaluation.metrics import plcc, srcc
+from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.w2s.scoring import read_anchors, score_ids
+from vqaloop.w2s.teachers import rows_to_score
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_sets(scores: pd.Series, rows: pd.DataFrame) -> pd.DataFrame:
+    """SRCC / PLCC per dataset over its test rows."""
+    out = []
+    for dataset, group in rows[rows.split == "test"].groupby("dataset", sort=False):
+        pred, mos = scores.loc[list(group.video_id)].to_numpy(), group.mos.to_numpy(dtype=float)
+        out.append({"dataset": dataset, "n": len(group), "srcc": round(srcc(pred, mos), 6),
+                    "plcc": round(plcc(pred, mos), 6)})  # fmt: skip
+    return pd.DataFrame(out, columns=["dataset", "n", "srcc", "plcc"])
+
+
+def add_arguments(parser):
+    parser.add_argument("--model", required=True, type=Path, help="W2S student checkpoint")
+    parser.add_argument("--anchors", required=True, type=Path)
+    parser.add_argument("--sets", nargs="+", required=True, metavar="MANIFEST[:split]")
+    parser.add_argument("--features-root", required=True, type=Path)
+    parser.add_argument("--temperature", type=float, default=5.0)
+    parser.add_argument("--link", choices=["normal", "sigmoid"], default="normal")
+    parser.add_argument("--solver", choices=["lbfgs", "adam"], default="lbfgs")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--scores-out", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    import torch
+
+    from vqaloop.w2s.students import load_student
+
+    torch.set_num_threads(args.threads)
+    student = load_student(args.model)
+    rows = rows_to_score(args.sets)
+    groups = {str(ds): list(g.video_id) for ds, g in rows.groupby("dataset", sort=False)}
+    scores = score_ids(student, read_anchors(args.anchors), groups, args.features_root,
+                       temperature=args.temperature, link=args.link, solver=args.solver)  # fmt: skip
+    table = rows[["video_id", "dataset", "split"]].assign(score=scores.loc[list(rows.video_id)].round(6).to_numpy())
+    evaluation = evaluate_sets(scores, rows)
+    write_csv_atomic(table, args.scores_out)
+    write_csv_atomic(evaluation, args.out)
+    log.info("student %s:\n%s", args.model, json.dumps(evaluation.to_dict("records"), indent=0))
+    return 0

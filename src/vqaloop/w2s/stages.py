@@ -1,0 +1,140 @@
+"""``vqaloop w2s-mine``: the training pairs of an iterative stage (W2S-VQA Sec. 4.2, Fig. 6, Eq. 1).
+
+Given the stage-i student and the stage's share D^(i+1) of the shaped pool:
+(a) **misclassified synthetic pairs**: every ordered level pair of the synthetic ladders, labelled by the level
+    gap; kept when the student's predicted level (argmax of its five logits) differs from the label;
+(b) **gMAD pairs** (Ma et al. 2018, reusing ``vqaloop.evaluation.gmad.level_sets``): for each weak teacher j,
+    the pool is cut into ``levels`` (xi) level sets of j's scores (videos j sees as equal); within each, the
+    pairs the student separates most (Eq. 1); and the reverse roles (level sets of the student, pairs the
+    teacher separates most). Decided: ``per_level`` pairs per level set (the i-th highest with the i-th lowest,
+    disjoint), so a stage gets the configured count instead of one pair per level.
+The mined pairs are labelled like stage-1 ensemble pairs (five levels from mean and spread), with the stage-i
+student **recycled as one more teacher** (Sec. 4.2: "promoted to act as a new teacher"): the ensemble is the
+weak teachers plus the student mapped to the MOS scale by a logistic fitted on the source training set.
+Nothing reads the pool's hidden MOS.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vqaloop.errors import UserError
+from vqaloop.evaluation.gmad import level_sets
+from vqaloop.evaluation.metrics import apply_logistic4, fit_logistic4
+from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.manifest import read_manifest
+from vqaloop.w2s.data import labelled_split, pool_ids, read_ids, stage_split
+from vqaloop.w2s.pairs import PAIR_COLUMNS, all_synthetic_pairs, ensemble_statistics, label_pairs
+from vqaloop.w2s.scoring import pair_logits, read_anchors, score_ids
+from vqaloop.w2s.teachers import read_teacher
+
+log = logging.getLogger(__name__)
+
+
+def most_differentiated_pairs(attacker: np.ndarray, defender: np.ndarray, levels: int, per_level: int):
+    """(high, low, gap) index arrays: within each defender level set, the attacker's most separated pairs."""
+    sets, _ = level_sets(defender, levels)
+    high, low = [], []
+    for _k, _centre, idx in sets:
+        if len(idx) < 2:
+            continue
+        ranked = idx[np.argsort(-attacker[idx], kind="stable")]
+        for r in range(min(per_level, len(ranked) // 2)):
+            high.append(int(ranked[r]))
+            low.append(int(ranked[-1 - r]))
+    high, low = np.asarray(high, dtype=int), np.asarray(low, dtype=int)
+    return high, low, attacker[high] - attacker[low] if len(high) else np.zeros(0)
+
+
+def gmad_pairs_between(student: np.ndarray, teachers: np.ndarray, levels: int, count: int) -> tuple[np.ndarray, ...]:
+    """Index pairs (low, high) from both roles against every teacher, the most separated first, ``count`` at most."""
+    n_teachers = teachers.shape[1]
+    per_level = max(1, math.ceil(count / (2 * n_teachers * levels)))
+    lows, highs, gaps = [], [], []
+    for j in range(n_teachers):
+        for attacker, defender in ((student, teachers[:, j]), (teachers[:, j], student)):
+            high, low, gap = most_differentiated_pairs(attacker, defender, levels, per_level)
+            scale = np.ptp(attacker) or 1.0
+            highs.append(high), lows.append(low), gaps.append(gap / scale)
+    low, high, gap = np.concatenate(lows), np.concatenate(highs), np.concatenate(gaps)
+    key = np.minimum(low, high) * (len(student) + 1) + np.maximum(low, high)
+    _, first = np.unique(key, return_index=True)  # one pair per unordered video pair
+    keep = first[np.argsort(-gap[first], kind="stable")][:count]
+    return low[keep], high[keep]
+
+
+def misclassified_synthetic(model, bank_x, bank_rows, candidates: pd.DataFrame, count: int,
+                            rng: np.random.Generator) -> pd.DataFrame:  # fmt: skip
+    """Synthetic pairs whose label the student gets wrong (argmax level != label), ``count`` at most."""
+    a = bank_x[bank_rows(list(candidates["first"]))]
+    b = bank_x[bank_rows(list(candidates["second"]))]
+    predicted = pair_logits(model, a, b).argmax(axis=1)
+    wrong = candidates[predicted != candidates.label.to_numpy()]
+    log.info("synthetic pairs: %d of %d misclassified by the student", len(wrong), len(candidates))
+    if len(wrong) > count:
+        wrong = wrong.iloc[np.sort(rng.choice(len(wrong), size=count, replace=False))]
+    return wrong
+
+
+def add_arguments(parser):
+    parser.add_argument("--student", required=True, type=Path, help="the previous stage's student checkpoint")
+    parser.add_argument("--stage", required=True, type=int, choices=[2, 3])
+    parser.add_argument("--teachers", nargs="+", required=True, type=Path, help="weak teachers' score files")
+    parser.add_argument("--pool", required=True, type=Path, help="the unlabelled pool manifest")
+    parser.add_argument("--shaped", required=True, type=Path, help="shaping picks (video_id)")
+    parser.add_argument("--ladder", required=True, type=Path, help="the synthetic ladder manifest")
+    parser.add_argument("--source-manifest", required=True, type=Path)
+    parser.add_argument("--anchors", required=True, type=Path)
+    parser.add_argument("--features-root", required=True, type=Path)
+    parser.add_argument("--gmad-count", required=True, type=int)
+    parser.add_argument("--synthetic-count", required=True, type=int)
+    parser.add_argument("--levels", type=int, default=5, help="xi: level sets per teacher (W2S Eq. 1)")
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=5.0)
+    parser.add_argument("--link", choices=["normal", "sigmoid"], default="normal")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    from vqaloop.w2s.data import load_bank
+    from vqaloop.w2s.students import load_student
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng([args.seed, 13, args.stage])
+    student = load_student(args.student)
+    pool = read_manifest(args.pool)
+    pool_set = set(pool_ids(args.pool))
+    ids = stage_split(read_ids(args.shaped), seed=args.split_seed)[args.stage - 1]
+    if not set(ids) <= pool_set:
+        raise UserError(f"{args.shaped}: picks that are not in {args.pool}")
+    train = labelled_split(args.source_manifest, "train")
+    anchors = read_anchors(args.anchors)
+    pool_name, source_name = str(pool.dataset.iloc[0]), str(train.dataset.iloc[0])
+    inference = {"temperature": args.temperature, "link": args.link}
+    scores = score_ids(student, anchors, {pool_name: ids, source_name: list(train.video_id)}, args.features_root,
+                       **inference)  # fmt: skip
+    fit = fit_logistic4(scores.loc[list(train.video_id)].to_numpy(), train.mos.to_numpy(dtype=float))
+    student_mos = apply_logistic4(fit, scores.loc[ids].to_numpy())
+    teacher_mos = np.stack([read_teacher(p)[0].loc[ids, "mos"].to_numpy(dtype=float) for p in args.teachers], axis=1)
+    low, high = gmad_pairs_between(student_mos, teacher_mos, args.levels, args.gmad_count)
+    mean, var = ensemble_statistics(np.concatenate([teacher_mos, student_mos[:, None]], axis=1))
+    ids_arr = np.asarray(ids)
+    gmad = pd.DataFrame({"first": ids_arr[low], "second": ids_arr[high], "label": label_pairs(mean, var, low, high),
+                         "kind": "gmad"})  # fmt: skip
+    ladder = read_manifest(args.ladder)
+    candidates = all_synthetic_pairs(ladder)
+    bank = load_bank(args.features_root, student.encoders, {str(ladder.dataset.iloc[0]): list(ladder.video_id)})
+    wrong = misclassified_synthetic(student.build(), bank.x, bank.rows, candidates, args.synthetic_count, rng)
+    pairs = pd.concat([gmad, wrong.assign(kind="synthetic")[PAIR_COLUMNS]], ignore_index=True)
+    write_csv_atomic(pairs[PAIR_COLUMNS], args.out)
+    log.info("stage %d pairs: %d gMAD (from %d pool videos, %d teachers + the student), %d misclassified synthetic",
+             args.stage, len(gmad), len(ids), teacher_mos.shape[1], len(wrong))  # fmt: skip
+    return 0

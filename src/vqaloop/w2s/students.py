@@ -1,0 +1,141 @@
+"""W2S-VQA students: one registry, one interface, one checkpoint format.
+
+A student compares two videos: ``forward(first, second)`` maps two batches of per-video inputs (B, F, D) to
+logits (B, 5) over ``LEVELS`` (inferior, worse, similar, better, superior) = the second video's quality
+compared to the first (W2S Eq. 22, Appendix B.2). A single video is scored by soft comparison against anchors
+(``vqaloop.w2s.scoring``). The LLaVA-OneVision student of the paper plugs in here under a new name.
+
+``pair_transformer`` (the embedded default, W2S Appendix C.1 in miniature): a dual-branch visual encoder and a
+fusing Transformer.
+- spatial branch: each sampled frame's frozen ImageNet EfficientNet-Lite0 features, standardised, through a
+  two-layer MLP projector P_I; motion branch: the frame's motion features (temporal difference, freeze, flicker,
+  sharpness), standardised, through its own two-layer MLP projector P_M (W2S Eq. 21: f_k^s, f_k^t);
+- tokens: [CLS] + (f_k^s, f_k^t) for every frame k of the first video, then of the second, each with a learned
+  video embedding (first / second), a frame-position embedding and a branch embedding;
+- fusion: a pre-norm Transformer encoder over all tokens (both videos attend to each other: W2S Eq. 22);
+- head: a linear layer on [CLS] -> 5 logits.
+It is strictly stronger than every teacher: more parameters, a motion branch of its own, and both videos as input.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vqaloop.errors import UserError
+
+STUDENTS: dict[str, type[nn.Module]] = {}
+STUDENT_KIND = "w2s_student"  # the checkpoint kind tag (base-model checkpoints have none)
+
+
+def register_student(name: str):
+    def wrap(cls):
+        cls.NAME = name
+        STUDENTS[name] = cls
+        return cls
+
+    return wrap
+
+
+def get_student_class(name: str) -> type[nn.Module]:
+    if name not in STUDENTS:
+        raise UserError(f"unknown student {name!r}; valid: {sorted(STUDENTS)}")
+    return STUDENTS[name]
+
+
+def _projector(in_dim: int, hidden: int) -> nn.Sequential:
+    """A two-layer MLP projector (P_I, P_M of W2S Appendix C.1)."""
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+
+
+@register_student("pair_transformer")
+class PairTransformer(nn.Module):
+    ENCODERS = ("efficientnet_lite0", "motion")
+    MAX_FRAMES = 64
+
+    def __init__(self, in_dim: int, spatial_dim: int, hidden: int = 128, layers: int = 2, heads: int = 4,
+                 dropout: float = 0.1):  # fmt: skip
+        super().__init__()
+        if not 0 < spatial_dim < in_dim:
+            raise ValueError(f"spatial_dim {spatial_dim} must split in_dim {in_dim} into two branches")
+        self.in_dim, self.spatial_dim, self.hidden = in_dim, spatial_dim, hidden
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+        self.spatial = _projector(spatial_dim, hidden)
+        self.motion = _projector(in_dim - spatial_dim, hidden)
+        self.cls = nn.Parameter(torch.zeros(1, 1, hidden))
+        self.video_embedding = nn.Parameter(torch.zeros(2, hidden))
+        self.branch_embedding = nn.Parameter(torch.zeros(2, hidden))
+        self.position = nn.Parameter(torch.zeros(self.MAX_FRAMES, hidden))
+        layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(hidden)
+        self.head = nn.Linear(hidden, 5)
+        nn.init.normal_(self.position, std=0.02)
+        nn.init.normal_(self.video_embedding, std=0.02)
+        nn.init.normal_(self.branch_embedding, std=0.02)
+
+    def set_input_statistics(self, x: torch.Tensor) -> None:
+        flat = x.reshape(-1, x.shape[-1])
+        self.mean.copy_(flat.mean(0))
+        self.std.copy_(flat.std(0).clamp_min(1e-6))
+
+    def video_tokens(self, x: torch.Tensor, which: int) -> torch.Tensor:
+        """(B, F, D) -> (B, 2F, H): spatial and motion tokens of each frame (W2S Eq. 21)."""
+        z = (x - self.mean) / self.std
+        position = self.position[: x.shape[1]]
+        spatial = self.spatial(z[..., : self.spatial_dim]) + self.branch_embedding[0] + position
+        motion = self.motion(z[..., self.spatial_dim :]) + self.branch_embedding[1] + position
+        tokens = torch.stack([spatial, motion], dim=2).flatten(1, 2)
+        return tokens + self.video_embedding[which]
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        tokens = torch.cat([self.cls.expand(len(first), -1, -1), self.video_tokens(first, 0),
+                            self.video_tokens(second, 1)], dim=1)  # fmt: skip
+        return self.head(self.norm(self.encoder(tokens)[:, 0]))
+
+
+@dataclass
+class StudentCheckpoint:
+    name: str
+    kwargs: dict
+    state_dict: dict
+    encoders: tuple[str, ...]
+    meta: dict = field(default_factory=dict)
+
+    def build(self) -> nn.Module:
+        model = get_student_class(self.name)(**self.kwargs)
+        model.load_state_dict(self.state_dict)
+        model.eval()
+        return model
+
+    def save(self, path: str | Path) -> None:
+        """Atomic and byte-deterministic: serialised in memory (fixed record name), then written."""
+        from vqaloop.io.atomic import atomic_path
+
+        payload = {"kind": STUDENT_KIND, "name": self.name, "kwargs": self.kwargs, "encoders": list(self.encoders),
+                   "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()},
+                   "meta": self.meta}  # fmt: skip
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buffer.getvalue())
+
+
+def load_student(path: str | Path) -> StudentCheckpoint:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: student checkpoint not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UserError(f"{path}: not a vqaloop checkpoint ({type(err).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != STUDENT_KIND:
+        what = "a base-model checkpoint" if isinstance(payload, dict) and "name" in payload else "not a checkpoint"
+        raise UserError(f"{path}: not a W2S student checkpoint ({what})")
+    return StudentCheckpoint(payload["name"], payload["kwargs"], payload["state_dict"], tuple(payload["encoders"]),
+                             payload.get("meta", {}))  # fmt: skip

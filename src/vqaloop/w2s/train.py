@@ -1,0 +1,164 @@
+"""``vqaloop w2s-train``: train a W2S student on labelled pairs (W2S-VQA Sec. 4.3, Appendix C.2).
+
+AdamW with a linear warm-up and a cosine decay (Appendix C.2.1: warm-up ratio 0.03, cosine schedule); each
+epoch visits every pair once in a seeded order, and each pair is shown in a random order (first/second swapped
+with probability 1/2, the label mirrored: level k -> 4 - k), so the comparator learns both directions. The loss
+is chosen by name (``vqaloop.losses.confidence``: ce, confidence (Eqs. 23-26), burns) and gets the training
+progress t in [0, 1] for its schedule. ``--init`` continues from a previous stage's student (iterative W2S
+training, Sec. 4.2: stage i+1 starts from the stage-i student and trains on the stage's new pairs).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from vqaloop.errors import UserError
+from vqaloop.io.manifest import read_manifest
+from vqaloop.w2s.data import load_bank
+from vqaloop.w2s.pairs import read_pairs
+from vqaloop.w2s.students import StudentCheckpoint, get_student_class, load_student
+
+log = logging.getLogger(__name__)
+
+
+def ids_by_dataset(manifests: list[Path], wanted: set[str]) -> dict[str, list[str]]:
+    """The wanted ids grouped by the dataset whose manifest lists them (features live per dataset)."""
+    out: dict[str, list[str]] = {}
+    found: set[str] = set()
+    for path in manifests:
+        manifest = read_manifest(path)
+        hit = manifest[manifest.video_id.isin(wanted) & ~manifest.video_id.isin(found)]
+        if len(hit):
+            out.setdefault(str(hit.dataset.iloc[0]), []).extend(hit.video_id)
+            found.update(hit.video_id)
+    missing = sorted(wanted - found)
+    if missing:
+        raise UserError(f"{len(missing)} paired video(s) are in none of the manifests given, e.g. {missing[0]!r}")
+    return out
+
+
+def encoder_dims(features_root: Path, encoders: tuple[str, ...], dataset: str) -> list[int]:
+    from vqaloop.features.io import load_features
+
+    return [load_features(Path(features_root) / dataset / f"{e}.npz").frames.shape[2] for e in encoders]
+
+
+def lr_factor(step: int, total: int, warmup: float) -> float:
+    """Linear warm-up over ``warmup`` of the steps, then cosine decay to 0 (W2S Appendix C.2.1)."""
+    warm = max(1, int(round(warmup * total)))
+    if step < warm:
+        return (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def oriented_batches(pairs: pd.DataFrame, batch: int, rng: np.random.Generator):
+    """One epoch: (first rows, second rows, labels) batches in a seeded order, each pair randomly swapped."""
+    order = rng.permutation(len(pairs))
+    swap = rng.random(len(pairs)) < 0.5
+    first = np.where(swap, pairs.second_row.to_numpy(), pairs.first_row.to_numpy())[order]
+    second = np.where(swap, pairs.first_row.to_numpy(), pairs.second_row.to_numpy())[order]
+    label = np.where(swap, 4 - pairs.label.to_numpy(), pairs.label.to_numpy())[order]
+    for start in range(0, len(order), batch):
+        sl = slice(start, start + batch)
+        yield torch.from_numpy(first[sl]), torch.from_numpy(second[sl]), torch.from_numpy(label[sl])
+
+
+def train_student(model: torch.nn.Module, x: torch.Tensor, pairs: pd.DataFrame, loss_fn, *, epochs: int, lr: float,
+                  batch: int, weight_decay: float, warmup: float, seed: int) -> dict:  # fmt: skip
+    """The training loop; returns per-epoch losses and the final training accuracy."""
+    rng = np.random.default_rng([seed, 5])
+    torch.manual_seed(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    total = max(1, epochs * math.ceil(len(pairs) / batch))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup))
+    history, step, info = [], 0, {}
+    model.train()
+    for _ in tqdm(range(epochs), desc="w2s student", unit="epoch", disable=not sys.stderr.isatty()):
+        losses = []
+        for a, b, y in oriented_batches(pairs, batch, rng):
+            loss, info = loss_fn(model(x[a], x[b]), y, step / total)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            losses.append(float(loss.detach()))
+        history.append(round(float(np.mean(losses)), 6))
+    model.eval()
+    first_rows = torch.from_numpy(pairs.first_row.to_numpy())
+    second_rows = torch.from_numpy(pairs.second_row.to_numpy())
+    with torch.no_grad():
+        predicted = torch.cat([model(x[first_rows[i : i + 1024]], x[second_rows[i : i + 1024]]).argmax(1)
+                               for i in range(0, len(pairs), 1024)])  # fmt: skip
+    accuracy = float((predicted.numpy() == pairs.label.to_numpy()).mean())
+    last = {k: round(float(v), 6) for k, v in info.items()}
+    return {"loss_history": history, "train_accuracy": round(accuracy, 6), "last_loss_terms": last, "steps": step}
+
+
+def add_arguments(parser):
+    parser.add_argument("--student", default="pair_transformer", help="student registry name")
+    parser.add_argument("--pairs", nargs="+", required=True, type=Path, help="pair files (vqaloop w2s-pairs / w2s-mine)")
+    parser.add_argument("--manifests", nargs="+", required=True, type=Path, help="manifests listing the paired videos")
+    parser.add_argument("--features-root", required=True, type=Path)
+    parser.add_argument("--init", type=Path, help="continue from this student checkpoint (iterative stages)")
+    parser.add_argument("--loss", default="ce", help="ce | confidence | burns")
+    parser.add_argument("--loss-warmup", type=float, default=0.1, help="T_warmup of the confidence loss (Eq. 25)")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--weight-decay", type=float, default=0.05)
+    parser.add_argument("--warmup", type=float, default=0.03, help="learning-rate warm-up ratio")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args) -> int:
+    from vqaloop.losses.confidence import get_w2s_loss
+
+    torch.set_num_threads(args.threads)
+    loss_fn = get_w2s_loss(args.loss, warmup=args.loss_warmup) if args.loss == "confidence" else get_w2s_loss(args.loss)
+    pairs = pd.concat([read_pairs(p) for p in args.pairs], ignore_index=True)
+    if pairs.empty:
+        raise UserError(f"no pairs in {[str(p) for p in args.pairs]}")
+    init = load_student(args.init) if args.init else None
+    name = init.name if init else args.student
+    cls = get_student_class(name)
+    encoders = tuple(init.encoders) if init else tuple(cls.ENCODERS)
+    groups = ids_by_dataset(args.manifests, set(pairs["first"]) | set(pairs["second"]))
+    bank = load_bank(args.features_root, encoders, groups)
+    pairs = pairs.assign(first_row=bank.rows(list(pairs["first"])).numpy(),
+                         second_row=bank.rows(list(pairs["second"])).numpy())  # fmt: skip
+    if init:
+        model, kwargs = init.build(), init.kwargs
+        if bank.x.shape[-1] != kwargs["in_dim"]:
+            raise UserError(f"{args.init}: the student expects {kwargs['in_dim']}-d inputs, features give "
+                            f"{bank.x.shape[-1]}")  # fmt: skip
+    else:
+        spatial = encoder_dims(args.features_root, encoders, next(iter(groups)))[0]
+        kwargs = {"in_dim": int(bank.x.shape[-1]), "spatial_dim": int(spatial), "hidden": args.hidden,
+                  "layers": args.layers, "heads": args.heads}  # fmt: skip
+        torch.manual_seed(args.seed)
+        model = cls(**kwargs)
+        model.set_input_statistics(bank.x)
+    meta = train_student(model, bank.x, pairs, loss_fn, epochs=args.epochs, lr=args.lr, batch=args.batch,
+                         weight_decay=args.weight_decay, warmup=args.warmup, seed=args.seed)  # fmt: skip
+    meta.update({"loss": args.loss, "pairs": {str(p): int(n) for p, n in pairs.kind.value_counts().items()},
+                 "init": str(args.init) if args.init else None, "seed": args.seed})  # fmt: skip
+    StudentCheckpoint(name, kwargs, model.state_dict(), encoders, meta).save(args.out)
+    log.info("student %s: %d pairs, loss %s, train accuracy %.3f", args.out, len(pairs), meta["loss_history"],
+             meta["train_accuracy"])  # fmt: skip
+    return 0
