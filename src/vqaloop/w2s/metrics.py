@@ -406,7 +406,10 @@ def _items(args: argparse.Namespace) -> tuple[list[tuple[str, Path, str]], str]:
             raise UserError("give either VIDEO files or --manifest, not both")
         if args.data_root is None:
             raise UserError("--manifest needs --data-root (the folder its paths are relative to)")
-        manifest = read_manifest(args.manifest)
+        try:
+            manifest = read_manifest(args.manifest)
+        except UserError as err:  # pandas' parser messages can span lines: keep the one-line contract
+            raise UserError(" ".join(str(err).split())) from None
         items = [
             (str(vid), args.data_root / str(rel), f"{args.manifest}: row {pos + 2} (video_id {vid}): ")
             for pos, (vid, rel) in enumerate(zip(manifest["video_id"], manifest["path"], strict=True))
