@@ -307,7 +307,9 @@ if HAS_W2S:
     def student_args(wc, input):
         recipe = RECIPES[wc.student]
         s, t = W2S["student"], W2S["training"]
-        args = f"--loss {recipe['loss']} --loss-warmup {W2S.get('confidence_warmup', 0.1)}"
+        args = f"--loss {recipe['loss']}"
+        if recipe["loss"] == "confidence":
+            args += f" --loss-warmup {W2S.get('confidence_warmup', 0.1)}"
         args += f" --batch {t['batch']} --weight-decay {t.get('weight_decay', 0.05)} --warmup {t.get('warmup', 0.03)}"
         if recipe["init"]:
             st = W2S["stage_training"]

@@ -154,7 +154,7 @@ def read_pairs(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise UserError(f"{path}: pair file not found")
     try:
-        table = pd.read_csv(path, dtype={"first": str, "second": str})
+        table = pd.read_csv(path, dtype={"first": str, "second": str, "label": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: not a readable pair CSV ({type(err).__name__})") from None
     missing = [c for c in PAIR_COLUMNS if c not in table.columns]

@@ -1,0 +1,126 @@
+"""W2S-VQA pairs: five-level labels at the sigma boundaries, synthetic ladders, the stage split, the pool rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import error_line, run_cli
+
+from vqaloop.corpus.plan import ladder_chains
+from vqaloop.errors import UserError
+from vqaloop.w2s.anchors import choose_anchors
+from vqaloop.w2s.data import pool_ids, stage_split
+from vqaloop.w2s.pairs import (
+    BETTER,
+    INFERIOR,
+    SIMILAR,
+    SUPERIOR,
+    WORSE,
+    all_synthetic_pairs,
+    ensemble_statistics,
+    five_level_labels,
+    label_pairs,
+    read_pairs,
+    sample_index_pairs,
+    sample_synthetic,
+)
+
+
+def test_five_level_labels_at_the_sigma_boundaries():
+    s = 0.5
+    delta = np.array([2 * s + 1e-9, 2 * s, s + 1e-9, s, 0.0, -s + 1e-9, -s, -2 * s + 1e-9, -2 * s, -5.0])
+    expected = [SUPERIOR, BETTER, BETTER, SIMILAR, SIMILAR, SIMILAR, WORSE, WORSE, INFERIOR, INFERIOR]
+    assert five_level_labels(delta, np.full(len(delta), s)).tolist() == expected
+
+
+def test_ensemble_labels_use_the_teachers_spread():
+    # video 0: teachers agree at 2.0; video 1: mean 3.0, spread large; video 2: mean 3.0 agreeing
+    scores = np.array([[2.0, 2.0, 2.0], [1.0, 3.0, 5.0], [3.0, 3.0, 3.0]])
+    mean, var = ensemble_statistics(scores)
+    assert np.allclose(mean, [2, 3, 3]) and np.allclose(var, [0, 4, 0])
+    # second = 2 vs first = 0: Delta = 1 > 2 * 0 -> superior; second = 1 vs first = 0: sigma = 2, Delta = 1 -> similar
+    assert label_pairs(mean, var, np.array([0, 0]), np.array([2, 1])).tolist() == [SUPERIOR, SIMILAR]
+
+
+def test_a_single_teacher_uses_its_source_error_as_sigma():
+    mean, var = ensemble_statistics(np.array([[1.0], [1.3], [2.0]]), single_sd=0.2)
+    assert np.allclose(var, 0.04)
+    # sigma_Delta = sqrt(0.08) = 0.283: 0.3 is better (<= 2 sigma), 1.0 superior
+    assert label_pairs(mean, var, np.array([0, 0]), np.array([1, 2])).tolist() == [BETTER, SUPERIOR]
+    with pytest.raises(ValueError):
+        ensemble_statistics(np.array([[1.0], [2.0]]))
+
+
+def ladder_manifest(contents=("a", "b"), families=("resize", "stutter")) -> pd.DataFrame:
+    rows = []
+    for c in contents:
+        for chain in ladder_chains(list(families)):
+            (family, level), = chain
+            rows.append({"video_id": f"{c}_{family}{level}", "content_id": c, "distortion": family, "level": level})
+    return pd.DataFrame(rows)
+
+
+def test_synthetic_pairs_are_never_similar_and_follow_the_level_gap():
+    pairs = all_synthetic_pairs(ladder_manifest())
+    assert SIMILAR not in set(pairs.label)
+    levels = ladder_manifest().set_index("video_id")
+    gap = levels.level.loc[pairs.second].to_numpy() - levels.level.loc[pairs.first].to_numpy()
+    expected = np.select([gap > 1, gap == 1, gap == -1], [INFERIOR, WORSE, BETTER], SUPERIOR)
+    assert (pairs.label.to_numpy() == expected).all()
+    same = levels.loc[pairs.first, ["content_id", "distortion"]].to_numpy() == levels.loc[
+        pairs.second, ["content_id", "distortion"]].to_numpy()  # fmt: skip
+    assert same.all()  # one content and one family per pair
+    # 2 contents x (5 x 4 resize + 3 x 2 stutter) ordered pairs
+    assert len(pairs) == 2 * (20 + 6)
+
+
+def test_synthetic_sampling_follows_the_kind_shares():
+    candidates = all_synthetic_pairs(ladder_manifest(contents=[f"c{i}" for i in range(30)]))
+    picked = sample_synthetic(candidates, 200, np.random.default_rng(0))
+    share = picked.distortion_kind.value_counts(normalize=True)
+    assert share["spatial"] == pytest.approx(0.8, abs=0.08)  # 160 : 40 of the two kinds present
+
+
+def test_sampled_index_pairs_are_distinct_and_ordered_uniformly():
+    first, second = sample_index_pairs(10, 90, np.random.default_rng(1))
+    assert (first != second).all() and len(set(zip(first, second, strict=True))) == 90  # every ordered pair once
+
+
+def test_stage_split_partitions_by_the_paper_shares():
+    ids = [f"v{i:03d}" for i in range(70)]
+    parts = stage_split(ids, seed=3)
+    assert [len(p) for p in parts] == [40, 20, 10]
+    assert sorted(sum(parts, [])) == ids
+    assert stage_split(ids, seed=3) == parts and stage_split(ids, seed=4) != parts
+
+
+def test_anchors_spread_over_the_mos_range_and_pick_agreeing_teachers():
+    train = pd.DataFrame({"video_id": [f"v{i}" for i in range(10)], "dataset": "ugc", "path": "p",
+                          "mos": np.linspace(1, 5, 10)})  # fmt: skip
+    sd = np.array([0.5, 0.1, 0.3, 0.9, 0.2, 0.4, 0.8, 0.05, 0.6, 0.7])
+    anchors = choose_anchors(train, sd, 5)
+    assert list(anchors.video_id) == ["v1", "v2", "v4", "v7", "v8"]  # the calmest of each pair of MOS bins
+    with pytest.raises(UserError):
+        choose_anchors(train, sd, 1)
+
+
+def test_the_pool_must_be_unlabelled(tmp_path):
+    manifest = pd.DataFrame({"video_id": ["a", "b"], "path": ["a.mp4", "b.mp4"], "mos": [None, None],
+                             "split": "pool", "dataset": "w2s", "content_id": ["c1", "c2"]})  # fmt: skip
+    manifest.to_csv(tmp_path / "pool.csv", index=False)
+    assert pool_ids(tmp_path / "pool.csv") == ["a", "b"]
+    manifest.loc[1, "mos"] = 3.2
+    manifest.to_csv(tmp_path / "labelled.csv", index=False)
+    with pytest.raises(UserError, match="must be unlabelled"):
+        pool_ids(tmp_path / "labelled.csv")
+
+
+def test_a_pair_label_outside_the_five_levels_is_one_line(tmp_path):
+    (tmp_path / "pairs.csv").write_text("first,second,label,kind\na,b,2,homogeneous\na,c,7,homogeneous\n")
+    with pytest.raises(UserError, match=r"row 3: label '7' is not one of 0..4"):
+        read_pairs(tmp_path / "pairs.csv")
+    (tmp_path / "pool.csv").write_text("video_id,path,mos,split,dataset,content_id\na,a.mp4,,pool,w2s,c\n")
+    proc = run_cli("w2s-train", "--pairs", str(tmp_path / "pairs.csv"), "--manifests", str(tmp_path / "pool.csv"),
+                   "--features-root", str(tmp_path), "--out", str(tmp_path / "m.pt"))  # fmt: skip
+    assert "label '7'" in error_line(proc) and not (tmp_path / "m.pt").exists()

@@ -1,0 +1,79 @@
+"""W2S-VQA on the tiny configuration through the real Snakefile: Tables 1 and 5, figures, the pool's hidden
+labels never read, and a W2S config edit rerunning only what it changes."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import copy_workflow, snakemake
+from test_workflow import planned_jobs
+
+pytestmark = [pytest.mark.slow, pytest.mark.workflow]
+CONFIG = ["--configfile", "config/tiny.yaml"]
+
+
+@pytest.fixture(scope="module")
+def w2s_built(tmp_path_factory):
+    root = copy_workflow(tmp_path_factory.mktemp("w2s"))
+    proc = snakemake(root, "--cores", "2", "w2s_tables", *CONFIG)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return root
+
+
+def test_both_tables_have_the_papers_rows_blocks_and_finite_values(w2s_built):
+    tables = w2s_built / "results/tiny/tables"
+    t1 = pd.read_csv(tables / "w2s_table1.csv")
+    teachers = ["minimalisticvqa_ix", "fast_vqa", "brisque", "niqe"]
+    assert list(t1.row.unique()) == [*teachers, "w2s_i", "w2s_ii", "w2s_iii", "w2s_iv", "w2s_v"]
+    assert list(t1.column.unique()) == ["youtube_ugc", "overall_in_domain", "cgvds", "kvq", "overall_ood"]
+    assert np.isfinite(t1.value).all() and (t1.value.abs() <= 1).all()
+    assert (t1[t1.note == "teacher"].n_seeds == 1).all() and (t1[t1.note != "teacher"].n_seeds == 2).all()
+    t5 = pd.read_csv(tables / "w2s_table5.csv")
+    assert list(t5.row.unique()) == [*teachers, *(f"{t}_labeled" for t in teachers), "lsvq_labeled"]
+    assert np.isfinite(t5.value).all()
+    side = pd.read_csv(tables / "w2s_table1_vs_paper.csv")
+    cell = side[(side.row == "w2s_v") & (side.column == "cgvds") & (side.metric == "srcc")]
+    assert cell.paper.iloc[0] == pytest.approx(0.799)  # the published (V) on CGVDS, beside ours
+    wide = pd.read_csv(tables / "w2s_table5_wide.csv")
+    assert list(wide.columns)[0] == "row" and "overall_ood" in wide.columns
+    for name in ("w2s_teachers_vs_students.png", "w2s_shaping.png"):
+        assert (w2s_built / "results/tiny/figures" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stage_pairs_are_gmad_and_misclassified_synthetic_only(w2s_built):
+    work = w2s_built / "work/tiny/w2s"
+    for stage in (2, 3):
+        pairs = pd.read_csv(work / f"pairs/stage{stage}/seed0.csv")
+        assert set(pairs.kind) <= {"gmad", "synthetic"} and (pairs.kind == "gmad").any()
+    shaped = set(pd.read_csv(work / "shaped.csv").video_id)
+    gmad = pd.read_csv(work / "pairs/stage2/seed0.csv").query("kind == 'gmad'")
+    assert set(gmad["first"]) | set(gmad["second"]) <= shaped  # mined from the shaped pool only
+
+
+def test_no_w2s_job_reads_the_pools_hidden_labels(w2s_built):
+    oracle = w2s_built / "data/tiny/oracle/w2s.csv"
+    table = pd.read_csv(oracle)
+    table["mos"] = np.random.default_rng(0).uniform(1, 5, len(table))  # scramble the hidden labels
+    table.to_csv(oracle, index=False)
+    os.utime(oracle)
+    out = (lambda p: p.stdout + p.stderr)(snakemake(w2s_built, "-n", "w2s_tables", *CONFIG))
+    assert "Nothing to be done" in out, out[-2000:]
+
+
+def test_a_stage_pair_count_edit_reruns_only_the_later_stages(w2s_built):
+    config = w2s_built / "config/tiny.yaml"
+    original = config.read_text()
+    try:
+        config.write_text(original.replace("stage_gmad: 24", "stage_gmad: 20"))
+        out = (lambda p: p.stdout + p.stderr)(snakemake(w2s_built, "-n", "w2s_tables", *CONFIG))
+        jobs = planned_jobs(out)
+        assert jobs.get("w2s_mine") == 4 and jobs.get("w2s_train") == 4 and jobs.get("w2s_evaluate") == 4, jobs
+        assert set(jobs) <= {"w2s_mine", "w2s_train", "w2s_evaluate", "w2s_table_build", "w2s_figure", "w2s_tables",
+                             "w2s_table1", "w2s_table5"}, jobs  # fmt: skip
+        assert set(re.findall(r"student=(\w+?),", out)) <= {"w2s_iv", "w2s_v"}
+    finally:
+        config.write_text(original)
