@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("vqaloop.training.finetune", "active fine-tuning of f on source + revealed selections"),
     "evaluate": ("vqaloop.evaluation.evaluate", "SRCC/PLCC of a model on test splits"),
     "gmad": ("vqaloop.evaluation.gmad", "gMAD competition among models on a labelled pool (matrices and ranks)"),
-    "thurstone": ("vqaloop.evaluation.thurstone", "MAP scores (Thurstone / Bradley-Terry) of a pairwise preference CSV"),
+    "thurstone": ("vqaloop.evaluation.thurstone", "Thurstone / Bradley-Terry MAP scores of a preference matrix CSV"),
     "mds-figures": ("vqaloop.tables.mds_figures", "MDS-VQA figures: failure scatter and lambda trade-off"),
     "mds-table": ("vqaloop.tables.mds_build", "build one MDS-VQA table (long, wide, side by side with the paper)"),
     "mds-methods-figure": ("vqaloop.tables.mds_methods", "every method of Tables 2, 3, 9 with its seed interval"),

@@ -315,7 +315,8 @@ def add_arguments(parser):
     parser.add_argument("--link", choices=LINKS, default="normal",
                         help="normal: Thurstone Case V (the paper); sigmoid: Bradley-Terry (the authors' code)")  # fmt: skip
     parser.add_argument("--counts", action="store_true",
-                        help="entries are non-negative counts of 'i preferred over j' (a pair-comparison study)")  # fmt: skip
+                        help="entries are non-negative counts of 'i preferred over j' (a pair-comparison study; "
+                             "fractions allowed, e.g. 0.5 per tie)")  # fmt: skip
     parser.add_argument("--out", type=Path, help="output CSV (item,score); default: stdout")
 
 
