@@ -8,7 +8,7 @@ decoded RGB.
 Decisions where the paper and SPEC are silent:
 
 - **Sampling.** Frame indices round(k * fps) (halves round up), k = 0, 1, ... while below the clip's frame
-  count; fps is the stream's frame rate from ffmpeg's header (``probe``). Every clip has at least frame 0.
+  count; fps is the stream's average frame rate as decord reads it. Every clip has at least frame 0.
 - **Temporal pair.** Flicker and TI compare each sampled frame t with its immediate successor t + 1 (P.910's
   consecutive-frame difference, at the 1 fps sampling); at the clip's last frame the pair is (t - 1, t). A
   one-frame clip has flicker = TI = 0 (nothing moves).
@@ -69,7 +69,7 @@ from tqdm import tqdm
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.io.manifest import read_manifest
-from vqaloop.io.video import count_frames, probe, read_frames
+from vqaloop.io.video import _decord_reason, _quiet_stderr, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -167,13 +167,19 @@ def flicker(y: np.ndarray, y_next: np.ndarray, threshold: float = FLICKER_THRESH
 
 def colourfulness(frames: np.ndarray) -> np.ndarray:
     """Hasler-Suesstrunk colourfulness per (T, H, W, 3) RGB frame (W2S Eqs. 8-9)."""
-    rgb = np.asarray(frames, dtype=np.float32)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    rg = r - g
+    rgb = np.asarray(frames)
+    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
+    rg = r - g  # Eq. 8
     yb = 0.5 * (r + g) - b
-    spread = np.sqrt(rg.var(axis=(1, 2), dtype=np.float64) + yb.var(axis=(1, 2), dtype=np.float64))
+    spread = np.sqrt(_variance(rg) + _variance(yb))
     centre = np.sqrt(rg.mean(axis=(1, 2), dtype=np.float64) ** 2 + yb.mean(axis=(1, 2), dtype=np.float64) ** 2)
-    return spread + 0.3 * centre
+    return spread + 0.3 * centre  # Eq. 9
+
+
+def _variance(x: np.ndarray) -> np.ndarray:
+    """Population variance per frame of (T, H, W), accumulated in float64 (E[x^2] - E[x]^2)."""
+    mean = x.mean(axis=(1, 2), dtype=np.float64)
+    return np.maximum(np.square(x).mean(axis=(1, 2), dtype=np.float64) - mean**2, 0.0)
 
 
 def luminance(frames: np.ndarray) -> np.ndarray:
@@ -182,14 +188,15 @@ def luminance(frames: np.ndarray) -> np.ndarray:
 
 
 def sobel_magnitude(y: np.ndarray) -> np.ndarray:
-    """Sobel gradient magnitude of (..., H, W) luma on the interior (..., H-2, W-2)."""
-    left, right = y[..., :, :-2], y[..., :, 2:]
-    gx = right[..., :-2, :] + 2 * right[..., 1:-1, :] + right[..., 2:, :]
-    gx -= left[..., :-2, :] + 2 * left[..., 1:-1, :] + left[..., 2:, :]
-    top, bottom = y[..., :-2, :], y[..., 2:, :]
-    gy = bottom[..., :, :-2] + 2 * bottom[..., :, 1:-1] + bottom[..., :, 2:]
-    gy -= top[..., :, :-2] + 2 * top[..., :, 1:-1] + top[..., :, 2:]
-    return np.sqrt(gx * gx + gy * gy)
+    """Sobel gradient magnitude of (..., H, W) luma on the interior (..., H-2, W-2).
+
+    Separable: the [1, 2, 1] smoothing across the derivative's direction, then the central difference.
+    """
+    across_rows = y[..., :-2, :] + 2 * y[..., 1:-1, :] + y[..., 2:, :]  # (..., H-2, W)
+    gx = across_rows[..., :, 2:] - across_rows[..., :, :-2]
+    across_cols = y[..., :, :-2] + 2 * y[..., :, 1:-1] + y[..., :, 2:]  # (..., H, W-2)
+    gy = across_cols[..., 2:, :] - across_cols[..., :-2, :]
+    return np.hypot(gx, gy)
 
 
 def spatial_information(y: np.ndarray) -> np.ndarray:
@@ -197,7 +204,7 @@ def spatial_information(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     if y.shape[1] < 3 or y.shape[2] < 3:
         return np.zeros(len(y))
-    return sobel_magnitude(y).std(axis=(1, 2), dtype=np.float64)
+    return np.sqrt(_variance(sobel_magnitude(y)))
 
 
 def temporal_information(y: np.ndarray, y_next: np.ndarray) -> np.ndarray:
@@ -209,60 +216,70 @@ def temporal_information(y: np.ndarray, y_next: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- CPBD
 
 
-def _run_right(b: np.ndarray) -> np.ndarray:
-    """Per row of a (H, L) bool array: how many consecutive True start at each position (going right)."""
-    h, n = b.shape
-    pos = np.arange(n)
-    next_false = np.where(b, n, pos)
-    next_false = np.minimum.accumulate(next_false[:, ::-1], axis=1)[:, ::-1]
-    return next_false - pos
+def _monotone_runs(
+    flat: np.ndarray, start: np.ndarray, pos: np.ndarray, length: np.ndarray, step: np.ndarray, want: np.ndarray
+) -> np.ndarray:
+    """Per walk: for how many margins m = 0..100 the luma keeps rising (``want`` +1) or falling (-1) outwards.
 
-
-def _run_left(b: np.ndarray) -> np.ndarray:
-    """Per row of a (H, L) bool array: how many consecutive True end at each position (going left)."""
-    pos = np.arange(b.shape[1])
-    prev_false = np.maximum.accumulate(np.where(b, -1, pos), axis=1)
-    return pos - prev_false
-
-
-def _row_widths(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Marziliano edge widths along rows at every pixel of (H, W): (rising edges, falling edges).
-
-    For an edge at column c rising to the right, the right side counts the run of d[j] = Y[j+1] - Y[j] > 0
-    from j = c+1, the left side the run of d > 0 from j = c-2 leftwards (the reference code's walk, which starts
-    one neighbour out); each side is 1 + min(run, 100). Falling edges use d < 0.
+    Walk k starts at flat pixel ``start[k]`` and moves by ``step[k]`` (+-1 along a row, +-W along a column);
+    ``pos``/``length`` are its coordinate along that axis and the axis length. As in the reference code, margin m
+    compares the pixels 1 + m (inner) and 2 + m (outer) steps out, and the walk stops at the image border or
+    where the run ends. The loop is over margins, vectorised over the walks still going.
     """
-    h, w = y.shape
-    d = np.diff(y, axis=1)  # (H, W-1)
-    zero_col = np.zeros((h, 1), dtype=np.int64)
-    widths = []
-    for monotone in (d > 0, d < 0):
-        right = np.concatenate([_run_right(monotone), zero_col], axis=1)  # index c+1 in 0..W-1
-        left = np.concatenate([zero_col, _run_left(monotone)], axis=1)  # index (c-2)+1 in 0..W-1
-        cols = np.arange(w)
-        right_run = np.zeros((h, w), dtype=np.int64)
-        right_run[:, : w - 1] = right[:, cols[: w - 1] + 1]
-        left_run = np.zeros((h, w), dtype=np.int64)
-        left_run[:, 1:] = left[:, cols[1:] - 1]
-        widths.append(np.minimum(right_run, CPBD_MAX_MARGIN) + np.minimum(left_run, CPBD_MAX_MARGIN) + 2)
-    return widths[0], widths[1]
+    side = np.sign(step)
+    runs = np.zeros(len(start), dtype=np.int64)
+    active = np.arange(len(start))
+    for margin in range(CPBD_MAX_MARGIN + 1):
+        outer_pos = pos[active] + side[active] * (2 + margin)
+        active = active[(outer_pos >= 0) & (outer_pos < length[active])]
+        inner = flat[start[active] + step[active] * (1 + margin)]
+        outer = flat[start[active] + step[active] * (2 + margin)]
+        active = active[want[active] * (outer - inner) > 0]
+        if active.size == 0:
+            break
+        runs[active] += 1
+    return runs
 
 
 def edge_widths(y: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Edge width at each edge pixel of (H, W) luma (0 where no width is measured): along the quantised
-    gradient direction, rows for 0/180 degrees, columns for +-90 degrees; interior pixels only."""
-    gy, gx = np.gradient(y.astype(np.float64))
-    quantised = 45 * np.round(np.degrees(np.arctan2(gy, gx)) / 45)
-    interior = np.zeros_like(edges, dtype=bool)
-    interior[1:-1, 1:-1] = True
-    edges = edges & interior
-    rise_row, fall_row = _row_widths(y)
-    rise_col, fall_col = (a.T for a in _row_widths(np.ascontiguousarray(y.T)))
-    widths = np.zeros(y.shape, dtype=np.int64)
-    for angle, table in ((0, rise_row), (180, fall_row), (-180, fall_row), (90, rise_col), (-90, fall_col)):
-        mask = edges & (quantised == angle)
-        widths[mask] = table[mask]
+    """Marziliano edge width at each interior edge pixel of (H, W) luma, as an (H, W) map (0: none measured)."""
+    r, c, width = measured_edge_widths(y, edges)
+    widths = np.zeros(np.shape(y), dtype=np.int64)
+    widths[r, c] = width
     return widths
+
+
+def measured_edge_widths(y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, widths) of the interior edge pixels of (H, W) luma whose width is measured.
+
+    Gradient direction from central differences (``np.gradient``'s interior rule), quantised to multiples of 45
+    degrees; widths along the row for 0/180 degrees, along the column for +-90 (diagonals get none). Width =
+    (1 + run on one side) + (1 + run on the other), each run capped at 100 (the reference code's walk).
+    """
+    y = np.asarray(y, dtype=np.float32)
+    h, w = y.shape
+    inner_edges = np.zeros((h, w), dtype=bool)
+    inner_edges[1:-1, 1:-1] = edges[1:-1, 1:-1]
+    r, c = np.nonzero(inner_edges)
+    y64 = y.astype(np.float64)
+    gx = (y64[r, c + 1] - y64[r, c - 1]) / 2
+    gy = (y64[r + 1, c] - y64[r - 1, c]) / 2
+    angle = 45 * np.round(np.degrees(np.arctan2(gy, gx)) / 45)
+    along_row = (angle == 0) | (np.abs(angle) == 180)
+    keep = along_row | (np.abs(angle) == 90)
+    r, c, angle, along_row = r[keep], c[keep], angle[keep], along_row[keep]
+    rising = np.where(along_row, angle == 0, angle == 90)  # luma increases towards +x / +y
+    sign = np.where(rising, 1, -1)
+    start = r * w + c
+    pos = np.where(along_row, c, r)
+    length = np.where(along_row, w, h)
+    unit = np.where(along_row, 1, w)
+    flat = y.ravel()
+    total = np.zeros(len(start), dtype=np.int64)
+    for side in (1, -1):  # forwards (right / down) must keep the edge's trend, backwards the opposite
+        runs = _monotone_runs(flat, start, pos, length, side * unit, side * sign)
+        total += np.minimum(runs, CPBD_MAX_MARGIN) + 1
+    return r, c, total
 
 
 def cpbd(y: np.ndarray) -> float:
@@ -275,24 +292,21 @@ def cpbd(y: np.ndarray) -> float:
     if nb_r == 0 or nb_c == 0:
         return 0.0
     edges = canny(y / 255.0, sigma=1.0)
-    widths = edge_widths(y, edges)
-    crop = (slice(0, nb_r * CPBD_BLOCK), slice(0, nb_c * CPBD_BLOCK))
-
-    def blocks(a: np.ndarray) -> np.ndarray:  # (H, W) -> (nb_r, nb_c, 64 * 64)
-        a = a[crop].reshape(nb_r, CPBD_BLOCK, nb_c, CPBD_BLOCK).swapaxes(1, 2)
-        return a.reshape(nb_r, nb_c, -1)
-
-    y_blocks = blocks(y)
-    is_edge_block = blocks(edges).sum(axis=2) > CPBD_EDGE_FRACTION * CPBD_BLOCK * CPBD_BLOCK
-    block_contrast = y_blocks.max(axis=2) - y_blocks.min(axis=2)
-    w_jnb = np.where(block_contrast <= CPBD_CONTRAST_SPLIT, 5.0, 3.0)
-    w_blocks = blocks(widths)
-    counted = (w_blocks > 0) & is_edge_block[..., None]
+    r, c, width = measured_edge_widths(y, edges)
+    bh, bw = nb_r * CPBD_BLOCK, nb_c * CPBD_BLOCK
+    grid = y[:bh, :bw].reshape(nb_r, CPBD_BLOCK, nb_c, CPBD_BLOCK)  # a view: block (i, j) = grid[i, :, j, :]
+    block_contrast = grid.max(axis=(1, 3)) - grid.min(axis=(1, 3))
+    edge_count = edges[:bh, :bw].reshape(nb_r, CPBD_BLOCK, nb_c, CPBD_BLOCK).sum(axis=(1, 3))
+    is_edge_block = edge_count > CPBD_EDGE_FRACTION * CPBD_BLOCK * CPBD_BLOCK
+    inside = (r < bh) & (c < bw)  # partial blocks at the right / bottom are ignored
+    br, bc, width = r[inside] // CPBD_BLOCK, c[inside] // CPBD_BLOCK, width[inside]
+    counted = is_edge_block[br, bc]
     if not counted.any():
         return 0.0
-    p_blur = 1.0 - np.exp(-(np.abs(w_blocks / w_jnb[..., None]) ** CPBD_BETA))
+    w_jnb = np.where(block_contrast[br, bc] <= CPBD_CONTRAST_SPLIT, 5.0, 3.0)[counted]
+    p_blur = 1.0 - np.exp(-(np.abs(width[counted] / w_jnb) ** CPBD_BETA))
     sharp = np.round(p_blur * 100) <= CPBD_P_JNB_PERCENT
-    return float(np.count_nonzero(sharp & counted)) / float(np.count_nonzero(counted))
+    return float(np.count_nonzero(sharp)) / float(len(p_blur))
 
 
 # ---------------------------------------------------------------- frames -> metrics -> video
@@ -329,12 +343,33 @@ def summarise(per_frame: np.ndarray) -> np.ndarray:
     return out
 
 
+def clip_info(path: str | Path) -> tuple[int, float]:
+    """(frame count, frame rate) of a stored clip from one decord open; UserError if unreadable or empty.
+
+    Stands in for a shared ``io.video`` helper: ``count_frames`` gives no rate, and ``probe`` (an ffmpeg run per
+    video) costs more than decoding a short clip's 1 fps samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: video file not found")
+    try:
+        import decord
+
+        with _quiet_stderr():
+            reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        n, fps = len(reader), float(reader.get_avg_fps())
+    except Exception as err:  # decord raises its own DECORDError and RuntimeError types
+        raise UserError(f"{path}: unreadable or corrupt video ({_decord_reason(err)})") from None
+    if n == 0:
+        raise UserError(f"{path}: video has zero frames")
+    if not math.isfinite(fps) or fps <= 0:
+        raise UserError(f"{path}: no valid frame rate in the video stream ({fps})")
+    return n, fps
+
+
 def clip_samples(path: str | Path) -> tuple[list[int], list[int]]:
     """(sampled frame indices, partner indices) of a stored clip; UserError if unreadable."""
-    fps = probe(path)["fps"]
-    if not fps or fps <= 0:
-        raise UserError(f"{path}: no frame rate in the video stream header")
-    n = count_frames(path)
+    n, fps = clip_info(path)
     indices = sample_indices(n, fps)
     return indices, partner_indices(indices, n)
 
