@@ -319,7 +319,7 @@ if HAS_W2S:
 
     def inference_args():
         i = W2S["inference"]
-        return f"--temperature {i['temperature']} --link {i['link']}"
+        return f"--temperature {i['temperature']} --link {i['link']} --solver {i.get('solver', 'newton')}"
 
     def eval_sets():
         return [f"{paths(BASE).manifest(W2S_SOURCE)}:train"] + [

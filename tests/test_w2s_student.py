@@ -10,6 +10,7 @@ import torch
 from scipy import stats
 
 from vqaloop.errors import UserError
+from vqaloop.evaluation.gmad import level_sets
 from vqaloop.losses.confidence import get_w2s_loss
 from vqaloop.models.alternatives import CnnFrames, TransformerTokens
 from vqaloop.models.effnet_head import EffNetMotionHead
@@ -101,13 +102,19 @@ def test_soft_comparison_scores_follow_quality(trained):
 
 
 def test_gmad_mining_takes_pairs_the_student_separates_within_a_teachers_level():
-    teacher = np.array([1.0, 1.05, 1.1, 3.0, 3.05, 3.1, 5.0, 5.02])
-    student = np.array([0.0, 9.0, 4.0, 1.0, 2.0, 8.0, 3.0, 3.5])
-    high, low, gap = most_differentiated_pairs(student, teacher, levels=3, per_level=1)
-    assert set(zip(high.tolist(), low.tolist(), strict=True)) == {(1, 0), (5, 3), (7, 6)}
-    assert (gap > 0).all() and all(abs(teacher[h] - teacher[lo]) < 0.2 for h, lo in zip(high, low, strict=True))
-    low2, high2 = gmad_pairs_between(student, teacher[:, None], levels=3, count=100)
-    assert len(set(zip(low2.tolist(), high2.tolist(), strict=True))) == len(low2)  # no pair twice
+    rng = np.random.default_rng(0)
+    teacher, student = rng.uniform(1, 5, 200), rng.normal(size=200)
+    high, low, gap = most_differentiated_pairs(student, teacher, levels=4, per_level=1)
+    # brute force: in each level set of the teacher, the pair with the largest student difference
+    sets, delta = level_sets(teacher, 4)
+    expected = set()
+    for _k, _c, idx in sets:
+        a, b = max(((i, j) for i in idx for j in idx), key=lambda p: student[p[0]] - student[p[1]])
+        expected.add((int(a), int(b)))
+    assert set(zip(high.tolist(), low.tolist(), strict=True)) == expected
+    assert (gap > 0).all() and (np.abs(teacher[high] - teacher[low]) <= 2 * delta).all()
+    low2, high2 = gmad_pairs_between(student, teacher[:, None], levels=4, count=100)
+    assert len(set(zip(low2.tolist(), high2.tolist(), strict=True))) == len(low2) > 8  # both roles, no pair twice
 
 
 def test_stage_pairs_hold_only_misclassified_synthetic_pairs(trained):

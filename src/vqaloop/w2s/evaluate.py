@@ -38,7 +38,7 @@ def add_arguments(parser):
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--temperature", type=float, default=5.0)
     parser.add_argument("--link", choices=["normal", "sigmoid"], default="normal")
-    parser.add_argument("--solver", choices=["lbfgs", "adam"], default="lbfgs")
+    parser.add_argument("--solver", choices=["newton", "lbfgs", "adam"], default="newton")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--scores-out", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)

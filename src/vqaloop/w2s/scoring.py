@@ -24,7 +24,14 @@ import torch
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.w2s.data import VideoBank
-from vqaloop.w2s.soft_comparison import DEFAULT_TEMPERATURE, anchor_matrix, preference, test_matrices
+from vqaloop.w2s.soft_comparison import (
+    DEFAULT_TEMPERATURE,
+    SOLVERS,
+    anchor_matrix,
+    preference,
+    scores_from_preferences,
+    test_matrices,
+)
 
 log = logging.getLogger(__name__)
 ANCHOR_COLUMNS = ["video_id", "dataset", "path", "mos"]
@@ -47,10 +54,12 @@ def anchor_preferences(model, anchors: torch.Tensor, temperature: float) -> np.n
 
 
 def soft_comparison_scores(model, anchors: torch.Tensor, videos: torch.Tensor, *, temperature: float = DEFAULT_TEMPERATURE,
-                           link: str = "normal", solver: str = "lbfgs") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Scores (N,) of ``videos`` against ``anchors`` (n, F, D) and the (N, n+1, n+1) matrices they came from."""
-    from vqaloop.evaluation.thurstone import adam_recipe, map_scores_batched
+                           link: str = "normal", solver: str = "newton") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Scores (N,) of ``videos`` against ``anchors`` (n, F, D) and the (N, n+1, n+1) matrices they came from.
 
+    ``solver``: ``newton`` (the exact MAP of every video at once, gradient below 1e-10), ``lbfgs`` (exact, one
+    video at a time) or ``adam`` (the authors' recipe: 50 Adam steps; with ``link="sigmoid"`` their setting).
+    """
     n = len(anchors)
     if n < 2:
         raise UserError(f"soft comparison needs at least 2 anchors, got {n}")
@@ -58,12 +67,7 @@ def soft_comparison_scores(model, anchors: torch.Tensor, videos: torch.Tensor, *
     first = anchors.repeat(len(videos), 1, 1)
     second = videos.repeat_interleave(n, dim=0)
     p = preference(pair_logits(model, first, second), temperature).reshape(len(videos), n)
-    matrices = test_matrices(m_r, p)
-    if solver == "adam":
-        q = np.stack([adam_recipe(m, link=link) for m in matrices])
-    else:
-        q = map_scores_batched(matrices, link=link)
-    return q[:, -1], matrices
+    return scores_from_preferences(m_r, p, link=link, solver=solver), test_matrices(m_r, p)
 
 
 def read_anchors(path: str | Path) -> pd.DataFrame:
@@ -133,7 +137,7 @@ def add_arguments(parser):
     parser.add_argument("--frames", type=int, default=8, help="frames per video when features are computed")
     parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--link", choices=["normal", "sigmoid"], default="normal")
-    parser.add_argument("--solver", choices=["lbfgs", "adam"], default="lbfgs", help="adam = the reference recipe")
+    parser.add_argument("--solver", choices=SOLVERS, default="newton", help="adam = the authors' recipe")
     parser.add_argument("--matrix-out", type=Path, help="CSV of each video's (n+1) x (n+1) matrix (long format)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="CSV video_id,score (stdout without)")

@@ -98,6 +98,7 @@ def add_arguments(parser):
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--temperature", type=float, default=5.0)
     parser.add_argument("--link", choices=["normal", "sigmoid"], default="normal")
+    parser.add_argument("--solver", choices=["newton", "lbfgs", "adam"], default="newton")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", required=True, type=Path)
@@ -118,7 +119,7 @@ def run(args) -> int:
     train = labelled_split(args.source_manifest, "train")
     anchors = read_anchors(args.anchors)
     pool_name, source_name = str(pool.dataset.iloc[0]), str(train.dataset.iloc[0])
-    inference = {"temperature": args.temperature, "link": args.link}
+    inference = {"temperature": args.temperature, "link": args.link, "solver": args.solver}
     scores = score_ids(student, anchors, {pool_name: ids, source_name: list(train.video_id)}, args.features_root,
                        **inference)  # fmt: skip
     fit = fit_logistic4(scores.loc[list(train.video_id)].to_numpy(), train.mos.to_numpy(dtype=float))
