@@ -326,10 +326,19 @@ if HAS_W2S:
             f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS
         ]
 
+    STAGE_KEYS = ("stage_training", "gmad_levels")  # only the iterative stages (Table 1 rows IV, V) read these
+
+    def w2s_slice(table):
+        """The part of the w2s config a table depends on (its provenance hash; other edits do not rebuild it)."""
+        if table == "w2s_table1":
+            return W2S
+        pairs = {k: v for k, v in W2S["pairs"].items() if not k.startswith("stage_")}
+        return {**{k: v for k, v in W2S.items() if k not in STAGE_KEYS}, "pairs": pairs}
+
     def w2s_spec(table):
         from vqaloop.config import config_hash
 
-        return w2s_table_spec(table, W2S, RUN, config_hash({"w2s": W2S}))
+        return w2s_table_spec(table, W2S, RUN, config_hash({"w2s": w2s_slice(table)}))
 
     def w2s_table_inputs(table):
         spec = w2s_spec(table)
