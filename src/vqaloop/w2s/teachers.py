@@ -46,7 +46,8 @@ def rows_to_score(sets: list[str]) -> pd.DataFrame:
         manifest = read_manifest(path)
         if split is not None:
             manifest = manifest[manifest.split == split]
-        parts.append(manifest[["video_id", "dataset", "split", "path", "mos"]])
+        keep = ["video_id", "dataset", "split", "path", "mos", *(["fps"] if "fps" in manifest.columns else [])]
+        parts.append(manifest[keep])
     rows = pd.concat(parts).drop_duplicates("video_id").reset_index(drop=True)
     return rows
 
