@@ -423,6 +423,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos", nargs="*", type=Path, metavar="VIDEO", help="video files (id column: path)")
     parser.add_argument("--manifest", type=Path, help="every row of this manifest instead (id column: video_id)")
     parser.add_argument("--data-root", type=Path, help="folder the manifest's paths are relative to")
+    parser.add_argument("--split", choices=["train", "test", "pool"], help="with --manifest: only this split's rows")
     parser.add_argument("--out", type=Path, required=True, help="output CSV")
     parser.add_argument(
         "--per-frame", action="store_true", help="one row per sampled frame (with a frame column) instead of per video"
@@ -445,6 +446,10 @@ def _items(args: argparse.Namespace) -> tuple[list[tuple[str, Path, str]], str]:
             manifest = read_manifest(args.manifest)
         except UserError as err:  # pandas' parser messages can span lines: keep the one-line contract
             raise UserError(" ".join(str(err).split())) from None
+        if args.split is not None:
+            manifest = manifest[manifest.split == args.split]
+            if manifest.empty:
+                raise UserError(f"{args.manifest}: no rows in split {args.split!r}")
         items = [
             (str(vid), args.data_root / str(rel), f"{args.manifest}: row {pos + 2} (video_id {vid}): ")
             for pos, (vid, rel) in enumerate(zip(manifest["video_id"], manifest["path"], strict=True))
@@ -452,8 +457,8 @@ def _items(args: argparse.Namespace) -> tuple[list[tuple[str, Path, str]], str]:
         return items, "video_id"
     if not args.videos:
         raise UserError("no input: give VIDEO files or --manifest MANIFEST --data-root ROOT")
-    if args.data_root is not None:
-        raise UserError("--data-root goes with --manifest")
+    if args.data_root is not None or args.split is not None:
+        raise UserError("--data-root and --split go with --manifest")
     return [(str(path), path, "") for path in args.videos], "path"
 
 
