@@ -216,8 +216,9 @@ def top_n_rounding(y: np.ndarray, size: int, groups: Groups) -> np.ndarray:
     floor = np.floor(y + 1e-9)
     fraction = np.where(y - floor > 1e-9, y - floor, 0.0)
     missing = size - int(floor.sum())
-    first_member = groups.members[groups.start]  # ties by candidate order
-    order = np.lexsort((first_member, -fraction))
+    # Ties by candidate order: the candidate holding a group's fraction is its member number floor(y_g).
+    holder = groups.members[groups.start + np.minimum(floor.astype(np.int64), groups.size - 1)]
+    order = np.lexsort((holder, -fraction))
     extra = np.zeros(len(y), dtype=np.int64)
     extra[order[:missing]] = 1
     return floor.astype(np.int64) + extra
