@@ -37,6 +37,11 @@ def plan_slice(dataset):
     return {k: spec[k] for k in keys if k in spec}
 
 
+def features_root(files):
+    """The features folder of <root>/<dataset>/<encoder>.npz inputs (derived from the inputs, as --lint asks)."""
+    return str(Path(files[0]).parent.parent)
+
+
 def as_json(obj):
     """A config slice as a shell-quoted JSON argument (params hold the slice, so edits rerun the rule)."""
     quoted = json.dumps(obj, sort_keys=True).replace("'", "'\\''")
@@ -233,12 +238,19 @@ if HAS_W2S:
     W2S_SOURCE, W2S_POOL, W2S_SYNTH = W2S["source"], W2S["pool"], W2S["synthetic"]
     W2S_TESTS = list(W2S["test_sets"])
     STUDENT_ENCODERS = ("efficientnet_lite0", "motion")
-    PAIRSETS = ["homogeneous_ensemble", *(f"homogeneous_{t}" for t in W2S_TEACHERS), "synthetic", "source"]
+    PAIRSETS = [
+        "homogeneous_ensemble",
+        *(f"homogeneous_{t}" for t in W2S_TEACHERS),
+        "synthetic",
+        "source",
+    ]
 
     def w2s_sets():
         """Rows every teacher scores: the source (all), the pool (all) and each test set's test split."""
         sets = [paths(BASE).manifest(W2S_SOURCE), paths(BASE).manifest(W2S_POOL)]
-        return sets + [f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS if d != W2S_SOURCE]
+        return sets + [
+            f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS if d != W2S_SOURCE
+        ]
 
     def w2s_set_datasets():
         return sorted({W2S_SOURCE, W2S_POOL, *W2S_TESTS})
@@ -264,7 +276,9 @@ if HAS_W2S:
         spec = W2S["teachers"][wc.teacher]
         if spec["kind"] == "base_model":
             return f"--model {input.model} --features-root {DATA}/features"
-        return f"--data-root {corpus_root(input.manifests)} --cache {config['cache_dir']}"
+        return (
+            f"--data-root {corpus_root(input.manifests)} --cache {config['cache_dir']}"
+        )
 
     def student_features(datasets):
         return [paths(BASE).features(d, e) for d in datasets for e in STUDENT_ENCODERS]
@@ -297,7 +311,9 @@ if HAS_W2S:
         recipe = RECIPES[wc.student]
         inputs = {
             "pairs": [W.pairs(p, wc.seed) for p in recipe["pairs"]],
-            "manifests": [paths(BASE).manifest(d) for d in (W2S_POOL, W2S_SYNTH, W2S_SOURCE)],
+            "manifests": [
+                paths(BASE).manifest(d) for d in (W2S_POOL, W2S_SYNTH, W2S_SOURCE)
+            ],
             "features": student_features([W2S_POOL, W2S_SYNTH, W2S_SOURCE]),
         }
         if recipe["init"]:
@@ -326,7 +342,10 @@ if HAS_W2S:
             f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS
         ]
 
-    STAGE_KEYS = ("stage_training", "gmad_levels")  # only the iterative stages (Table 1 rows IV, V) read these
+    STAGE_KEYS = (
+        "stage_training",
+        "gmad_levels",
+    )  # only the iterative stages (Table 1 rows IV, V) read these
 
     def w2s_slice(table):
         """The part of the w2s config a table depends on (its provenance hash; other edits do not rebuild it)."""

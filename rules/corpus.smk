@@ -79,7 +79,9 @@ rule render:
         clip=as_json(CORPUS["clip"]),
         noise=CORPUS["label"]["rater_noise_sd"],
         data=lambda wc, input: corpus_root(input.plan),
-        vmaf=lambda wc: "" if CORPUS["datasets"][wc.dataset].get("vmaf", True) else "--no-vmaf",
+        vmaf=lambda wc: (
+            "" if CORPUS["datasets"][wc.dataset].get("vmaf", True) else "--no-vmaf"
+        ),
     shell:
         "python -m vqaloop render --plan {input.plan} --catalogue {input.catalogue}"
         " --shard {wildcards.shard} --data-root {params.data} --clip {params.clip}"

@@ -121,7 +121,7 @@ rule w2s_mine:
     conda:
         CONDA_ENV
     params:
-        features=f"{DATA}/features",
+        features=lambda wc, input: features_root(input.features),
         gmad=W2S["pairs"]["stage_gmad"],
         synthetic=W2S["pairs"]["stage_synthetic"],
         levels=W2S["gmad_levels"],
@@ -148,7 +148,7 @@ rule w2s_train:
         CONDA_ENV
     threads: config.get("threads", 1)
     params:
-        features=f"{DATA}/features",
+        features=lambda wc, input: features_root(input.features),
         args=student_args,
     shell:
         "python -m vqaloop w2s-train --pairs {input.pairs} --manifests {input.manifests}"
@@ -172,7 +172,7 @@ rule w2s_evaluate:
     conda:
         CONDA_ENV
     params:
-        features=f"{DATA}/features",
+        features=lambda wc, input: features_root(input.features),
         sets=" ".join(eval_sets()),
         inference=inference_args(),
     shell:

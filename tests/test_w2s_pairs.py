@@ -56,7 +56,7 @@ def ladder_manifest(contents=("a", "b"), families=("resize", "stutter")) -> pd.D
     rows = []
     for c in contents:
         for chain in ladder_chains(list(families)):
-            (family, level), = chain
+            ((family, level),) = chain
             rows.append({"video_id": f"{c}_{family}{level}", "content_id": c, "distortion": family, "level": level})
     return pd.DataFrame(rows)
 

@@ -97,7 +97,6 @@ RENDERS: dict[str, str] = {
 }  # fmt: skip
 
 
-
 def extra_renders(count: int) -> dict[str, str]:
     """``count`` further lavfi renders with parameters and seeds none of RENDERS uses (category ``extra_render``).
 

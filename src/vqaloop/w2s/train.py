@@ -107,7 +107,9 @@ def train_student(model: torch.nn.Module, x: torch.Tensor, pairs: pd.DataFrame, 
 
 def add_arguments(parser):
     parser.add_argument("--student", default="pair_transformer", help="student registry name")
-    parser.add_argument("--pairs", nargs="+", required=True, type=Path, help="pair files (vqaloop w2s-pairs / w2s-mine)")
+    parser.add_argument(
+        "--pairs", nargs="+", required=True, type=Path, help="pair files (vqaloop w2s-pairs / w2s-mine)"
+    )
     parser.add_argument("--manifests", nargs="+", required=True, type=Path, help="manifests listing the paired videos")
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--init", type=Path, help="continue from this student checkpoint (iterative stages)")
