@@ -3,6 +3,9 @@
 Cells: failure identification (Table 2) = SRCC/PLCC between the *base* model's predictions and the revealed
 MOS on a selected subset (lower = more failure-focused); active fine-tuning (Table 3) = SRCC/PLCC of the
 fine-tuned model on each test split. Each cell is the mean over seeds with a 95% t-interval.
+
+Beside the long CSV, ``<stem>_seeds.csv`` keeps every seed's value (``table,row,column,metric,seed,value``;
+the base model has one row with an empty seed; unavailable rows have none): ``vqaloop claims`` pairs them by seed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from vqaloop.workflow_paths import MdsPaths
 
 log = logging.getLogger(__name__)
 METRICS = ("srcc", "plcc")
+SEED_COLUMNS = ["table", "row", "column", "metric", "seed", "value"]
 
 
 def mean_ci(values: list[float]) -> tuple[float, float | None, float | None, int]:
@@ -114,6 +118,26 @@ def build_long(spec: dict, reader: CellReader) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=[*LONG_COLUMNS, "note"])
 
 
+def seed_records(table: str, row_key: str, column: str, metric: str, seeds: list, values: list[float]) -> list[dict]:
+    """One long record per seed (seed ``None``: a seedless row such as the base model or a teacher)."""
+    return [{"table": table, "row": row_key, "column": column, "metric": metric, "seed": seed,
+             "value": None if value is None or not np.isfinite(value) else float(value)}
+            for seed, value in zip(seeds, values, strict=True)]  # fmt: skip
+
+
+def build_seeds(spec: dict, reader: CellReader) -> pd.DataFrame:
+    """Every seed's value of every available cell (the per-seed data behind :func:`build_long`'s means)."""
+    records = []
+    for row in spec["rows"]:
+        if row["kind"] == "unavailable":
+            continue
+        seeds = [None] if row["kind"] == "base" else spec["seeds"]
+        for (col, metric), values in per_seed_values(spec, reader, row).items():
+            column = spec["paper_key"].get(col, col)
+            records += seed_records(spec["table"], row["key"], column, metric, seeds, values)
+    return pd.DataFrame.from_records(records, columns=SEED_COLUMNS).astype({"seed": "Int64"})
+
+
 def wide(long: pd.DataFrame, value_col: str = "value") -> pd.DataFrame:
     """Paper-shaped: one row per method, one column per dataset/ablation column, cells 'SRCC / PLCC'."""
 
@@ -153,7 +177,8 @@ def add_arguments(parser):
     parser.add_argument("--data-root", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--paper-root", default="results/paper", type=Path)
-    parser.add_argument("--out", required=True, type=Path, help="long CSV; _wide.csv and _vs_paper.csv beside it")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="long CSV; _wide.csv, _vs_paper.csv and _seeds.csv beside it")  # fmt: skip
 
 
 def run(args) -> int:
@@ -163,6 +188,7 @@ def run(args) -> int:
     stem = args.out.with_suffix("")
     write_csv_atomic(wide(long), f"{stem}_wide.csv")
     write_csv_atomic(side_by_side(long, spec["table"], args.paper_root), f"{stem}_vs_paper.csv")
+    write_csv_atomic(build_seeds(spec, reader), f"{stem}_seeds.csv")
     write_csv_atomic(long, args.out)
     log.info("%s:\n%s", spec["table"], wide(long).to_string(index=False))
     return 0

@@ -4,7 +4,8 @@ The same builder as the MDS-VQA tables (``vqaloop.tables.mds_build``: mean and 9
 wide rendering, the join with ``results/paper``). Cells: SRCC / PLCC of a teacher's scores, or of a student's
 soft-comparison scores, against the MOS of each test set's test split; "Overall" is the mean over the block's
 sets weighted by their number of videos (the paper's "weighted average based on the number of videos"),
-computed per seed before the interval. Teachers have no seed (one value).
+computed per seed before the interval. Teachers have no seed (one value). ``<stem>_seeds.csv`` beside the long
+CSV keeps every seed's value (``table,row,column,metric,seed,value``; a teacher: one row, empty seed).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 from vqaloop.evaluation.metrics import plcc, srcc
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.io.manifest import read_manifest
-from vqaloop.tables.mds_build import METRICS, mean_ci, side_by_side, wide
+from vqaloop.tables.mds_build import METRICS, SEED_COLUMNS, mean_ci, seed_records, side_by_side, wide
 from vqaloop.tables.published import LONG_COLUMNS
 from vqaloop.workflow_paths import W2sPaths
 
@@ -61,14 +62,30 @@ def with_overall(cells: dict[str, dict], spec: dict) -> dict[str, dict[str, floa
     return out
 
 
+def per_seed_cells(spec: dict, paths: W2sPaths, test_rows: dict[str, pd.DataFrame], row: dict):
+    """(seeds, one column-key -> {srcc, plcc} dict per seed); a teacher has the single seed ``None``."""
+    if row["kind"] == "teacher":
+        return [None], [with_overall(teacher_cells(Path(paths.teacher(row["id"])), test_rows), spec)]
+    seeds = list(spec["seeds"])
+    return seeds, [with_overall(student_cells(Path(paths.student_eval(row["id"], s))), spec) for s in seeds]
+
+
+def build_seeds(spec: dict, paths: W2sPaths, test_rows: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every seed's value of every cell (the per-seed data behind :func:`build_long`'s means)."""
+    records = []
+    for row in spec["rows"]:
+        seeds, per_seed = per_seed_cells(spec, paths, test_rows, row)
+        for col in spec["columns"]:
+            for m in METRICS:
+                values = [cells[col["key"]][m] for cells in per_seed]
+                records += seed_records(spec["table"], row["key"], col["key"], m, seeds, values)
+    return pd.DataFrame.from_records(records, columns=SEED_COLUMNS).astype({"seed": "Int64"})
+
+
 def build_long(spec: dict, paths: W2sPaths, test_rows: dict[str, pd.DataFrame]) -> pd.DataFrame:
     records = []
     for row in spec["rows"]:
-        if row["kind"] == "teacher":
-            per_seed = [with_overall(teacher_cells(Path(paths.teacher(row["id"])), test_rows), spec)]
-        else:
-            per_seed = [with_overall(student_cells(Path(paths.student_eval(row["id"], s))), spec)
-                        for s in spec["seeds"]]  # fmt: skip
+        _seeds, per_seed = per_seed_cells(spec, paths, test_rows, row)
         for col in spec["columns"]:
             for m in METRICS:
                 mean, lo, hi, n = mean_ci([cells[col["key"]][m] for cells in per_seed])
@@ -87,7 +104,8 @@ def add_arguments(parser):
     parser.add_argument("--work", required=True, help="the run's work folder (teacher scores, student evaluations)")
     parser.add_argument("--manifests", nargs="+", required=True, type=Path, help="manifests of the test sets")
     parser.add_argument("--paper-root", default="results/paper", type=Path)
-    parser.add_argument("--out", required=True, type=Path, help="long CSV; _wide.csv and _vs_paper.csv beside it")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="long CSV; _wide.csv, _vs_paper.csv and _seeds.csv beside it")  # fmt: skip
 
 
 def run(args) -> int:
@@ -103,6 +121,7 @@ def run(args) -> int:
     stem = args.out.with_suffix("")
     write_csv_atomic(wide(long), f"{stem}_wide.csv")
     write_csv_atomic(side_by_side(long, spec["table"], args.paper_root), f"{stem}_vs_paper.csv")
+    write_csv_atomic(build_seeds(spec, W2sPaths(args.work), test_rows), f"{stem}_seeds.csv")
     write_csv_atomic(long, args.out)
     log.info("%s:\n%s", spec["table"], wide(long).to_string(index=False))
     return 0
