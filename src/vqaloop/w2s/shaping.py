@@ -20,17 +20,21 @@ Decisions where the paper and SPEC are silent:
   Group g contributes its first y_g members in candidate order: ties are broken by candidate order, and the
   same inputs give the same picks (HiGHS is deterministic; only a run stopped by the time limit can depend on
   the machine's speed, and the log says so).
-- **MIP or LP.** Up to ``MIP_MAX_CANDIDATES`` = 3,000 candidates the MIP is solved (with ``time_limit``, default
-  30 s; the MIP gap and dual bound are reported). Measured on 9 correlated metrics x 10 bins (benchmarks/
-  bench_shaping.py, 2 shared cores): up to 3,000 candidates HiGHS proved the optimum in at most 1.3 s on every
-  instance tried (N = 5% and 25% of K); at 5,000 it needed up to 14 s, at 10,000 up to 11 s, and at 20,000 it
-  stopped at a 20 s limit with gap 1.0 on three of four instances. Above the threshold: the LP relaxation (dual
-  simplex, a basic solution: at most one fractional group per constraint row), rounded two ways, keeping the
-  better: (a) the SPEC's top-N rounding of the fractional x (per candidate x_k = 1 for the first floor(y_g)
-  members of a group, the fraction for the next: take all ones, then the largest fractions, ties by candidate
-  order); (b) the exact best rounding of this LP solution: the integral groups are kept and the few fractional
-  ones choose floor or ceil in a small MIP (a few dozen binaries, milliseconds). (b) roughly halves the
-  excess over the LP bound of (a) in our measurements. The LP objective is reported as the lower bound.
+- **MIP or LP.** Up to ``MIP_MAX_CANDIDATES`` = 3,000 candidates the MIP is solved (``time_limit``, default
+  30 s; its status, MIP gap and dual bound are reported). Measured (benchmarks/bench_shaping.py: 9 correlated
+  metrics x 10 bins, N = 5% and 25% of K, 2 instances each, 2 shared cores): up to K = 3,000 HiGHS proved the
+  optimum on every instance in at most 7 s (mostly 1-3 s); at 5,000 it needed up to 13 s, at 10,000 up to
+  16 s and once stopped at the 30 s limit (gap 0.23, objective 26, worse than the rounded LP's 24); at 20,000
+  a 20 s limit stopped it on 3 of 4 instances tried. A run stopped by the limit is neither optimal nor reproducible across machines, hence
+  the threshold. Above it: the LP relaxation (dual simplex, a basic solution: at most one fractional group per
+  constraint row, about 60 of them), rounded two ways, keeping the better (ties: (a)):
+  (a) the SPEC's top-N rounding of the fractional x (per candidate, x_k = 1 for the first floor(y_g) members of
+  a group and the fraction for the next one; take all ones, then the largest fractions, ties by the holding
+  candidate's order); (b) the best rounding of this LP solution: integral groups kept, the fractional ones
+  choose floor or ceil in a small MIP (a few dozen binaries) limited to ``ROUNDING_NODE_LIMIT`` = 1,000
+  branch-and-bound nodes, a deterministic amount of work. Measured, (b) lands 0-6 above the MIP optimum where
+  (a) lands 8-44 above it; at K = 20,000 the whole LP path takes about 3 s. The LP objective is reported as the
+  lower bound.
 - **Histogram error.** Total variation distance between the shaped pool's and the reference's bin proportions,
   summed over metrics (0 = identical histograms, at most the number of metrics); reported for the candidate
   pool, the shaped pool and ``random_subsets`` (default 100) seeded random subsets of the same size.
