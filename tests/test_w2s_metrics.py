@@ -304,12 +304,13 @@ def test_video_metrics_sample_one_frame_per_second(clips):
     assert values.shape == (3, 9) and np.all(np.isfinite(values))
 
 
-def _manifest(folder, rows) -> str:
-    path = folder / "manifest.csv"
+def _manifest(folder, rows, name: str = "manifest.csv") -> str:
+    path = folder / name
     pd.DataFrame(
         [
-            {"video_id": vid, "path": rel, "mos": 50.0, "split": "pool", "dataset": "d", "content_id": vid}
-            for vid, rel in rows
+            {"video_id": vid, "path": rel, "mos": 50.0, "split": split[0] if split else "pool", "dataset": "d"}
+            | {"content_id": vid}
+            for vid, rel, *split in rows
         ]
     ).to_csv(path, index=False)
     return str(path)
@@ -352,6 +353,10 @@ def test_cli_bad_inputs_one_line_and_nothing_written(clips, tmp_path):
     cases.append((["metrics", "--manifest", str(nocols), "--data-root", str(clips)], "lacks required column"))
     bad_row = _manifest(tmp_path, [("va", "a.mp4"), ("gone", "gone.mp4")])
     cases.append((["metrics", "--manifest", bad_row, "--data-root", str(clips)], "row 3 (video_id gone): "))
+    split = _manifest(tmp_path, [("va", "a.mp4", "train"), ("gone", "gone.mp4", "pool")], "split.csv")
+    args = ["metrics", "--manifest", split, "--data-root", str(clips), "--split", "pool"]
+    cases.append((args, "split.csv: row 3 (video_id gone): "))  # the CSV line, although --split dropped row 2
+    cases.append(([*args[:-1], "test"], "no rows in split 'test'"))
     cases.append((["metrics"], "no input"))
     for args, expect in cases:
         line = error_line(run_cli(*args, "--out", str(out)))

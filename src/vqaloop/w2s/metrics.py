@@ -50,6 +50,11 @@ Decisions where the paper and SPEC are silent:
 - **Per-video value.** Mean over sampled frames for metrics 1-7; the maximum over sampled frames for SI and
   TI (P.910's max over time, taken over the 1 fps samples).
 
+Output: a CSV with the id column (``video_id`` for ``--manifest``, ``path`` for bare VIDEO files) and the nine
+metrics; ``--per-frame`` writes one row per sampled frame instead (a ``frame`` index column after the id; SI/TI
+are then the per-frame values before the max). Clip info (frame count, rate) comes from one decord open
+(``clip_info``; ``io.video`` has no public helper that returns the rate without an ffmpeg run).
+
 Frames are processed in chunks of ``CHUNK`` sampled frames (bounded memory on long clips); every metric is
 vectorised over the frames of a chunk except Canny, which skimage runs one 2-D frame at a time.
 """
@@ -450,9 +455,10 @@ def _items(args: argparse.Namespace) -> tuple[list[tuple[str, Path, str]], str]:
             manifest = manifest[manifest.split == args.split]
             if manifest.empty:
                 raise UserError(f"{args.manifest}: no rows in split {args.split!r}")
+        # The row number is the CSV line (header = line 1), also after --split dropped rows (read_csv's index).
         items = [
-            (str(vid), args.data_root / str(rel), f"{args.manifest}: row {pos + 2} (video_id {vid}): ")
-            for pos, (vid, rel) in enumerate(zip(manifest["video_id"], manifest["path"], strict=True))
+            (str(vid), args.data_root / str(rel), f"{args.manifest}: row {int(pos) + 2} (video_id {vid}): ")
+            for pos, vid, rel in zip(manifest.index, manifest["video_id"], manifest["path"], strict=True)
         ]
         return items, "video_id"
     if not args.videos:
