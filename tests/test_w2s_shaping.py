@@ -208,3 +208,15 @@ def test_cli_bad_inputs_one_line_and_nothing_written(tables, tmp_path, capsys):
         assert code == 2, (expect, err)
         assert err[-1].startswith("vqaloop: error: ") and expect in err[-1], (expect, err)
         assert not out.exists() and not fig.exists() and not rep.exists()
+
+
+def test_cli_common_numeric_columns(tmp_path):
+    cand = pd.DataFrame({"path": [f"p{i}" for i in range(40)], "a": np.arange(40.0), "b": np.arange(40.0) % 7})
+    cand["note"] = "x"  # not numeric: never a metric
+    ref = pd.DataFrame({"video_id": [f"r{i}" for i in range(20)], "a": np.arange(20.0), "b": 3.0, "c": 1.0})
+    argv = ["shape", "--candidates", _write(tmp_path / "c.csv", cand), "--reference", _write(tmp_path / "r.csv", ref)]
+    argv += ["--size", "10", "--metrics", "common", "--bins", "4", "--out", str(tmp_path / "p.csv")]
+    assert cli_main([*argv, "--report", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["metrics"] == ["a", "b"]
+    picks = pd.read_csv(tmp_path / "p.csv")
+    assert list(picks.columns) == ["path"] and len(picks) == 10
