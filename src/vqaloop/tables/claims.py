@@ -149,16 +149,18 @@ class Table:
     seeds: pd.DataFrame | None
     notes: dict[str, str] = field(default_factory=dict)
     missing: str = ""
+    metric: str = METRIC  # the metric its claims test
 
     @property
     def rows(self) -> list[str]:
         return [] if self.seeds is None else list(dict.fromkeys(self.seeds.row))
 
-    def series(self, row: str, column: str, metric: str = METRIC) -> pd.Series:
-        """Values of one cell indexed by seed (a seedless row: one value with a missing index)."""
+    def series(self, row: str, column: str) -> pd.Series:
+        """Values of one cell (its ``metric``) indexed by seed (a seedless row: one value with a missing index)."""
         if self.seeds is None:
             raise Missing(self.missing)
-        sub = self.seeds[(self.seeds.row == row) & (self.seeds.column == column) & (self.seeds.metric == metric)]
+        s = self.seeds
+        sub = s[(s.row == row) & (s.column == column) & (s.metric == self.metric)]
         if sub.empty:
             why = self.notes.get(row)
             raise Missing(f"{self.name} row {row!r}: {why}" if why else f"{self.name} has no row {row!r} / {column}")
@@ -202,7 +204,7 @@ def load_gmad(paths: list[Path]) -> Table:
         raise UserError(f"gMAD results {[str(p) for p in present]}: two JSONs have the same seed")
     df["seed"] = df.seed.astype("Int64")
     absent = [str(p) for p in paths if not p.is_file()]
-    return Table(GMAD_TABLE, df, notes={}, missing=f"not found: {absent}" if absent else "")
+    return Table(GMAD_TABLE, df, missing=f"not found: {absent}" if absent else "", metric="gmad_score")
 
 
 # ------------------------------------------------------------------------------------------------- tests
@@ -240,7 +242,7 @@ def paired_differences(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, str, str
     if a_single:
         return a.iloc[0] - b.to_numpy(), "one-sample t vs single value", ""
     common = a.index.intersection(b.index)
-    only = sorted(set(a.index).symmetric_difference(b.index))
+    only = sorted(int(s) for s in set(a.index).symmetric_difference(b.index))
     note = f"unpaired seeds left out: {only}" if only else ""
     return (a.loc[common] - b.loc[common]).to_numpy(dtype=float), "paired t over seeds", note
 
