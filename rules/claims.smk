@@ -1,0 +1,30 @@
+# Claim-by-claim verdicts (MDS-VQA Tables 2-9, W2S-VQA Tables 1 and 5): paired one-sided t-tests over seeds
+# on the tables' per-seed files (<table>_seeds.csv) and the gMAD competitions (vqaloop claims; decisions in
+# src/vqaloop/tables/claims.py). Include after rules/tables.smk and rules/w2s.smk.
+
+CLAIMS_TABLES = [*(BUILT_TABLES if HAS_MDS else []), *(W2S_TABLES if HAS_W2S else [])]
+CLAIMS_PAPERS = [p for p, present in (("mds", HAS_MDS), ("w2s", HAS_W2S)) if present]
+
+
+rule claims:
+    input:
+        seeds=expand(f"{RESULTS}/tables/{{table}}_seeds.csv", table=CLAIMS_TABLES),
+        tables=expand(f"{RESULTS}/tables/{{table}}.csv", table=CLAIMS_TABLES),
+        gmad=[paths(BASE).gmad_result(s) for s in MDS["seeds"]] if HAS_MDS else [],
+    output:
+        csv=f"{RESULTS}/tables/claims.csv",
+        markdown=f"{RESULTS}/tables/claims.md",
+    log:
+        f"{LOGS}/tables/claims.log",
+    benchmark:
+        f"{BENCH}/tables/claims.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        tables=lambda wc, output: Path(output.csv).parent,
+        gmad=lambda wc, input: f"--gmad {' '.join(input.gmad)}" if input.gmad else "",
+        papers=" ".join(CLAIMS_PAPERS),
+        level=0.05,  # the significance level written in every row
+    shell:
+        "python -m vqaloop claims --tables-dir {params.tables} {params.gmad} --papers {params.papers}"
+        " --level {params.level} --out {output.csv} --markdown {output.markdown} > {log} 2>&1"
