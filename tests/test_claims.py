@@ -306,6 +306,7 @@ def test_cli_writes_csv_and_markdown(tmp_path):
     text = md.read_text()
     assert "level 0.01" in text and "| mds_t4_top_gmad |" in text
     assert text == markdown(build_claims(tmp_path, write_gmad(tmp_path, 0.1), level=0.01))
+    assert " | 5 | " in text and " | 5.0 | " not in text  # seed counts print as integers
 
 
 # ------------------------------------------------------------------------------------ the builders' seeds

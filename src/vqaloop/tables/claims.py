@@ -418,14 +418,15 @@ def build_claims(tables_dir: Path, gmad: list[Path], level: float = 0.05, margin
         claims += mds_claims(tables)
     if "w2s" in papers:
         claims += w2s_claims(tables, margin)
-    return pd.DataFrame.from_records([evaluate(c, tables, level) for c in claims], columns=COLUMNS)
+    out = pd.DataFrame.from_records([evaluate(c, tables, level) for c in claims], columns=COLUMNS)
+    return out.astype({"n_seeds": "Int64"})
 
 
 def markdown(claims: pd.DataFrame) -> str:
     """The claims as a Markdown table (README / report)."""
 
     def cell(v) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             return ""
         return str(v).replace("|", "\\|")
 
