@@ -28,6 +28,7 @@ if HAS_W2S:
 
 
 include: "rules/tables.smk"
+include: "rules/claims.smk"
 
 
 wildcard_constraints:
@@ -60,3 +61,4 @@ rule all:
         rules.corpus.input,
         rules.mds_tables.input if HAS_MDS else [],
         rules.w2s_tables.input if HAS_W2S else [],
+        rules.claims.output,

@@ -41,6 +41,7 @@ if HAS_MDS:
             long=f"{RESULTS}/tables/{{table}}.csv",
             wide=f"{RESULTS}/tables/{{table}}_wide.csv",
             paper=f"{RESULTS}/tables/{{table}}_vs_paper.csv",
+            seeds=f"{RESULTS}/tables/{{table}}_seeds.csv",
         log:
             f"{LOGS}/tables/{{table}}.log",
         benchmark:

@@ -16,7 +16,7 @@ from vqaloop.models.alternatives import CnnFrames, TransformerTokens
 from vqaloop.models.effnet_head import EffNetMotionHead
 from vqaloop.w2s.pairs import INFERIOR, SUPERIOR, five_level_labels, sample_index_pairs
 from vqaloop.w2s.scoring import soft_comparison_scores
-from vqaloop.w2s.stages import gmad_pairs_between, misclassified_synthetic, most_differentiated_pairs
+from vqaloop.w2s.stages import gmad_pairs_between, misclassified_synthetic, most_differentiated_pairs, partition_delta
 from vqaloop.w2s.students import PairTransformer, StudentCheckpoint, load_student
 from vqaloop.w2s.train import lr_factor, train_student
 
@@ -108,13 +108,14 @@ def test_gmad_mining_takes_pairs_the_student_separates_within_a_teachers_level()
     teacher, student = rng.uniform(1, 5, 200), rng.normal(size=200)
     high, low, gap = most_differentiated_pairs(student, teacher, levels=4, per_level=1)
     # brute force: in each level set of the teacher, the pair with the largest student difference
-    sets, delta = level_sets(teacher, 4)
+    sets, delta = level_sets(teacher, 4, delta=partition_delta(teacher, 4))  # a partition of the range
     expected = set()
     for _k, _c, idx in sets:
         a, b = max(((i, j) for i in idx for j in idx), key=lambda p: student[p[0]] - student[p[1]])
         expected.add((int(a), int(b)))
     assert set(zip(high.tolist(), low.tolist(), strict=True)) == expected
     assert (gap > 0).all() and (np.abs(teacher[high] - teacher[low]) <= 2 * delta).all()
+    assert sum(len(idx) for _k, _c, idx in sets) >= 200  # every video is in a level
     low2, high2 = gmad_pairs_between(student, teacher[:, None], levels=4, count=100)
     assert len(set(zip(low2.tolist(), high2.tolist(), strict=True))) == len(low2) > 8  # both roles, no pair twice
 

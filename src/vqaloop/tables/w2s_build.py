@@ -28,8 +28,12 @@ log = logging.getLogger(__name__)
 
 
 def teacher_cells(teacher_csv: Path, test_rows: dict[str, pd.DataFrame]) -> dict[str, dict]:
-    """dataset -> {n, srcc, plcc} of a teacher's raw scores on each test set."""
-    scores = pd.read_csv(teacher_csv, dtype={"video_id": str}).set_index("video_id")["raw"]
+    """dataset -> {n, srcc, plcc} of a teacher's raw scores on each test set, oriented so that higher = better
+    on the source training set (BRISQUE and NIQE grow with distortion): the sign of its source SRCC."""
+    from vqaloop.w2s.teachers import read_teacher
+
+    table, stats = read_teacher(teacher_csv)
+    scores = table["raw"] * (-1.0 if stats.get("source_srcc", 1.0) < 0 else 1.0)
     out = {}
     for dataset, rows in test_rows.items():
         pred, mos = scores.loc[list(rows.video_id)].to_numpy(), rows.mos.to_numpy(dtype=float)

@@ -4,9 +4,10 @@ Given the stage-i student and the stage's share D^(i+1) of the shaped pool:
 (a) **misclassified synthetic pairs**: every ordered level pair of the synthetic ladders, labelled by the level
     gap; kept when the student's predicted level (argmax of its five logits) differs from the label;
 (b) **gMAD pairs** (Ma et al. 2018, reusing ``vqaloop.evaluation.gmad.level_sets``): for each weak teacher j,
-    the pool is cut into ``levels`` (xi) level sets of j's scores (videos j sees as equal); within each, the
-    pairs the student separates most (Eq. 1); and the reverse roles (level sets of the student, pairs the
-    teacher separates most). Decided: ``per_level`` pairs per level set (the i-th highest with the i-th lowest,
+    the pool is partitioned into ``levels`` (xi) uniform levels of j's scores (videos j sees as equal; level sets
+    with delta = half the level width, so they cover the pool, as Sec. 4.2 says); within each, the pairs the
+    student separates most (Eq. 1); and the reverse roles (levels of the student, pairs the teacher separates
+    most). Decided: ``per_level`` pairs per level set (the i-th highest with the i-th lowest,
     disjoint), so a stage gets the configured count instead of one pair per level.
 The mined pairs are labelled like stage-1 ensemble pairs (five levels from mean and spread), with the stage-i
 student **recycled as one more teacher** (Sec. 4.2: "promoted to act as a new teacher"): the ensemble is the
@@ -37,9 +38,19 @@ from vqaloop.w2s.teachers import read_teacher
 log = logging.getLogger(__name__)
 
 
+def partition_delta(scores: np.ndarray, levels: int) -> float:
+    """Half a level's width (a hair more, so rounding keeps the range's ends in): level sets that cover the pool."""
+    d = np.asarray(scores, dtype=float)
+    return (float(d.max()) - float(d.min())) / levels / 2 * (1 + 1e-9)
+
+
 def most_differentiated_pairs(attacker: np.ndarray, defender: np.ndarray, levels: int, per_level: int):
-    """(high, low, gap) index arrays: within each defender level set, the attacker's most separated pairs."""
-    sets, _ = level_sets(defender, levels)
+    """(high, low, gap) index arrays: within each defender level, the attacker's most separated pairs.
+
+    The levels *partition* the defender's range ("partition the video pool into xi uniform quality levels",
+    W2S Sec. 4.2): gMAD level sets with delta = half the level width, so every video is in a level.
+    """
+    sets, _ = level_sets(defender, levels, delta=partition_delta(defender, levels))
     high, low = [], []
     for _k, _centre, idx in sets:
         if len(idx) < 2:
