@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import plcc, srcc
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.io.manifest import read_manifest
@@ -42,7 +43,10 @@ def teacher_cells(teacher_csv: Path, test_rows: dict[str, pd.DataFrame]) -> dict
 
 
 def student_cells(eval_csv: Path) -> dict[str, dict]:
-    table = pd.read_csv(eval_csv)
+    try:
+        table = pd.read_csv(eval_csv)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise UserError(f"{eval_csv}: not a readable student evaluation ({type(err).__name__})") from None
     return {str(r.dataset): {"n": int(r.n), "srcc": float(r.srcc), "plcc": float(r.plcc)} for r in table.itertuples()}
 
 

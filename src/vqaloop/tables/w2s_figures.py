@@ -63,6 +63,13 @@ def add_arguments(parser):
 def run(args) -> int:
     if not args.table5.is_file():
         raise UserError(f"{args.table5}: W2S Table 5 not found")
-    figure(pd.read_csv(args.table5), args.out)
+    try:
+        table5 = pd.read_csv(args.table5)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise UserError(f"{args.table5}: not a readable table CSV ({type(err).__name__})") from None
+    missing = {"row", "column", "metric", "value", "ci_low", "ci_high", "note"} - set(table5.columns)
+    if missing:
+        raise UserError(f"{args.table5}: not a W2S Table 5 long CSV (lacks {sorted(missing)})")
+    figure(table5, args.out)
     log.info("wrote %s", args.out)
     return 0

@@ -132,9 +132,12 @@ def read_teacher(path: str | Path) -> tuple[pd.DataFrame, dict]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: teacher scores not found")
-    table = pd.read_csv(path, dtype={"video_id": str})
+    try:
+        table = pd.read_csv(path, dtype={"video_id": str})
+        stats = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path}: not a readable teacher scores file ({type(err).__name__})") from None
     missing = set(TEACHER_COLUMNS) - set(table.columns)
     if missing:
         raise UserError(f"{path}: not a teacher scores file (lacks {sorted(missing)})")
-    stats = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
     return table.set_index("video_id"), stats
