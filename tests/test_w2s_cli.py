@@ -66,3 +66,51 @@ def test_score_bad_inputs_are_one_line(setup):
     assert not (setup / "s.csv").exists()
     torch.save({"name": "effnet_motion", "kwargs": {}, "state_dict": {}}, setup / "student.pt")
     assert "not a W2S student checkpoint" in error_line(score(setup))
+
+
+W2S_COMMANDS = {
+    "w2s-anchors": ["--source-manifest", "{f}", "--teachers", "{f}", "--out", "{o}"],
+    "w2s-pairs": ["--kind", "synthetic", "--count", "5", "--ladder", "{f}", "--out", "{o}"],
+    "w2s-train": ["--pairs", "{f}", "--manifests", "{f}", "--features-root", "{d}", "--out", "{o}"],
+    "w2s-evaluate": [
+        "--model",
+        "{f}",
+        "--anchors",
+        "{f}",
+        "--sets",
+        "{f}",
+        "--features-root",
+        "{d}",
+        "--scores-out",
+        "{o}.s",
+        "--out",
+        "{o}",
+    ],  # fmt: skip
+    "w2s-teacher": [
+        "--teacher",
+        "brisque",
+        "--kind",
+        "classical",
+        "--source",
+        "x",
+        "--sets",
+        "{f}",
+        "--data-root",
+        "{d}",
+        "--out",
+        "{o}",
+    ],  # fmt: skip
+    "w2s-figure": ["--table5", "{f}", "--out", "{o}"],
+    "score": ["--model", "{f}", "--anchors", "{f}", "{f}"],
+}
+
+
+@pytest.mark.parametrize("kind", ["empty", "binary"])
+@pytest.mark.parametrize("command", sorted(W2S_COMMANDS))
+def test_w2s_commands_answer_bad_files_in_one_line(tmp_path, command, kind):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"" if kind == "empty" else bytes(range(256)) * 20)
+    out = tmp_path / "out.csv"
+    args = [a.format(f=bad, o=out, d=tmp_path) for a in W2S_COMMANDS[command]]
+    error_line(run_cli(command, *args))
+    assert not out.exists()

@@ -87,5 +87,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except UserError as err:
-        print(f"vqaloop: error: {err}", file=sys.stderr)
+        print(f"vqaloop: error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, always
         return 2
