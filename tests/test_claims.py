@@ -374,7 +374,8 @@ def test_w2s_seeds_file_means_equal_the_long_values(tmp_path):
     test_rows = {d: pd.DataFrame({"video_id": [f"{d}{i}" for i in range(n)], "mos": rng.uniform(1, 5, n)})
                  for d, n in (("ugc", 12), ("cgvds", 9), ("aigv", 7))}  # fmt: skip
     ids = pd.concat(test_rows.values())
-    pd.DataFrame({"video_id": ids.video_id, "raw": ids.mos + rng.normal(0, 1, len(ids))}).to_csv(
+    raw = ids.mos + rng.normal(0, 1, len(ids))
+    pd.DataFrame({"video_id": ids.video_id, "dataset": "d", "split": "test", "raw": raw, "mos": raw}).to_csv(
         tmp_path / "teacher_effnet_motion.csv", index=False
     )
     for seed in (0, 1, 2):
