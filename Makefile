@@ -9,8 +9,12 @@ export PATH := $(BIN):$(PATH)
 export OMP_NUM_THREADS ?= 1
 CORES ?= all
 PYTEST_ARGS ?=
+CONFIGFILE ?=
+TARGETS ?=
+RUN ?= $(if $(CONFIGFILE),$(shell sed -n 's/^run: *\([^ #]*\).*/\1/p' $(CONFIGFILE)),demo)
+REPORT_CONFIG := $(if $(CONFIGFILE),--configfile $(CONFIGFILE),)
 
-.PHONY: venv demo test test-fast lint format bench clean-results
+.PHONY: venv demo report chromium test test-fast lint format bench clean-results
 
 $(STAMP): envs/requirements.txt envs/requirements-dev.txt envs/constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +26,21 @@ venv: $(STAMP)
 
 demo: venv
 	$(BIN)/snakemake --cores $(CORES)
+	$(MAKE) report
+
+# The HTML report of a built DAG (every table and figure, captions in report/): results/$(RUN)/report.html.
+# Another configuration: make report CONFIGFILE=config/tiny.yaml (RUN defaults to that config's `run`).
+# Every report() output of the DAG must exist; after a partial run name its targets: make report TARGETS=mds_table6
+# Beside it, software_versions.txt: Python, platform and `pip freeze` of .venv (the report names it).
+report: venv
+	mkdir -p results/$(RUN)
+	{ $(BIN)/python -c 'import platform; print("# python", platform.python_version(), platform.platform())'; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > results/$(RUN)/software_versions.txt
+	$(BIN)/snakemake --report results/$(RUN)/report.html $(TARGETS) $(REPORT_CONFIG)
+
+# Headless Chromium for tests/test_report.py (Debian's chromium; the test calls this script itself too).
+chromium:
+	bash scripts/install-chromium.sh
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -8,6 +8,11 @@ if not config:
     configfile: "config/config.yaml"
 
 
+# The HTML report (snakemake --report; `make report`): captions in report/, grouped by paper and table.
+report: "report/workflow.rst"
+
+
+include: "rules/report.smk"
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 

@@ -12,8 +12,20 @@ rule claims:
         tables=expand(f"{RESULTS}/tables/{{table}}.csv", table=CLAIMS_TABLES),
         gmad=[paths(BASE).gmad_result(s) for s in MDS["seeds"]] if HAS_MDS else [],
     output:
-        csv=f"{RESULTS}/tables/claims.csv",
-        markdown=f"{RESULTS}/tables/claims.md",
+        csv=report(
+            f"{RESULTS}/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+            subcategory="Verdicts",
+            labels={"table": "claims", "file": "csv"},
+        ),
+        markdown=report(
+            f"{RESULTS}/tables/claims.md",
+            caption="../report/claims.rst",
+            category="Claims",
+            subcategory="Verdicts",
+            labels={"table": "claims", "file": "markdown"},
+        ),
     log:
         f"{LOGS}/tables/claims.log",
     benchmark:

@@ -48,10 +48,34 @@ rule mds_table4_build:
         table3=f"{RESULTS}/tables/mds_table3.csv",
         manifest=paths(BASE).manifest(MDS["gmad"]["dataset"]),
     output:
-        long=f"{RESULTS}/tables/mds_table4.csv",
-        wide=f"{RESULTS}/tables/mds_table4_wide.csv",
-        paper=f"{RESULTS}/tables/mds_table4_vs_paper.csv",
-        figure=f"{RESULTS}/figures/mds_gmad_pairs.png",
+        long=report(
+            f"{RESULTS}/tables/mds_table4.csv",
+            caption="../report/table.rst",
+            category="MDS-VQA",
+            subcategory="Table 4",
+            labels=report_labels("long", "mds_table4"),
+        ),
+        wide=report(
+            f"{RESULTS}/tables/mds_table4_wide.csv",
+            caption="../report/table.rst",
+            category="MDS-VQA",
+            subcategory="Table 4",
+            labels=report_labels("wide", "mds_table4"),
+        ),
+        paper=report(
+            f"{RESULTS}/tables/mds_table4_vs_paper.csv",
+            caption="../report/table_vs_paper.rst",
+            category="MDS-VQA",
+            subcategory="Table 4",
+            labels=report_labels("ours beside the paper's", "mds_table4"),
+        ),
+        figure=report(
+            f"{RESULTS}/figures/mds_gmad_pairs.png",
+            caption="../report/mds_gmad_pairs.rst",
+            category="MDS-VQA",
+            subcategory="Table 4",
+            labels={"table": "mds_table4", "file": "figure (Fig. 3 analogue)"},
+        ),
     log:
         f"{LOGS}/tables/mds_table4.log",
     benchmark:

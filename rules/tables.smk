@@ -6,8 +6,18 @@ rule corpus_summary:
         manifests=expand(f"{DATA}/manifests/{{dataset}}.csv", dataset=DATASETS),
         oracles=expand(f"{DATA}/oracle/{{dataset}}.csv", dataset=DATASETS),
     output:
-        table=f"{RESULTS}/tables/corpus_summary.csv",
-        figure=f"{RESULTS}/figures/contact_sheet.png",
+        table=report(
+            f"{RESULTS}/tables/corpus_summary.csv",
+            caption="../report/corpus_summary.rst",
+            category="Corpus",
+            subcategory="Embedded corpus",
+        ),
+        figure=report(
+            f"{RESULTS}/figures/contact_sheet.png",
+            caption="../report/contact_sheet.rst",
+            category="Corpus",
+            subcategory="Embedded corpus",
+        ),
     log:
         f"{LOGS}/tables/corpus_summary.log",
     benchmark:
@@ -38,10 +48,34 @@ if HAS_MDS:
             files=lambda wc: table_inputs(wc.table),
             manifest=paths(BASE).manifest(MDS["source"]),
         output:
-            long=f"{RESULTS}/tables/{{table}}.csv",
-            wide=f"{RESULTS}/tables/{{table}}_wide.csv",
-            paper=f"{RESULTS}/tables/{{table}}_vs_paper.csv",
-            seeds=f"{RESULTS}/tables/{{table}}_seeds.csv",
+            long=report(
+                f"{RESULTS}/tables/{{table}}.csv",
+                caption="../report/table.rst",
+                category="MDS-VQA",
+                subcategory=report_subcategory,
+                labels=report_labels("long"),
+            ),
+            wide=report(
+                f"{RESULTS}/tables/{{table}}_wide.csv",
+                caption="../report/table.rst",
+                category="MDS-VQA",
+                subcategory=report_subcategory,
+                labels=report_labels("wide"),
+            ),
+            paper=report(
+                f"{RESULTS}/tables/{{table}}_vs_paper.csv",
+                caption="../report/table_vs_paper.rst",
+                category="MDS-VQA",
+                subcategory=report_subcategory,
+                labels=report_labels("ours beside the paper's"),
+            ),
+            seeds=report(
+                f"{RESULTS}/tables/{{table}}_seeds.csv",
+                caption="../report/table.rst",
+                category="MDS-VQA",
+                subcategory=report_subcategory,
+                labels=report_labels("per seed"),
+            ),
         log:
             f"{LOGS}/tables/{{table}}.log",
         benchmark:
@@ -98,8 +132,20 @@ if HAS_MDS:
             .selection("random", MDS["seeds"][0], MDS["ablation_dataset"]),
             table6=f"{RESULTS}/tables/mds_table6.csv",
         output:
-            scatter=f"{RESULTS}/figures/mds_failure_scatter.png",
-            tradeoff=f"{RESULTS}/figures/mds_lambda_tradeoff.png",
+            scatter=report(
+                f"{RESULTS}/figures/mds_failure_scatter.png",
+                caption="../report/mds_failure_scatter.rst",
+                category="MDS-VQA",
+                subcategory="Table 2",
+                labels={"table": "mds_table2", "file": "figure (Fig. 1 analogue)"},
+            ),
+            tradeoff=report(
+                f"{RESULTS}/figures/mds_lambda_tradeoff.png",
+                caption="../report/mds_lambda_tradeoff.rst",
+                category="MDS-VQA",
+                subcategory="Table 6",
+                labels={"table": "mds_table6", "file": "figure"},
+            ),
         log:
             f"{LOGS}/tables/mds_figures.log",
         benchmark:
@@ -125,7 +171,13 @@ if HAS_MDS:
             ),
             paper="results/paper/mds_table2.csv",
         output:
-            f"{RESULTS}/figures/mds_methods.png",
+            report(
+                f"{RESULTS}/figures/mds_methods.png",
+                caption="../report/mds_methods.rst",
+                category="MDS-VQA",
+                subcategory="Figures",
+                labels={"table": "mds_table2, 3, 9", "file": "figure"},
+            ),
         log:
             f"{LOGS}/tables/mds_methods_figure.log",
         benchmark:

@@ -29,7 +29,13 @@ rule w2s_shape:
         reference=W.metrics(W2S_SOURCE),
     output:
         picks=W.shaped(),
-        figure=f"{RESULTS}/figures/w2s_shaping.png",
+        figure=report(
+            f"{RESULTS}/figures/w2s_shaping.png",
+            caption="../report/w2s_shaping.rst",
+            category="W2S-VQA",
+            subcategory="Figures",
+            labels={"table": "pool shaping (Fig. 9 analogue)", "file": "figure"},
+        ),
     log:
         f"{LOGS}/w2s/shape.log",
     benchmark:
@@ -186,10 +192,34 @@ rule w2s_table_build:
         files=lambda wc: w2s_table_inputs(wc.table),
         manifests=[paths(BASE).manifest(d) for d in W2S_TESTS],
     output:
-        long=f"{RESULTS}/tables/{{table}}.csv",
-        wide=f"{RESULTS}/tables/{{table}}_wide.csv",
-        paper=f"{RESULTS}/tables/{{table}}_vs_paper.csv",
-        seeds=f"{RESULTS}/tables/{{table}}_seeds.csv",
+        long=report(
+            f"{RESULTS}/tables/{{table}}.csv",
+            caption="../report/table.rst",
+            category="W2S-VQA",
+            subcategory=report_subcategory,
+            labels=report_labels("long"),
+        ),
+        wide=report(
+            f"{RESULTS}/tables/{{table}}_wide.csv",
+            caption="../report/table.rst",
+            category="W2S-VQA",
+            subcategory=report_subcategory,
+            labels=report_labels("wide"),
+        ),
+        paper=report(
+            f"{RESULTS}/tables/{{table}}_vs_paper.csv",
+            caption="../report/table_vs_paper.rst",
+            category="W2S-VQA",
+            subcategory=report_subcategory,
+            labels=report_labels("ours beside the paper's"),
+        ),
+        seeds=report(
+            f"{RESULTS}/tables/{{table}}_seeds.csv",
+            caption="../report/table.rst",
+            category="W2S-VQA",
+            subcategory=report_subcategory,
+            labels=report_labels("per seed"),
+        ),
     log:
         f"{LOGS}/tables/{{table}}.log",
     benchmark:
@@ -210,7 +240,13 @@ rule w2s_figure:
     input:
         table5=f"{RESULTS}/tables/w2s_table5.csv",
     output:
-        f"{RESULTS}/figures/w2s_teachers_vs_students.png",
+        report(
+            f"{RESULTS}/figures/w2s_teachers_vs_students.png",
+            caption="../report/w2s_teachers_vs_students.rst",
+            category="W2S-VQA",
+            subcategory="Table 5",
+            labels={"table": "w2s_table5", "file": "figure (Fig. 4 analogue)"},
+        ),
     log:
         f"{LOGS}/tables/w2s_figure.log",
     benchmark:
