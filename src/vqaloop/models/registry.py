@@ -67,7 +67,14 @@ class Checkpoint:
         return model
 
     def save(self, path: str | Path) -> None:
-        from vqaloop.io.atomic import atomic_path
+        """Write the checkpoint atomically; the same checkpoint always gives the same bytes.
+
+        ``torch.save`` names the zip records after the file it writes to (a temporary's random name would
+        land inside the archive): it writes to memory here, where the record name is always ``archive``.
+        """
+        import io
+
+        from vqaloop.io.atomic import write_bytes_atomic
 
         payload = {
             "name": self.name,
@@ -76,8 +83,9 @@ class Checkpoint:
             "logistic": None if self.logistic is None else vars(self.logistic),
             "meta": self.meta,
         }
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        write_bytes_atomic(path, buffer.getvalue())
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
