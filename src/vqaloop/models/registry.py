@@ -89,13 +89,10 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
+    from vqaloop.io.readers import read_torch
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: model checkpoint not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise UserError(f"{path}: not a vqaloop model checkpoint ({type(err).__name__})") from None
+    payload = read_torch(path, "model checkpoint")
     if not isinstance(payload, dict) or {"name", "kwargs", "state_dict"} - set(payload):
         raise UserError(f"{path}: not a vqaloop model checkpoint (keys missing)")
     logistic = payload.get("logistic")
