@@ -54,7 +54,8 @@ if HAS_MDS:
     from vqaloop.config import config_hash
     from vqaloop.models.registry import model_encoders
     from vqaloop.tables.mds_spec import TABLES as MDS_TABLES
-    from vqaloop.tables.mds_spec import default_variant, table_spec
+    from vqaloop.tables.mds_spec import config_slice, default_variant, table_spec
+    from vqaloop.tables.mds_spec import variant_encoder as spec_variant_encoder
     from vqaloop.variants import (
         LABELLED_METHODS,
         MODEL_METHODS,
@@ -85,7 +86,9 @@ if HAS_MDS:
     def base_encoders(base):
         return list(model_encoders(base))
 
-    EVAL_DATASETS = [MDS["source"], *MDS["targets"]]
+    # targets in a canonical order wherever the order does not show in a table (a reorder reruns nothing)
+    TARGETS = sorted(MDS["targets"])
+    EVAL_DATASETS = [MDS["source"], *TARGETS]
 
     def encoder_status(name):
         """(available, reason): encoders needing weights are unavailable without a local file."""
@@ -117,8 +120,7 @@ if HAS_MDS:
         return f"--epochs {o['epochs']} --lr {o['lr']} --batch {o['batch']}"
 
     def variant_encoder(variant):
-        v = parse_variant(variant)
-        return PATTERN_METHODS.get(v.method) or v.encoder or MDS["default"]["encoder"]
+        return spec_variant_encoder(parse_variant(variant), MDS)
 
     def selection_inputs(wc):
         v = parse_variant(wc.variant)
@@ -174,31 +176,46 @@ if HAS_MDS:
     def labels_for(base, variant, seed, dataset):
         return paths(base).scoped(variant).labels(variant, seed, dataset)
 
+    def table_slice(spec):
+        """The config slice a table's values depend on (vqaloop.tables.mds_spec.config_slice)."""
+        return config_slice(spec, config, {b: base_encoders(b) for b in BASES})
+
     def mds_spec(table):
-        return table_spec(table, MDS, CORPUS["datasets"], ENCODER_STATUS, RUN,
-                          config_hash({"mds": MDS, "features": FEATURES, "corpus": CORPUS}))  # fmt: skip
+        """A table's spec; its config_hash is the hash of the config slice the table depends on, so an edit
+        elsewhere (a description, a performance knob, another table's rows) leaves the spec unchanged.
+        """
+        spec = table_spec(table, MDS, CORPUS["datasets"], ENCODER_STATUS, RUN)
+        spec["config_hash"] = config_hash(table_slice(spec))
+        return spec
+
+    def table4_config_hash():
+        """Table 4 = Table 3's models in a gMAD competition: Table 3's slice plus the gMAD settings."""
+        return config_hash({**table_slice(mds_spec("mds_table3")), "gmad": MDS["gmad"]})
 
     def table_inputs(table):
         """Every file the table reads: per base, its predictions/evaluation and, per variant row, seed
         and target, the revealed labels and the fine-tuned evaluation."""
         spec = mds_spec(table)
-        files = [paths(BASE).oracle(d) for d in MDS["targets"]]
+        files = [paths(BASE).oracle(d) for d in TARGETS]
         for row in spec["rows"]:
             p = paths(row["base"])
-            files += [p.f_eval()] + [p.f_predictions(d) for d in MDS["targets"]]
+            files += [p.f_eval()] + [p.f_predictions(d) for d in TARGETS]
             if row["kind"] != "variant":
                 continue
             for seed in MDS["seeds"]:
                 files.append(p.ft_eval(row["variant"], seed))
                 files += [
-                    labels_for(row["base"], row["variant"], seed, d)
-                    for d in MDS["targets"]
+                    labels_for(row["base"], row["variant"], seed, d) for d in TARGETS
                 ]
         return sorted(set(files))
 
     def gmad_models(base):
-        """gMAD model name -> (predictions file pattern, Table-3 row) for one seed."""
-        return [(row["key"], row) for row in mds_spec("mds_table3")["rows"]]
+        """gMAD model name -> (predictions file pattern, Table-3 row) for one seed, by name (the order of
+        mds.methods does not change the competition)."""
+        return sorted(
+            ((row["key"], row) for row in mds_spec("mds_table3")["rows"]),
+            key=lambda item: item[0],
+        )
 
     def gmad_inputs(wc):
         ds, p = MDS["gmad"]["dataset"], paths(wc.base)

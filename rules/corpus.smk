@@ -34,8 +34,9 @@ rule catalogue:
         settings=as_json(CORPUS["catalogue"]),
         seconds=CORPUS["clip"]["seconds"],
         seed=config["seed"],
+        cache=config["cache_dir"],
     shell:
-        "python -m vqaloop catalogue --inventory {input} --clip-seconds {params.seconds}"
+        "python -m vqaloop catalogue --inventory {input} --cache {params.cache} --clip-seconds {params.seconds}"
         " --params {params.settings} --seed {params.seed} --out {output} > {log} 2>&1"
 
 
@@ -82,10 +83,11 @@ rule render:
         vmaf=lambda wc: (
             "" if CORPUS["datasets"][wc.dataset].get("vmaf", True) else "--no-vmaf"
         ),
+        cache=config["cache_dir"],
     shell:
         "python -m vqaloop render --plan {input.plan} --catalogue {input.catalogue}"
         " --shard {wildcards.shard} --data-root {params.data} --clip {params.clip}"
-        " --rater-noise-sd {params.noise} {params.vmaf} --out {output} > {log} 2>&1"
+        " --rater-noise-sd {params.noise} {params.vmaf} --cache {params.cache} --out {output} > {log} 2>&1"
 
 
 rule manifest:
@@ -101,8 +103,6 @@ rule manifest:
         f"{BENCH}/corpus/manifest_{{dataset}}.tsv"
     conda:
         CONDA_ENV
-    params:
-        domain=lambda wc: as_json(CORPUS["datasets"][wc.dataset]["domain"]),
     shell:
         "python -m vqaloop manifest --plan {input.plan} --shards {input.shards}"
-        " --domain {params.domain} --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"
+        " --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"

@@ -6,9 +6,7 @@ rule finetune:
     input:
         base=P.f_model(),
         manifest=P.manifest(MDS["source"]),
-        labels=lambda wc: [
-            labels_for(wc.base, wc.variant, wc.seed, d) for d in MDS["targets"]
-        ],
+        labels=lambda wc: [labels_for(wc.base, wc.variant, wc.seed, d) for d in TARGETS],
         features=lambda wc: [
             P.features(d, e) for d in EVAL_DATASETS for e in base_encoders(wc.base)
         ],

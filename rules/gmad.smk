@@ -44,7 +44,7 @@ rule gmad_competition:
 
 rule mds_table4_build:
     input:
-        gmad=[paths(BASE).gmad_result(s) for s in MDS["seeds"]],
+        gmad=[paths(BASE).gmad_result(s) for s in sorted(MDS["seeds"])],
         table3=f"{RESULTS}/tables/mds_table3.csv",
         manifest=paths(BASE).manifest(MDS["gmad"]["dataset"]),
     output:
@@ -84,9 +84,11 @@ rule mds_table4_build:
         CONDA_ENV
     params:
         data=lambda wc, input: corpus_root(input.manifest),
+        config_hash=table4_config_hash(),
     shell:
         "python -m vqaloop mds-table4 --gmad {input.gmad} --table3 {input.table3} --out {output.long}"
-        " --figure {output.figure} --manifest {input.manifest} --data-root {params.data} > {log} 2>&1"
+        " --config-hash {params.config_hash} --figure {output.figure} --manifest {input.manifest}"
+        " --data-root {params.data} > {log} 2>&1"
 
 
 rule mds_table4:

@@ -28,10 +28,12 @@ rule corpus_summary:
         data=lambda wc, input: corpus_root(input.manifests[0]),
         per_dataset=CORPUS.get("contact_sheet_per_dataset", 6),
         roles=as_json({d: s["analogue"] for d, s in CORPUS["datasets"].items()}),
+        domains=as_json({d: s["domain"] for d, s in CORPUS["datasets"].items()}),
         seed=config["seed"],
     shell:
         "python -m vqaloop corpus-summary --manifests {input.manifests} --oracles {input.oracles}"
-        " --data-root {params.data} --analogues {params.roles} --per-dataset {params.per_dataset}"
+        " --data-root {params.data} --analogues {params.roles} --domains {params.domains}"
+        " --per-dataset {params.per_dataset}"
         " --seed {params.seed} --table {output.table} --figure {output.figure} > {log} 2>&1"
 
 
@@ -126,10 +128,10 @@ if HAS_MDS:
             oracle=paths(BASE).oracle(MDS["ablation_dataset"]),
             mds=paths(BASE)
             .scoped(DEFAULT_VARIANT)
-            .selection(DEFAULT_VARIANT, MDS["seeds"][0], MDS["ablation_dataset"]),
+            .selection(DEFAULT_VARIANT, min(MDS["seeds"]), MDS["ablation_dataset"]),
             random=paths(BASE)
             .scoped("random")
-            .selection("random", MDS["seeds"][0], MDS["ablation_dataset"]),
+            .selection("random", min(MDS["seeds"]), MDS["ablation_dataset"]),
             table6=f"{RESULTS}/tables/mds_table6.csv",
         output:
             scatter=report(

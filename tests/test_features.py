@@ -107,7 +107,7 @@ def test_efficientnet_encoder_features(classifier):
     feats = encoder.encode(frames)
     assert feats.shape == (5, 1280) and feats.dtype == np.float32
     assert np.isfinite(feats).all() and (feats >= 0).any()
-    # batching does not change a frame's features beyond float rounding, and a repeat is bit-identical
+    # another pass size changes a frame's features by float rounding only, and a repeat is bit-identical
     one = get_encoder("efficientnet_lite0", batch=5).encode(frames)
     np.testing.assert_allclose(feats, one, rtol=1e-4, atol=1e-4)
     assert np.array_equal(feats, encoder.encode(frames))
@@ -283,6 +283,37 @@ def test_features_cli_shapes_order_and_determinism(tiny_manifest, tmp_path):
         assert sorted(raw.files) == ["encoder", "frame_indices", "frames", "ids", "pooled"]
 
 
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "effnet_patterns"])
+def test_features_do_not_depend_on_the_batch_size(tiny_manifest, name):
+    """``features.batch`` is a performance knob (no rerun trigger): any --batch gives bit-identical features,
+    because every forward pass has the same shape (registry.FORWARD_FRAMES)."""
+    from vqaloop.features.extract import extract
+    from vqaloop.io.manifest import read_manifest
+
+    manifest, root = tiny_manifest
+    table = read_manifest(manifest)
+    encoder = get_encoder(name)
+    runs = {
+        batch: extract(table, root, encoder, n_frames=6, batch=batch, progress=False)[0] for batch in (1, 7, 12, 64)
+    }
+    for batch, feats in runs.items():
+        assert np.array_equal(feats, runs[1]), f"--batch {batch} changed the features"
+
+
+def test_a_frames_features_do_not_depend_on_the_other_frames_of_its_pass():
+    """What makes padding safe: with a fixed pass shape, shuffling which frames share a pass changes nothing."""
+    from vqaloop.features.registry import FORWARD_FRAMES
+
+    frames = np.concatenate([pan_clip(_photo(p), n=4, h=144, w=256) for p in ("astronaut", "coffee", "chelsea")])
+    encoder = get_encoder("efficientnet_lite0")
+    order = np.random.default_rng(0).permutation(len(frames))
+    direct = encoder.encode(frames)
+    shuffled = np.empty_like(direct)
+    shuffled[order] = encoder.encode(frames[order])
+    assert len(frames) % FORWARD_FRAMES != 0  # the last pass is padded
+    assert np.array_equal(direct, shuffled)
+
+
 def test_features_cli_motion_pairs(tiny_manifest, tmp_path):
     manifest, root = tiny_manifest
     out = tmp_path / "motion.npz"
@@ -325,5 +356,5 @@ def test_load_features_validates(tmp_path):
     with pytest.raises(UserError, match=f"{path}: 'pooled' must be float"):
         load_features(path)
     path.write_bytes(b"not a zip")
-    with pytest.raises(UserError, match=f"{path}: not a readable features"):
+    with pytest.raises(UserError, match=f"{path}: not an .npz features file"):
         load_features(path)

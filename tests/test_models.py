@@ -53,6 +53,19 @@ def test_checkpoint_round_trip_is_exact(base, tmp_path):
     assert loaded.logistic == checkpoint.logistic
 
 
+def test_the_same_checkpoint_always_gives_the_same_bytes(base, tmp_path):
+    """torch.save names its zip records after the file: saved through a temporary, the random name leaked."""
+    import zipfile
+
+    checkpoint, _, _ = base
+    checkpoint.save(tmp_path / "a" / "f.pt")
+    checkpoint.save(tmp_path / "b" / "model.pt")
+    data = (tmp_path / "a" / "f.pt").read_bytes()
+    assert data == (tmp_path / "b" / "model.pt").read_bytes()
+    names = zipfile.ZipFile(tmp_path / "a" / "f.pt").namelist()
+    assert {n.split("/")[0] for n in names} == {"archive"}, names
+
+
 def test_lora_freezes_the_base_and_trains_only_adapters(base):
     checkpoint, _, _ = base
     g = with_lora(checkpoint.build(), ["frame_mlp", "head"], rank=4)

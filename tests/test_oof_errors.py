@@ -75,7 +75,7 @@ def test_errors_file_is_read_in_manifest_order_and_checked(tmp_path):
     with pytest.raises(UserError, match=r"oof\.csv.*'zz'"):
         oof.read_errors(path, ["a", "zz"])
     pd.DataFrame({"video_id": ["a"], "err": [0.1]}).to_csv(path, index=False)
-    with pytest.raises(UserError, match="missing column"):
+    with pytest.raises(UserError, match=r"lacks column\(s\) error"):
         oof.read_errors(path, ["a"])
     with pytest.raises(UserError, match="not found"):
         oof.read_errors(tmp_path / "none.csv", ["a"])

@@ -18,7 +18,9 @@ from vqaloop.variants import parse_variant
 @pytest.fixture
 def oracle_file(tmp_path):
     path = tmp_path / "oracle.csv"
-    pd.DataFrame({"video_id": ["a", "b", "c"], "mos": [1.5, 3.0, 4.5], "vmaf": [10, 50, 90]}).to_csv(path, index=False)
+    pd.DataFrame({"video_id": ["a", "b", "c"], "dataset": "toy", "mos": [1.5, 3.0, 4.5], "vmaf": [10, 50, 90]}).to_csv(
+        path, index=False
+    )
     return path
 
 
@@ -44,6 +46,23 @@ def test_oracle_refuses_ids_outside_the_pool(oracle_file, tmp_path):
                               "--out", str(tmp_path / "out.csv")))  # fmt: skip
     assert "not in the toy pool" in line and "zzz" in line
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_reveal_refuses_a_dataset_the_oracle_does_not_hold(oracle_file, tmp_path):
+    """--dataset is checked against the oracle's dataset column (or, without one, its file name): nothing written."""
+    sel = tmp_path / "selection.csv"
+    pd.DataFrame({"video_id": ["a"], "rank": [1]}).to_csv(sel, index=False)
+    out = tmp_path / "out.csv"
+    line = error_line(run_cli("reveal", "--selection", str(sel), "--oracle", str(oracle_file), "--dataset", "cgvds",
+                              "--out", str(out)))  # fmt: skip
+    assert line == f"vqaloop: error: {oracle_file}: oracle labels of dataset toy, not 'cgvds' (--dataset)"
+    assert not out.exists()
+    bare = tmp_path / "aigv.csv"  # an oracle without a dataset column is named after its dataset
+    pd.read_csv(oracle_file).drop(columns="dataset").to_csv(bare, index=False)
+    assert list(LabelOracle(bare, "aigv").reveal(sel).dataset) == ["aigv"]
+    line = error_line(run_cli("reveal", "--selection", str(sel), "--oracle", str(bare), "--dataset", "cgvds",
+                              "--out", str(out)))  # fmt: skip
+    assert "without a dataset column, and not named cgvds.csv" in line and not out.exists()
 
 
 def test_mean_ci_matches_a_student_t_interval():

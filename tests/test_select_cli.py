@@ -97,10 +97,9 @@ BAD_INPUTS = {
     # name: (pool writer, select_args overrides, words the error line must contain)
     "budget zero": (write_pool, {"budget": "0"}, "--budget"),
     "budget negative": (write_pool, {"budget": "-3"}, "--budget"),
-    "budget = pool": (write_pool, {"budget": "20"}, "pool has only 20"),
     "budget > pool": (write_pool, {"budget": "25"}, "pool has only 20"),
+    "budget = pool + 1": (write_pool, {"budget": "21"}, "asks for 21 videos, but the pool has only 20"),
     "fraction >= 1": (write_pool, {"budget": "1.5"}, "fraction"),
-    "fraction rounds to pool": (write_pool, {"budget": "0.99"}, "pool has only 20"),
     "budget not a number": (write_pool, {"budget": "lots"}, "neither a count nor a fraction"),
     "lambda negative": (write_pool, {"lam": "-0.1"}, "--lambda"),
     "lambda not a number": (write_pool, {"lam": "big"}, "--lambda"),
@@ -170,8 +169,49 @@ def test_missing_features_file_names_it(tmp_path):
     out = tmp_path / "sel.csv"
     result = vqaloop(*select_args(tmp_path / "absent.npz", None, out, method="random"))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"vqaloop: error: features file {tmp_path / 'absent.npz'} not found"
+    assert result.stderr.strip() == f"vqaloop: error: {tmp_path / 'absent.npz'}: features file not found"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("budget", ["20", "0.99"])  # a count equal to the pool, a fraction that rounds to it
+def test_a_whole_pool_budget_selects_every_video(tmp_path, budget):
+    feats, diff = write_pool(tmp_path)
+    out = tmp_path / "sel.csv"
+    result = vqaloop(*select_args(feats, diff, out, budget=budget))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out, dtype={"video_id": str})
+    assert sorted(table.video_id) == [f"v{i:02d}" for i in range(N)] and table["rank"].tolist() == list(range(1, N + 1))
+
+
+@pytest.mark.parametrize(
+    "method", ["random", "mds", "mds_diversity_only", "coreset", "rd", "greedy", "alcs", "freesel"]
+)
+def test_every_feature_method_takes_the_whole_pool(method):
+    rng = np.random.default_rng(1)
+    inputs = SelectionInputs(ids=[f"v{i}" for i in range(N)], frames=rng.normal(size=(N, F, D)).astype(np.float32),
+                             difficulty=rng.normal(size=N))  # fmt: skip
+    picks = run_method(method, inputs, N, 0)
+    assert sorted(picks) == list(range(N))
+
+
+def test_random_needs_nothing_but_ids(tmp_path):
+    """random (needs: nothing but ids, per --help) runs on an .npz holding ids alone, with or without --pool."""
+    ids = [f"v{i:02d}" for i in range(N)]
+    np.savez(tmp_path / "ids.npz", ids=np.array(ids))
+    out = tmp_path / "sel.csv"
+    result = vqaloop("--method", "random", "--features", str(tmp_path / "ids.npz"), "--budget", "4", "--seed", "3",
+                     "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = run_method("random", SelectionInputs(ids=ids), 4, 3)
+    assert pd.read_csv(out, dtype={"video_id": str}).video_id.tolist() == [ids[i] for i in expected]
+    manifest = write_manifest(tmp_path, ids[5:], ids[:5])
+    result = vqaloop("--method", "random", "--features", str(tmp_path / "ids.npz"), "--pool", str(manifest),
+                     "--budget", "15", "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(pd.read_csv(out, dtype={"video_id": str}).video_id) == ids[5:]
+    result = vqaloop("--method", "coreset", "--features", str(tmp_path / "ids.npz"), "--budget", "4", "--out",
+                     str(tmp_path / "c.csv"))  # fmt: skip
+    assert result.returncode == 2 and "no 'frames' array" in result.stderr and not (tmp_path / "c.csv").exists()
 
 
 def write_manifest(folder: Path, pool_ids: list[str], other_ids: list[str]) -> Path:

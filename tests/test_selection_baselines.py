@@ -338,3 +338,51 @@ def test_no_n_by_n_matrix(method):
         tracemalloc.stop()
     assert len(set(picks)) == budget
     assert peak < 200e6, f"{method}: peak {peak / 1e6:.0f} MB (an N x N float32 is {n * n * 4 / 1e9:.1f} GB)"
+
+
+def farthest_point_float64(x: np.ndarray, first: int, budget: int) -> list[int]:
+    """k-center greedy by brute force in float64 with explicit differences (no ||x||^2 + ||c||^2 - 2x.c)."""
+    x = x.astype(np.float64)
+    picks = [first]
+    nearest = ((x - x[first]) ** 2).sum(axis=1)
+    nearest[first] = -np.inf
+    while len(picks) < budget:
+        best = int(np.argmax(nearest))
+        picks.append(best)
+        nearest = np.minimum(nearest, ((x - x[best]) ** 2).sum(axis=1))
+        nearest[picks] = -np.inf
+    return picks
+
+
+def offset_pool(n: int = 600, d: int = 32, offset: float = 30.0) -> np.ndarray:
+    """float32 features far from the origin (30 in every dimension), their spread 100 times smaller."""
+    return (np.random.default_rng(5).normal(size=(n, d)) * 0.3 + offset).astype(np.float32)
+
+
+def test_coreset_on_offset_features_matches_a_float64_brute_force():
+    """Far from the origin float32's ||x||^2 + ||c||^2 - 2x.c lost the differences that decide the farthest point
+    (issue 10): the picks on the float32 features are now those of a float64 brute force on the same values."""
+    x = offset_pool()
+    picks = run_method("coreset", SelectionInputs(ids=[str(i) for i in range(len(x))], frames=x[:, None, :]), 60, 0)
+    assert picks == farthest_point_float64(x, picks[0], 60)
+
+
+@pytest.mark.parametrize("method", ["coreset", "greedy", "alcs"])
+def test_feature_methods_pick_the_same_in_float32_and_float64_far_from_the_origin(method):
+    """The float32 features and a float64 copy of the same values (computed in float64 throughout) give the same
+    picks with an offset of 30 (RD is left out: its 40-cluster k-means differs between float32 and float64 even
+    without an offset, in 4 of 40 picks here; it is centred like the others)."""
+    x = offset_pool()
+    ids = [str(i) for i in range(len(x))]
+    picks32 = run_method(method, SelectionInputs(ids=ids, frames=x[:, None, :]), 40, 3)
+    picks64 = run_method(method, SelectionInputs(ids=ids, frames=x.astype(np.float64)[:, None, :]), 40, 3)
+    assert picks32 == picks64
+
+
+def test_noise_stability_k_center_on_offset_vectors_matches_a_float64_brute_force():
+    from vqaloop.selection.noise_stability import kcenter_from_origin
+
+    v = offset_pool()
+    picks = kcenter_from_origin(torch.from_numpy(v), 50)
+    assert picks[0] == int(np.argmax((v.astype(np.float64) ** 2).sum(axis=1)))  # farthest from the origin
+    assert picks == farthest_point_float64(v, picks[0], 50)

@@ -107,7 +107,9 @@ def test_config_edit_reruns_only_the_affected_dataset(built):
         jobs = planned_jobs(out)
         assert {k: jobs[k] for k in ("plan", "render", "manifest", "corpus_summary")} == {
             "plan": 1, "render": 2, "manifest": 1, "corpus_summary": 1}, jobs  # fmt: skip
-        assert jobs["features"] == 2  # cgvds' two encoders, nothing for ugc or aigv
+        assert (
+            jobs["features"] == 3
+        )  # cgvds: efficientnet_lite0 and motion (f) + thumbnail (the W2S cnn_frames teacher)
         # ugc/aigv appear only downstream of cgvds' selections (fine-tunes scoring the gMAD pool), never in
         # corpus or feature jobs: those counts are checked above
         assert "train_base" not in jobs and "train_g" not in jobs  # f and g learn from ugc only

@@ -153,11 +153,12 @@ def check_w2s(config: dict, source: str) -> None:
 
 
 def load_config(path: str | Path) -> dict:
+    from vqaloop.io.readers import read_text
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: config file not found")
+    text = read_text(path, "config file")
     try:
-        config = yaml.safe_load(path.read_text())
+        config = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise UserError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(config, dict):

@@ -16,6 +16,7 @@ import pandas as pd
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.io.manifest import check_files, validate_manifest
+from vqaloop.io.readers import read_csv
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    if not args.csv.is_file():
-        raise UserError(f"{args.csv}: file not found")
-    table = pd.read_csv(args.csv)
+    table = read_csv(args.csv, "a CSV of videos (path and MOS columns)")
     manifest = adapt(table, str(args.csv), args.dataset, args.path_column, args.mos_column, args.id_column,
                      args.content_column, args.split_column, args.test_fraction, args.seed)  # fmt: skip
     if args.data_root is not None:

@@ -6,7 +6,8 @@ One row per content item (a distinct visual content, the unit that splits never 
 - ``photo``: a still photograph animated with a seeded pan/zoom path (large photos give two regions).
 - ``render``: an ffmpeg lavfi source with fixed parameters (synthetic screen/game-like content).
 
-The catalogue is deterministic for a given inventory, clip length and seed.
+The catalogue is deterministic for a given inventory, clip length and seed. Its ``path`` column is the
+inventory's (relative to the download cache, ``--cache``) or, for renders, the lavfi source expression.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from PIL import Image
 
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.readers import parse_json_argument, read_csv
 from vqaloop.io.video import ffmpeg_exe, probe
 
 log = logging.getLogger(__name__)
@@ -169,10 +171,18 @@ def video_items(row: pd.Series, clip_seconds: float, cfg: dict) -> list[dict]:
     return [{**it, "params": "{}"} for it in items]
 
 
+def photo_size(path: str) -> tuple[int, int]:
+    """(width, height) of a photograph; an unreadable image file is one UserError naming it."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
+        raise UserError(f"{path}: not a readable image ({type(err).__name__})") from None
+
+
 def photo_items(row: pd.Series, rng: np.random.Generator) -> list[dict]:
     """One or two content items per photograph, each with a seeded pan/zoom path inside its region."""
-    with Image.open(row.path) as img:
-        w, h = img.size
+    w, h = photo_size(row.path)
     regions = [(0.0, 0.0, 1.0, 1.0)]
     if min(w, h) >= TWO_REGION_MIN_SIDE:
         regions = [(0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 1.0, 1.0)]
@@ -190,14 +200,23 @@ def photo_items(row: pd.Series, rng: np.random.Generator) -> list[dict]:
     return items
 
 
-def build_catalogue(inventory: pd.DataFrame, clip_seconds: float, cfg: dict, seed: int) -> pd.DataFrame:
+def source_path(cache: str | Path, path: str) -> str:
+    """The file of an inventory / catalogue ``path`` (relative to the cache; an absolute path stays as it is)."""
+    return str(Path(cache) / path)
+
+
+def build_catalogue(
+    inventory: pd.DataFrame, clip_seconds: float, cfg: dict, seed: int, cache: str | Path = "."
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     for _, src in inventory.sort_values("source_id").iterrows():
+        local = src.copy()
+        local["path"] = source_path(cache, src.path)  # read the file; the catalogue keeps the relative path
         if src.category in ("photo", "extra_photo"):
-            items = photo_items(src, rng)
+            items = photo_items(local, rng)
         else:
-            items = video_items(src, clip_seconds, cfg)
+            items = video_items(local, clip_seconds, cfg)
         for it in items:
             rows.append({**it, "category": src.category, "source_id": src.source_id, "origin": src.origin,
                          "path": src.path, "license": src.license})  # fmt: skip
@@ -218,6 +237,7 @@ def build_catalogue(inventory: pd.DataFrame, clip_seconds: float, cfg: dict, see
 
 def add_arguments(parser):
     parser.add_argument("--inventory", required=True, type=Path)
+    parser.add_argument("--cache", default=".", type=Path, help="download cache the inventory paths are relative to")
     parser.add_argument("--clip-seconds", required=True, type=float)
     parser.add_argument("--params", required=True, help="JSON: catalogue settings (config corpus.catalogue)")
     parser.add_argument("--seed", required=True, type=int)
@@ -225,8 +245,11 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    inventory = pd.read_csv(args.inventory)
-    cat = build_catalogue(inventory, args.clip_seconds, json.loads(args.params), args.seed)
+    from vqaloop.corpus.sources import INVENTORY_COLUMNS
+
+    inventory = read_csv(args.inventory, "a content inventory (vqaloop sources)", INVENTORY_COLUMNS)
+    cat = build_catalogue(inventory, args.clip_seconds, parse_json_argument(args.params, "--params"), args.seed,
+                          args.cache)  # fmt: skip
     write_csv_atomic(cat, args.out)
     log.info("catalogue: %s", cat.category.value_counts().to_dict())
     return 0

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import pandas as pd
 from vqaloop.corpus import distortions
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.readers import parse_json_argument, read_csv
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +198,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    catalogue = pd.read_csv(args.catalogue)
-    plan = plan_dataset(catalogue, args.dataset, json.loads(args.allocation), json.loads(args.spec), args.seed,
+    catalogue = read_csv(args.catalogue, "a content catalogue (vqaloop catalogue)", ("content_id", "category"))
+    allocation = parse_json_argument(args.allocation, "--allocation")
+    plan = plan_dataset(catalogue, args.dataset, allocation, parse_json_argument(args.spec, "--spec"), args.seed,
                         args.shards)  # fmt: skip
     write_csv_atomic(plan, args.out)
     log.info("plan %s: %d videos, %d contents, splits %s", args.dataset, len(plan), plan.content_id.nunique(),

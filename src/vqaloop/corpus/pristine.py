@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +57,29 @@ def render_video_segment(path: str, start: float, fmt: ClipFormat) -> np.ndarray
     return fit_length(frames, fmt.n_frames, f"{path} at {start:.2f}s")
 
 
+GRADIENT_COLOURS = 8  # ffmpeg's gradients source has colour options c0 ... c7
+
+
+def deterministic_lavfi(expr: str) -> str:
+    """``expr`` with explicit values for the lavfi options whose default is random *whatever the seed*.
+
+    ffmpeg's ``gradients`` source draws its colours c0 ... c7 (default "random") from the operating system's
+    entropy on every run; its ``seed`` sets only the gradient line. A gradients expression without colours
+    gets c0 ... c7 drawn from a seed derived from the expression itself, so the same expression renders the
+    same frames on every run and machine. Other sources (mandelbrot, life, cellauto, perlin with
+    random_mode=seed, sierpinski, zoneplate, test patterns) are deterministic given their options.
+    """
+    name, _, options = expr.partition("=")
+    if name != "gradients" or re.search(r"(^|:)c[0-7]=", options):
+        return expr
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(expr.encode()).digest()[:8], "little"))
+    colours = rng.integers(0, 256, size=(GRADIENT_COLOURS, 3))
+    extra = ":".join(f"c{i}=0x{r:02x}{g:02x}{b:02x}ff" for i, (r, g, b) in enumerate(colours))
+    return f"{expr}:{extra}" if options else f"{name}={extra}"
+
+
 def render_lavfi(expr: str, fmt: ClipFormat) -> np.ndarray:
+    expr = deterministic_lavfi(expr)
     sep = ":" if "=" in expr else "="
     source = f"{expr}{sep}size={fmt.width}x{fmt.height}:rate={fmt.fps}"
     frames = decode_ffmpeg(source, width=fmt.width, height=fmt.height, input_args=["-f", "lavfi"], duration=fmt.seconds)
@@ -68,8 +92,11 @@ def render_photo_motion(path: str, params: dict, fmt: ClipFormat) -> np.ndarray:
     ``params``: region (x0, y0, x1, y1) as fractions of the photo, zoom (start, end) as fractions of the
     largest window that fits the region, centre (start, end) as fractions of the region.
     """
-    with Image.open(path) as img:
-        photo = img.convert("RGB")
+    try:
+        with Image.open(path) as img:
+            photo = img.convert("RGB")
+    except (OSError, ValueError) as err:  # PIL's UnidentifiedImageError is an OSError
+        raise UserError(f"{path}: not a readable image ({type(err).__name__})") from None
     w, h = photo.size
     rx0, ry0, rx1, ry1 = params["region"]
     rx0, rx1, ry0, ry1 = rx0 * w, rx1 * w, ry0 * h, ry1 * h

@@ -2,14 +2,19 @@
 
 Output folder ``<data_root>/<dataset>/shard<k>/`` (written atomically as a whole):
 ``pristine/<content_id>.mp4``, ``videos/<video_id>.mp4`` (x264 lossless, yuv420p; codec distortions are
-decoded and stored losslessly so every file reads the same way) and ``labels.csv``.
+decoded and stored losslessly so every file reads the same way), ``labels.csv`` (with the SHA-256 of every
+video and of its pristine clip) and ``toolchain.json`` (the ffmpeg build that rendered, encoded and scored it:
+what a rebuild must match to give the same files, README "Reproducibility").
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,14 +23,18 @@ import pandas as pd
 from tqdm import tqdm
 
 from vqaloop.corpus import distortions
+from vqaloop.corpus.catalogue import source_path
 from vqaloop.corpus.pristine import ClipFormat, render_content
 from vqaloop.corpus.vmaf import vmaf_mean, vmaf_to_mos
+from vqaloop.errors import UserError
 from vqaloop.io.atomic import atomic_dir, write_csv_atomic
-from vqaloop.io.video import encode
+from vqaloop.io.readers import parse_json_argument, read_csv
+from vqaloop.io.video import encode, ffmpeg_build, file_sha256
 
 log = logging.getLogger(__name__)
 
-LABEL_COLUMNS = ["video_id", "path", "vmaf", "mos", "n_frames", "width", "height", "fps"]
+LABEL_COLUMNS = ["video_id", "path", "vmaf", "mos", "n_frames", "width", "height", "fps", "sha256", "pristine_sha256"]
+TOOLCHAIN_FILE = "toolchain.json"
 
 
 def label_mos(vmaf: float, rater_noise_sd: float, seed: int) -> float:
@@ -37,9 +46,10 @@ def label_mos(vmaf: float, rater_noise_sd: float, seed: int) -> float:
 
 
 def render_shard(plan: pd.DataFrame, catalogue: pd.DataFrame, out_dir: Path, rel_root: str, fmt: ClipFormat,
-                 rater_noise_sd: float, vmaf: bool = True) -> dict:  # fmt: skip
+                 rater_noise_sd: float, cache: str | Path = ".", vmaf: bool = True) -> dict:  # fmt: skip
     """Render every video of ``plan`` (one shard) into ``out_dir``; returns per-stage seconds.
 
+    ``cache``: the download cache the catalogue's file paths are relative to (lavfi renders need none).
     ``vmaf=False`` (datasets labelled by construction, e.g. the W2S level ladders) skips VMAF: vmaf and mos stay
     empty.
     """
@@ -48,12 +58,15 @@ def render_shard(plan: pd.DataFrame, catalogue: pd.DataFrame, out_dir: Path, rel
     (out_dir / "pristine").mkdir(parents=True)
     (out_dir / "videos").mkdir()
     contents = catalogue.set_index("content_id")
+    files = contents.source_id != "lavfi"
+    contents.loc[files, "path"] = [source_path(cache, p) for p in contents.loc[files, "path"]]
     bar = tqdm(total=len(plan), desc=f"render {rel_root}", unit="video", disable=not sys.stderr.isatty())
     for content_id, group in plan.groupby("content_id", sort=True):
         t0 = time.perf_counter()
         pristine = render_content(contents.loc[content_id], fmt)
         t1 = time.perf_counter()
         ref_path = encode(pristine, out_dir / "pristine" / f"{content_id}.mp4", fps=fmt.fps)
+        ref_sha = file_sha256(ref_path)
         timing["decode"] += t1 - t0
         timing["encode"] += time.perf_counter() - t1
         for video in group.itertuples():
@@ -72,11 +85,28 @@ def render_shard(plan: pd.DataFrame, catalogue: pd.DataFrame, out_dir: Path, rel
                 "video_id": video.video_id, "path": f"{rel_root}/videos/{video.video_id}.mp4",
                 "vmaf": score, "mos": label_mos(score, rater_noise_sd, int(video.seed)) if vmaf else float("nan"),
                 "n_frames": len(frames), "width": fmt.width, "height": fmt.height, "fps": fmt.fps,
+                "sha256": file_sha256(path), "pristine_sha256": ref_sha,
             })  # fmt: skip
             bar.update()
     bar.close()
     write_csv_atomic(pd.DataFrame(rows, columns=LABEL_COLUMNS), out_dir / "labels.csv")
+    (out_dir / TOOLCHAIN_FILE).write_text(json.dumps(ffmpeg_build(), indent=1, sort_keys=True) + "\n")
     return timing
+
+
+@contextlib.contextmanager
+def scratch_inside(folder: Path):
+    """Temporary files of this process (VMAF logs, codec round trips) inside ``folder``'s ``.scratch``: a job
+    killed mid-way leaves them inside its temporary shard folder, which the next run of the job removes."""
+    scratch = folder / ".scratch"
+    scratch.mkdir()
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(scratch)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def add_arguments(parser):
@@ -87,18 +117,32 @@ def add_arguments(parser):
     parser.add_argument("--clip", required=True, help="JSON {width, height, fps, seconds}")
     parser.add_argument("--rater-noise-sd", type=float, default=0.0)
     parser.add_argument("--no-vmaf", action="store_true", help="skip VMAF labels (datasets labelled by construction)")
+    parser.add_argument("--cache", default=".", type=Path, help="download cache the catalogue paths are relative to")
     parser.add_argument("--out", required=True, type=Path, help="the shard folder")
 
 
 def run(args) -> int:
-    plan = pd.read_csv(args.plan)
+    plan = read_csv(args.plan, "a dataset plan (vqaloop plan)", ("video_id", "content_id", "chain", "seed", "shard"))
     plan = plan[plan.shard == args.shard]
-    catalogue = pd.read_csv(args.catalogue)
-    fmt = ClipFormat(**json.loads(args.clip))
-    rel_root = args.out.resolve().relative_to(args.data_root.resolve()).as_posix()
+    catalogue = read_csv(args.catalogue, "a content catalogue (vqaloop catalogue)",
+                         ("content_id", "category", "source_id", "path", "start", "params"))  # fmt: skip
+    missing = sorted(set(plan.content_id) - set(catalogue.content_id))
+    if missing:
+        raise UserError(f"{args.catalogue}: no content {missing[0]!r} of {args.plan} ({len(missing)} missing)")
+    clip = parse_json_argument(args.clip, "--clip")
+    try:
+        fmt = ClipFormat(**clip)
+    except TypeError:
+        raise UserError(f"--clip: expected JSON with width, height, fps, seconds, got {args.clip}") from None
+    try:
+        rel_root = args.out.resolve().relative_to(args.data_root.resolve()).as_posix()
+    except ValueError:
+        raise UserError(f"--out {args.out} is not inside --data-root {args.data_root}") from None
     start = time.perf_counter()
-    with atomic_dir(args.out) as tmp:
-        timing = render_shard(plan, catalogue, tmp, rel_root, fmt, args.rater_noise_sd, vmaf=not args.no_vmaf)
+    with atomic_dir(args.out) as tmp, scratch_inside(tmp):
+        timing = render_shard(
+            plan, catalogue, tmp, rel_root, fmt, args.rater_noise_sd, args.cache, vmaf=not args.no_vmaf
+        )
         timing["total"] = time.perf_counter() - start
         timing["videos"] = len(plan)
         (tmp / "timing.json").write_text(json.dumps({k: round(v, 3) for k, v in timing.items()}, indent=1))

@@ -8,7 +8,8 @@ Every source is real content that installs from a package registry:
   photographs), via ``apt-get download``. Where apt is unavailable they are skipped with a logged note.
 - ffmpeg ``lavfi`` renders (synthetic screen/game-like content) need nothing on disk.
 
-Downloads land in ``<cache>/downloads`` and are reused by later builds.
+Downloads land in ``<cache>/downloads`` and are reused by later builds. The inventory's ``path`` column is
+relative to the cache folder (never absolute), so clones in different folders write the same inventory.
 """
 
 from __future__ import annotations
@@ -277,7 +278,9 @@ def build_inventory(cache: Path, enabled: list[str]) -> pd.DataFrame:
         rows.extend(found)
     if not rows:
         raise UserError("no content source could be fetched (config key corpus.sources)")
-    return pd.DataFrame(rows, columns=INVENTORY_COLUMNS)
+    inventory = pd.DataFrame(rows, columns=INVENTORY_COLUMNS)
+    inventory["path"] = [Path(p).relative_to(cache).as_posix() for p in inventory.path]
+    return inventory
 
 
 def add_arguments(parser):
@@ -287,6 +290,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    if args.cache.exists() and not args.cache.is_dir():
+        raise UserError(f"{args.cache}: not a folder (--cache: the download cache folder)")
     inventory = build_inventory(args.cache.resolve(), args.sources)
     write_csv_atomic(inventory, args.out)
     log.info("wrote %s (%d source items)", args.out, len(inventory))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pandas as pd
 
 from vqaloop.io.atomic import atomic_path, write_csv_atomic
 from vqaloop.io.manifest import SPLITS, read_manifest
+from vqaloop.io.readers import parse_json_argument, read_csv, read_json
 from vqaloop.io.video import read_frames
 
 log = logging.getLogger(__name__)
@@ -23,11 +23,12 @@ def with_oracle_mos(manifest: pd.DataFrame, oracle: pd.DataFrame) -> pd.DataFram
     return full.reset_index()
 
 
-def summarise(df: pd.DataFrame, analogue: str) -> dict:
+def summarise(df: pd.DataFrame, analogue: str, domain: str = "") -> dict:
     families = sorted({f for d in df.distortion for f in str(d).split("+") if f != "pristine"})
     row = {
         "dataset": df.dataset.iloc[0],
         "analogue": analogue,
+        "domain": domain,
         "videos": len(df),
         "contents": df.content_id.nunique(),
         "distortion_families": " ".join(families),
@@ -40,6 +41,16 @@ def summarise(df: pd.DataFrame, analogue: str) -> dict:
     for split in SPLITS:
         row[f"n_{split}"] = int((df.split == split).sum())
     return row
+
+
+def rendered_by(df: pd.DataFrame, data_root: Path) -> str:
+    """The ffmpeg build of a corpus dataset's shards (``toolchain.json`` beside its videos), "" if none."""
+    builds = set()
+    for shard in sorted({Path(p).parent.parent for p in df.path}):
+        record = data_root / shard / "toolchain.json"
+        if record.is_file():
+            builds.add(str(read_json(record, "a shard's toolchain record").get("ffmpeg", "")))
+    return " | ".join(sorted(builds))
 
 
 def pick_samples(df: pd.DataFrame, k: int, seed: int) -> pd.DataFrame:
@@ -86,6 +97,7 @@ def add_arguments(parser):
     parser.add_argument("--oracles", nargs="+", required=True, type=Path)
     parser.add_argument("--data-root", required=True, type=Path)
     parser.add_argument("--analogues", required=True, help="JSON {dataset: paper dataset it stands for}")
+    parser.add_argument("--domains", default="{}", help="JSON {dataset: description of its content and distortions}")
     parser.add_argument("--per-dataset", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", required=True, type=Path)
@@ -93,13 +105,17 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    analogues = json.loads(args.analogues)
+    analogues = parse_json_argument(args.analogues, "--analogues")
+    domains = parse_json_argument(args.domains, "--domains")
     tables, rows = [], []
     for manifest_path, oracle_path in zip(args.manifests, args.oracles, strict=True):
         manifest = read_manifest(manifest_path)
-        full = with_oracle_mos(manifest, pd.read_csv(oracle_path, dtype={"video_id": str}))
+        oracle = read_csv(oracle_path, "an oracle labels CSV", ("video_id", "mos"), dtype={"video_id": str})
+        full = with_oracle_mos(manifest, oracle)
         tables.append(full)
-        rows.append(summarise(full, analogues.get(full.dataset.iloc[0], "")))
+        name = full.dataset.iloc[0]
+        rows.append({**summarise(full, analogues.get(name, ""), domains.get(name, "")),
+                     "ffmpeg": rendered_by(full, args.data_root)})  # fmt: skip
     summary = pd.DataFrame(rows)
     write_csv_atomic(summary, args.table)
     contact_sheet(tables, args.data_root, args.per_dataset, args.seed, args.figure)

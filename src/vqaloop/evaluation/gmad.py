@@ -231,7 +231,14 @@ def competition(scores: dict[str, np.ndarray], mos: np.ndarray, levels: int = 5,
                   all_pairs, all_wins)  # fmt: skip
 
 
+PAIR_COLUMNS = [
+    "attacker", "defender", "level", "level_centre", "n_level", "video_high", "video_low", "attacker_score_high",
+    "attacker_score_low", "defender_score_high", "defender_score_low", "mos_high", "mos_low", "win",
+]  # fmt: skip
+
+
 def pairs_table(result: Result, video_ids: np.ndarray, scores: dict[str, np.ndarray], mos: np.ndarray) -> pd.DataFrame:
+    """Every gMAD pair, one row each (a header only when no level set held a pair)."""
     rows = []
     for (att, dfd), pairs in result.pairs.items():
         for p, w in zip(pairs, result.pair_wins[(att, dfd)], strict=True):
@@ -243,7 +250,7 @@ def pairs_table(result: Result, video_ids: np.ndarray, scores: dict[str, np.ndar
                 "defender_score_high": scores[dfd][h], "defender_score_low": scores[dfd][lo],
                 "mos_high": mos[h], "mos_low": mos[lo], "win": w,
             })  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------------- CLI
@@ -263,15 +270,9 @@ def _parse_named(items: list[str], what: str) -> dict[str, Path]:
 
 def read_scores(path: Path, video_ids: pd.Series, column: str = "score") -> np.ndarray:
     """Scores of ``path`` (video_id + ``column``) in the order of ``video_ids``; UserError naming the file."""
-    if not path.is_file():
-        raise UserError(f"{path}: prediction file not found")
-    try:
-        df = pd.read_csv(path, dtype={"video_id": str})
-    except Exception as err:
-        raise UserError(f"{path}: not a readable CSV ({type(err).__name__}: {err})") from None
-    missing_cols = [c for c in ("video_id", column) if c not in df.columns]
-    if missing_cols:
-        raise UserError(f"{path}: lacks column(s) {missing_cols} (has {list(df.columns)})")
+    from vqaloop.io.readers import read_csv
+
+    df = read_csv(path, "prediction file", ("video_id", column), dtype={"video_id": str})
     dup = df.video_id.duplicated()
     if dup.any():
         raise UserError(f"{path}: duplicate video_id {df.video_id[dup].iloc[0]!r}")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.readers import read_csv
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +23,17 @@ class LabelOracle:
 
     def __init__(self, oracle_path: str | Path, dataset: str):
         self._path = Path(oracle_path)
-        if not self._path.is_file():
-            raise UserError(f"{self._path}: oracle labels not found")
-        self._labels = pd.read_csv(self._path, dtype={"video_id": str}).set_index("video_id")["mos"]
+        table = read_csv(self._path, "oracle labels", ("video_id", "mos"), dtype={"video_id": str, "dataset": str})
+        # the dataset the labels belong to: the oracle's dataset column (files without one: oracle/<dataset>.csv)
+        if "dataset" in table.columns:
+            held = sorted(set(table["dataset"].astype(str)))
+            if held != [dataset]:
+                raise UserError(f"{self._path}: oracle labels of dataset {', '.join(held)}, not {dataset!r} "
+                                "(--dataset)")  # fmt: skip
+        elif self._path.stem != dataset:
+            raise UserError(f"{self._path}: oracle labels without a dataset column, and not named {dataset}.csv: "
+                            f"cannot check they are {dataset!r}'s (--dataset)")  # fmt: skip
+        self._labels = table.set_index("video_id")["mos"]
         self.dataset = dataset
         self.revealed: set[str] = set()
 
@@ -36,9 +45,9 @@ class LabelOracle:
         selection_path = Path(selection_path)
         if not selection_path.is_file():
             raise UserError(f"{selection_path}: no selection file: the oracle reveals labels only after selection")
-        selection = pd.read_csv(selection_path, dtype={"video_id": str})
-        if "video_id" not in selection.columns:
-            raise UserError(f"{selection_path}: a selection file needs a video_id column")
+        selection = read_csv(selection_path, "a selection file (video_id,rank)", ("video_id",), dtype={"video_id": str})
+        if selection.video_id.isna().any() or selection.video_id.duplicated().any():
+            raise UserError(f"{selection_path}: empty or repeated video_id in a selection file")
         unknown = sorted(set(selection.video_id) - set(self._labels.index))
         if unknown:
             raise UserError(

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from vqaloop.errors import UserError
-from vqaloop.features.registry import Encoder, check_frames, encode_in_batches, register_encoder
+from vqaloop.features.registry import FORWARD_FRAMES, Encoder, check_frames, encode_in_batches, register_encoder
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,8 @@ class EfficientNetLite0(Encoder):
     dim = 1280
     needs_pairs = False
 
-    def __init__(self, *, batch: int = 64, device: str = "cpu"):
+    def __init__(self, *, batch: int = FORWARD_FRAMES, device: str = "cpu"):
+        """``batch``: frames per forward pass (keep the default: features depend on it in the last bits)."""
         import torch
 
         self.batch = int(batch)

@@ -2,9 +2,11 @@
 
 For every manifest row (all splits, manifest order) F frames are read at ``uniform_indices(n_frames, F)`` (a clip
 shorter than F frames repeats frames so every video has F rows); encoders that need pairs also get frame
-index+1, clamped to the clip's last frame. Frames of consecutive videos with the same frame size are encoded
-together, at most ``--batch`` frames at a time. The output is written atomically and is byte-identical for
-the same inputs and settings. An encoder with ``per_video = True`` (effnet_patterns) gets one video's frames at
+index+1, clamped to the clip's last frame. Frames of consecutive videos with the same frame size are handed to
+the encoder together, at most ``--batch`` frames at a time (a memory bound); network encoders run forward
+passes of a fixed ``registry.FORWARD_FRAMES`` frames, so the features do not depend on ``--batch`` (a
+performance knob, not a rerun trigger of the workflow). The output is written atomically and is byte-identical
+for the same inputs and settings. An encoder with ``per_video = True`` (effnet_patterns) gets one video's frames at
 a time and returns (K, D) for that video, K not necessarily F; no frame_indices are stored then.
 """
 
@@ -116,7 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="open_clip model name (clip, siglip2)")
     parser.add_argument("--weights", type=Path, help="local checkpoint file (clip, siglip2)")
     parser.add_argument("--frames", type=int, default=8, help="frames sampled per video (default 8)")
-    parser.add_argument("--batch", type=int, default=64, help="frames per forward pass (default 64)")
+    parser.add_argument(
+        "--batch", type=int, default=64, help="frames handed to the encoder at a time (memory; default 64)"
+    )
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="output .npz")
@@ -131,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     manifest = read_manifest(args.manifest)
-    options = {"model": args.model, "weights": args.weights, "batch": args.batch, "device": args.device}
+    options = {"model": args.model, "weights": args.weights, "device": args.device}
     encoder = get_encoder(args.encoder, **options)
     features, indices = extract(manifest, args.data_root, encoder, args.frames, args.batch, source=args.manifest)
     if getattr(encoder, "per_video", False):

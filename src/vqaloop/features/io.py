@@ -74,14 +74,10 @@ def write_features(
 
 def load_features(path: str | os.PathLike) -> Features:
     """Read and check a features file; any problem raises one UserError naming the file."""
+    from vqaloop.io.readers import read_npz
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: features file not found")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as err:
-        raise UserError(f"{path}: not a readable features .npz ({type(err).__name__}: {err})") from None
+    arrays = read_npz(path, "features file")
     missing = [key for key in ("ids", "frames", "pooled", "encoder") if key not in arrays]
     if missing:
         raise UserError(f"{path}: features file lacks {', '.join(missing)} (has {', '.join(sorted(arrays))})")

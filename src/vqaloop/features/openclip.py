@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vqaloop.errors import UserError
-from vqaloop.features.registry import Encoder, check_frames, encode_in_batches, register_encoder
+from vqaloop.features.registry import FORWARD_FRAMES, Encoder, check_frames, encode_in_batches, register_encoder
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,12 @@ class OpenClipEncoder(Encoder):
     unavailable_option = "weights"
 
     def __init__(
-        self, *, model: str | None = None, weights: str | Path | None = None, batch: int = 64, device: str = "cpu"
+        self,
+        *,
+        model: str | None = None,
+        weights: str | Path | None = None,
+        batch: int = FORWARD_FRAMES,
+        device: str = "cpu",
     ):
         import open_clip
         import torch

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from vqaloop.features.efficientnet import EfficientNetLite0, to_input
-from vqaloop.features.registry import check_frames, register_encoder
+from vqaloop.features.registry import FORWARD_FRAMES, check_frames, padded_chunks, register_encoder
 
 DEFAULT_PATTERNS = 8  # P, k-means centres per video
 DEFAULT_KEEP = 0.25  # fraction of positions per frame kept as salient
@@ -80,7 +80,7 @@ class EffNetPatterns(EfficientNetLite0):
     def __init__(
         self,
         *,
-        batch: int = 64,
+        batch: int = FORWARD_FRAMES,
         device: str = "cpu",
         patterns: int = DEFAULT_PATTERNS,
         keep: float = DEFAULT_KEEP,
@@ -98,9 +98,9 @@ class EffNetPatterns(EfficientNetLite0):
         check_frames(frames)
         out = []
         with torch.inference_mode():
-            for start in range(0, len(frames), self.batch):
-                x = to_input(frames[start : start + self.batch], self.device)
-                out.append(self.model.forward_features(x).float().permute(0, 2, 3, 1).cpu().numpy())
+            for chunk, real in padded_chunks(frames, self.batch):  # a fixed pass shape (registry.FORWARD_FRAMES)
+                x = to_input(chunk, self.device)
+                out.append(self.model.forward_features(x).float().permute(0, 2, 3, 1).cpu().numpy()[:real])
         return np.concatenate(out)
 
     def salient(self, maps: np.ndarray) -> np.ndarray:

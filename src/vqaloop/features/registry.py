@@ -118,15 +118,33 @@ def get_encoder(name: str, **options: Any) -> Encoder:
     return cls(**options)
 
 
+# Frames per forward pass of every network encoder, whatever ``vqaloop features --batch`` says. CPU convolution
+# kernels choose their algorithm by batch size (EfficientNet-Lite0 features of the same frame differ by up to
+# 1e-5 between 8 and 32 frames per pass), while with a fixed pass shape a frame's features do not depend on the
+# other frames of its pass (tests/test_features.py). So every pass gets exactly this many frames, the last one
+# padded: features are bit-identical for any --batch and any grouping of videos.
+FORWARD_FRAMES = 8
+
+
+def padded_chunks(frames: np.ndarray, size: int = FORWARD_FRAMES):
+    """(chunk of exactly ``size`` frames, number of real frames in it): the last chunk repeats its last frame."""
+    for start in range(0, len(frames), size):
+        chunk = frames[start : start + size]
+        real = len(chunk)
+        if real < size:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], size - real, axis=0)])
+        yield chunk, real
+
+
 def encode_in_batches(frames: np.ndarray, batch: int, forward: Callable[[np.ndarray], Any]) -> np.ndarray:
-    """Run ``forward`` (a chunk of frames -> torch tensor) over chunks of ``batch`` frames without autograd;
-    (F, D) float32 numpy."""
+    """Run ``forward`` (a chunk of frames -> torch tensor) over chunks of exactly ``batch`` frames (the last one
+    padded) without autograd; (F, D) float32 numpy. Encoders pass ``FORWARD_FRAMES``."""
     import torch
 
     out = []
     with torch.inference_mode():
-        for start in range(0, len(frames), batch):
-            out.append(forward(frames[start : start + batch]).float().cpu().numpy())
+        for chunk, real in padded_chunks(frames, batch):
+            out.append(forward(chunk).float().cpu().numpy()[:real])
     return np.concatenate(out).astype(np.float32, copy=False)
 
 

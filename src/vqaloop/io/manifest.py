@@ -74,13 +74,10 @@ def validate_manifest(df: pd.DataFrame, source: str | Path) -> pd.DataFrame:
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
+    from vqaloop.io.readers import read_csv
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: manifest file not found")
-    try:
-        df = pd.read_csv(path, dtype={"video_id": str, "content_id": str})
-    except Exception as err:
-        raise UserError(f"{path}: not a readable CSV ({type(err).__name__}: {err})") from None
+    df = read_csv(path, "manifest file", dtype={"video_id": str, "content_id": str})
     return validate_manifest(df, path)
 
 

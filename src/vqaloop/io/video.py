@@ -33,6 +33,34 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+@functools.cache
+def ffmpeg_build() -> dict[str, str]:
+    """The ffmpeg that renders, encodes and scores: its version line and the imageio-ffmpeg release bundling it
+    (recorded beside every rendered shard: the static binary changes with each imageio-ffmpeg release)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False)
+    line = proc.stdout.strip().splitlines()[0] if proc.returncode == 0 and proc.stdout.strip() else "unknown"
+    line = line.split(" Copyright")[0]  # "ffmpeg version n9.0.2-17-g2a571b6068-20260930"
+    try:
+        from importlib.metadata import version
+
+        package = version("imageio-ffmpeg")
+    except Exception:  # not installed (VQALOOP_FFMPEG names another binary)
+        package = "not installed"
+    override = os.environ.get("VQALOOP_FFMPEG")
+    return {"ffmpeg": line, "imageio_ffmpeg": "overridden by VQALOOP_FFMPEG" if override else package}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def run_ffmpeg(args: list[str], *, input_bytes: bytes | None = None, what: str = "ffmpeg") -> bytes:
     """Run ffmpeg quietly; on failure raise UserError with the last lines of its log."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]

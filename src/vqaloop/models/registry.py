@@ -67,7 +67,14 @@ class Checkpoint:
         return model
 
     def save(self, path: str | Path) -> None:
-        from vqaloop.io.atomic import atomic_path
+        """Write the checkpoint atomically; the same checkpoint always gives the same bytes.
+
+        ``torch.save`` names the zip records after the file it writes to (a temporary's random name would
+        land inside the archive): it writes to memory here, where the record name is always ``archive``.
+        """
+        import io
+
+        from vqaloop.io.atomic import write_bytes_atomic
 
         payload = {
             "name": self.name,
@@ -76,18 +83,16 @@ class Checkpoint:
             "logistic": None if self.logistic is None else vars(self.logistic),
             "meta": self.meta,
         }
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        write_bytes_atomic(path, buffer.getvalue())
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
+    from vqaloop.io.readers import read_torch
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: model checkpoint not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise UserError(f"{path}: not a vqaloop model checkpoint ({type(err).__name__})") from None
+    payload = read_torch(path, "model checkpoint")
     if not isinstance(payload, dict) or {"name", "kwargs", "state_dict"} - set(payload):
         raise UserError(f"{path}: not a vqaloop model checkpoint (keys missing)")
     logistic = payload.get("logistic")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vqaloop.selection.embeddings import kmeans, pool_embeddings, sq_dist_to_point, squared_norms
+from vqaloop.selection.embeddings import centred, kmeans, pool_embeddings, sq_dist_to_point, squared_norms
 from vqaloop.selection.registry import SelectionInputs, register
 
 DEFAULT_RADIUS_FACTOR = 0.5
@@ -141,7 +141,7 @@ def select_alcs(
     tol: float = 1e-4,
 ) -> list[int]:
     """ALCS with k-means++ seeded by ``numpy.random.default_rng(seed)``."""
-    x = pool_embeddings(inputs)
+    x, _ = centred(pool_embeddings(inputs))
     result = alcs_select(
         x,
         budget,

@@ -35,7 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "methods:\n" + "\n".join("  " + line for line in describe_methods().splitlines())
     parser.add_argument("--method", default="mds", help="selection method (listed below; default: mds)")
-    parser.add_argument("--features", required=True, help="FEATS.npz: ids (N), frames (N,F,D), pooled (N,D)")
+    parser.add_argument(
+        "--features",
+        required=True,
+        help="FEATS.npz: ids (N), frames (N,F,D), pooled (N,D); methods that need nothing but ids (random) read ids",
+    )
     parser.add_argument("--difficulty", help="DIFF.csv: video_id,difficulty (needed by mds)")
     parser.add_argument(
         "--labelled", help="FEATS.npz of the already-labelled set L (core-set, RD); needs --labelled-manifest"
@@ -51,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--budget",
         default=DEFAULT_BUDGET,
         help="a fraction of the pool in (0,1), rounded to the nearest count (at least 1), or a count "
-        f"such as 20 (default: {DEFAULT_BUDGET})",
+        f"such as 20, at most the pool size (default: {DEFAULT_BUDGET})",
     )
     parser.add_argument(
         "--lambda",
@@ -85,7 +89,7 @@ def parse_budget(text: str, pool_size: int) -> int:
         count = max(1, math.floor(fraction * pool_size + 0.5))
     if count <= 0:
         raise UserError(f"--budget {text}: must be positive")
-    if count >= pool_size:
+    if count > pool_size:  # the whole pool is a legitimate (if unselective) budget
         raise UserError(f"--budget {text} asks for {count} videos, but the pool has only {pool_size}")
     return count
 
@@ -113,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             "--labelled and --labelled-manifest go together (features and the manifest whose train rows are L)"
         )
-    inputs = load_selection_inputs(args.features, args.difficulty, args.pool, model_path, args.features_root)
+    inputs = load_selection_inputs(args.features, args.difficulty, args.pool, model_path, args.features_root,
+                                   need_frames="frames" in method.needs)  # fmt: skip
     if args.labelled is not None:
         inputs.labelled_pooled = load_labelled_pooled(args.labelled, args.labelled_manifest)
     budget = parse_budget(args.budget, inputs.pool_size)

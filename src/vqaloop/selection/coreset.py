@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from vqaloop.selection.embeddings import (
+    centred,
     labelled_embeddings,
     min_sq_dist_to_set,
     pool_embeddings,
@@ -62,5 +63,5 @@ def k_center_greedy(
 def select_coreset(inputs: SelectionInputs, budget: int, seed: int, use_labelled: bool = True) -> list[int]:
     """k-center greedy from L (``use_labelled`` and L present) or from one ``default_rng(seed)`` point."""
     x = pool_embeddings(inputs)
-    labelled = labelled_embeddings(inputs, x) if use_labelled else None
+    x, labelled = centred(x, labelled_embeddings(inputs, x) if use_labelled else None)
     return k_center_greedy(x, budget, np.random.default_rng(seed), labelled)

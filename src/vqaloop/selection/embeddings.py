@@ -9,7 +9,11 @@
 - seeded k-means++ initialisation and Lloyd k-means on those blocks.
 
 Everything is numpy (float32 for float32 features, float64 otherwise), so ``tracemalloc`` sees every
-allocation. Distances use ||x||^2 + ||c||^2 - 2 x.c, clamped at 0.
+allocation. Distances use ||x||^2 + ||c||^2 - 2 x.c, clamped at 0, on embeddings centred on the pool's mean
+(``centred``): the expansion subtracts numbers of the size of ||x||^2, so with features far from the origin
+(an offset of 30 in every dimension) float32 lost the differences that decide a farthest point; centred,
+the numbers are of the size of the spread itself. Distances are translation-invariant, so the picks are the
+same as on the raw features, up to that rounding.
 """
 
 from __future__ import annotations
@@ -62,6 +66,12 @@ def labelled_embeddings(inputs: SelectionInputs, pool: np.ndarray) -> np.ndarray
     if not np.isfinite(emb).all():
         raise UserError("labelled features contain NaN or infinite values")
     return emb if len(emb) else None
+
+
+def centred(pool: np.ndarray, labelled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``pool`` and ``labelled`` (same dtype) shifted by the pool's mean (computed in float64); new arrays."""
+    mean = pool.mean(axis=0, dtype=np.float64).astype(pool.dtype)
+    return pool - mean, None if labelled is None else labelled - mean
 
 
 def squared_norms(x: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Read and check the selection inputs: FEATS.npz (features contract, DESIGN.md) and DIFF.csv.
 
-FEATS.npz holds ``ids`` (N,) strings, ``frames`` (N, F, D) floats and optionally ``pooled`` (N, D).
+FEATS.npz holds ``ids`` (N,) strings, ``frames`` (N, F, D) floats and optionally ``pooled`` (N, D); a method that
+needs nothing but ids (random) reads a file with ``ids`` alone.
 DIFF.csv holds ``video_id,difficulty`` rows in any order (extra columns are ignored). Every problem a user can
 cause raises one ``UserError`` naming the file and, where there is one, the row or id.
 """
@@ -8,7 +9,6 @@ cause raises one ``UserError`` naming the file and, where there is one, the row 
 from __future__ import annotations
 
 import os
-import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,21 +25,23 @@ MAX_NAMED = 5  # ids named in one error message
 @dataclass
 class PoolFeatures:
     ids: list[str]
-    frames: np.ndarray  # (N, F, D) float32
+    frames: np.ndarray | None  # (N, F, D) float32; None only when the method needs no features
     pooled: np.ndarray | None  # (N, D) float32 or None
 
 
-def load_features(path: str | os.PathLike) -> PoolFeatures:
-    """Load FEATS.npz and check its keys, shapes, ids and values."""
+def load_features(path: str | os.PathLike, need_frames: bool = True) -> PoolFeatures:
+    """Load FEATS.npz and check its keys, shapes, ids and values (``frames`` may be absent without ``need_frames``)."""
     path = Path(path)
     arrays = _read_npz(path)
     ids = _ids_from_array(arrays.get("ids"), path)
     n = len(ids)
-    frames = _numeric_array(arrays.get("frames"), "frames", path, ndim=3, n=n)
+    frames = None
+    if need_frames or "frames" in arrays:
+        frames = _numeric_array(arrays.get("frames"), "frames", path, ndim=3, n=n)
+        _check_finite(frames, "frames", ids, path)
     pooled = None
     if "pooled" in arrays:
         pooled = _numeric_array(arrays["pooled"], "pooled", path, ndim=2, n=n)
-    _check_finite(frames, "frames", ids, path)
     if pooled is not None:
         _check_finite(pooled, "pooled", ids, path)
     return PoolFeatures(ids=ids, frames=frames, pooled=pooled)
@@ -47,13 +49,10 @@ def load_features(path: str | os.PathLike) -> PoolFeatures:
 
 def load_difficulty(path: str | os.PathLike) -> pd.Series:
     """Load DIFF.csv as a float Series indexed by video_id (file order kept)."""
+    from vqaloop.io.readers import read_csv
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"difficulty file {path} not found")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise UserError(f"cannot read difficulty file {path}: {err}") from None
+    table = read_csv(path, "difficulty file", dtype=str, keep_default_na=False)
     missing = [c for c in ("video_id", "difficulty") if c not in table.columns]
     if missing:
         raise UserError(f"{path}: missing column(s) {', '.join(missing)} (need video_id,difficulty)")
@@ -152,7 +151,8 @@ def restrict_ids(features: PoolFeatures, features_path, ids: list[str], manifest
         )
     rows = [index[vid] for vid in ids]
     pooled = None if features.pooled is None else features.pooled[rows]
-    return PoolFeatures(ids=list(ids), frames=features.frames[rows], pooled=pooled)
+    frames = None if features.frames is None else features.frames[rows]
+    return PoolFeatures(ids=list(ids), frames=frames, pooled=pooled)
 
 
 def load_selection_inputs(
@@ -161,6 +161,7 @@ def load_selection_inputs(
     pool_manifest: str | os.PathLike | None = None,
     model_path: str | os.PathLike | None = None,
     features_root: str | os.PathLike | None = None,
+    need_frames: bool = True,
 ) -> SelectionInputs:
     """Everything ``vqaloop select`` reads, checked and aligned on the features file's id order
     (restricted to a manifest's pool rows, in manifest order, when ``pool_manifest`` is given).
@@ -168,7 +169,7 @@ def load_selection_inputs(
     With ``model_path`` (needs ``pool_manifest``) the base model and its inputs come too (``load_model_inputs``);
     ``features_root`` defaults to the grandparent folder of ``features_path`` (``<root>/<dataset>/<encoder>.npz``).
     """
-    features = load_features(features_path)
+    features = load_features(features_path, need_frames)
     if pool_manifest is not None:
         features = restrict_to_pool(features, features_path, pool_manifest)
     difficulty = None
@@ -187,19 +188,9 @@ def load_selection_inputs(
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise UserError(f"features file {path} not found")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise UserError(f"cannot read features file {path}: {err}") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise UserError(f"features file {path} is not an .npz archive")
-    with loaded:
-        try:
-            return {key: loaded[key] for key in loaded.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-            raise UserError(f"cannot read features file {path}: {err}") from None
+    from vqaloop.io.readers import read_npz
+
+    return read_npz(path, "features file")
 
 
 def _ids_from_array(ids: np.ndarray | None, path: Path) -> list[str]:

@@ -25,7 +25,13 @@ import math
 
 import numpy as np
 
-from vqaloop.selection.embeddings import pool_embeddings, sample_proportional, sq_dist_to_point, squared_norms
+from vqaloop.selection.embeddings import (
+    centred,
+    pool_embeddings,
+    sample_proportional,
+    sq_dist_to_point,
+    squared_norms,
+)
 from vqaloop.selection.registry import SelectionInputs, register
 
 DEFAULT_OUTLIER_FRACTION = 0.01  # SPEC: z = 1% of N
@@ -96,5 +102,5 @@ def select_greedy(
     tau: float | None = None,
 ) -> list[int]:
     """T-kmeans++ with ``numpy.random.default_rng(seed)``."""
-    x = pool_embeddings(inputs)
+    x, _ = centred(pool_embeddings(inputs))
     return t_kmeanspp(x, budget, np.random.default_rng(seed), outlier_fraction=outlier_fraction, tau=tau)

@@ -105,14 +105,17 @@ def deviation_vectors(
 
 def kcenter_from_origin(vectors, budget: int) -> list[int]:
     """k-center greedy with the origin as the first centre: each pick maximises the distance to its nearest centre
-    (ties to the lowest index). Squared distances ||v||^2 + ||c||^2 - 2 v.c, one matrix-vector product a pick."""
+    (ties to the lowest index). Squared distances ||v||^2 + ||c||^2 - 2 v.c, one matrix-vector product a pick,
+    on the vectors centred on their mean (float32 keeps the differences when they share a large offset; the
+    distance to the origin, the first centre, is taken on the raw vectors)."""
     import torch
 
     n = vectors.shape[0]
     if not 1 <= budget <= n:
         raise ValueError(f"budget {budget} is outside 1..{n}")
+    nearest = (vectors * vectors).sum(dim=1)  # squared distance to the nearest centre; the origin is the first one
+    vectors = vectors - vectors.mean(dim=0, dtype=torch.float64).to(vectors.dtype)
     squared = (vectors * vectors).sum(dim=1)
-    nearest = squared.clone()  # squared distance to the nearest centre; the origin is the first one
     picks: list[int] = []
     for _ in range(budget):
         i = int(torch.argmax(nearest))  # first maximum

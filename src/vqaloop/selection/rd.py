@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vqaloop.selection.embeddings import kmeans, labelled_embeddings, pool_embeddings
+from vqaloop.selection.embeddings import centred, kmeans, labelled_embeddings, pool_embeddings
 from vqaloop.selection.registry import SelectionInputs, register
 
 
@@ -78,6 +78,6 @@ def select_rd(
 ) -> list[int]:
     """One-shot RD; k-means++ seeded with ``default_rng(seed)``."""
     x = pool_embeddings(inputs)
-    labelled = labelled_embeddings(inputs, x) if use_labelled else None
+    x, labelled = centred(x, labelled_embeddings(inputs, x) if use_labelled else None)
     picks, _ = rd_select(x, budget, np.random.default_rng(seed), labelled, max_iter=max_iter, tol=tol)
     return picks

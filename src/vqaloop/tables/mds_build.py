@@ -10,7 +10,6 @@ the base model has one row with an empty seed; unavailable rows have none): ``vq
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from scipy import stats
 
 from vqaloop.evaluation.metrics import plcc, srcc
 from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.readers import parse_json_argument, read_csv
 from vqaloop.tables.published import LONG_COLUMNS, load_published
 from vqaloop.workflow_paths import MdsPaths
 
@@ -40,6 +40,9 @@ def mean_ci(values: list[float]) -> tuple[float, float | None, float | None, int
 
 
 def correlation(pred: pd.Series, mos: pd.Series) -> dict[str, float]:
+    """SRCC and PLCC; NaN (left out of the seed mean) for fewer than 2 videos (a budget of 1)."""
+    if len(pred) < 2:
+        return {"srcc": float("nan"), "plcc": float("nan")}
     return {"srcc": srcc(pred, mos), "plcc": plcc(pred, mos)}
 
 
@@ -55,25 +58,25 @@ class CellReader:
 
     def predictions(self, base: str, dataset: str) -> pd.Series:
         if (base, dataset) not in self._pred:
-            df = pd.read_csv(self.paths(base).f_predictions(dataset), dtype={"video_id": str})
+            df = read_csv(self.paths(base).f_predictions(dataset), "prediction file", ("video_id", "score"),
+                          dtype={"video_id": str})  # fmt: skip
             self._pred[base, dataset] = df.set_index("video_id")["score"]
         return self._pred[base, dataset]
 
     def failure_identification(self, row: dict, dataset: str, seed) -> dict[str, float]:
         p = self.paths(row["base"])
         if row["kind"] == "base":  # the base model on the whole pool, before any selection
-            labels = pd.read_csv(p.oracle(dataset), dtype={"video_id": str})
+            labels = read_csv(p.oracle(dataset), "oracle labels", ("video_id", "mos"), dtype={"video_id": str})
         else:
-            labels = pd.read_csv(
-                p.scoped(row["variant"]).labels(row["variant"], seed, dataset), dtype={"video_id": str}
-            )
+            path = p.scoped(row["variant"]).labels(row["variant"], seed, dataset)
+            labels = read_csv(path, "revealed labels (vqaloop reveal)", ("video_id", "mos"), dtype={"video_id": str})
         pred = self.predictions(row["base"], dataset).loc[labels.video_id]
         return correlation(pred.to_numpy(), labels.mos.to_numpy())
 
     def active_finetuning(self, row: dict, dataset: str, seed) -> dict[str, float]:
         p = self.paths(row["base"])
         path = p.f_eval() if row["kind"] == "base" else p.ft_eval(row["variant"], seed)
-        ev = pd.read_csv(path).set_index("dataset")
+        ev = read_csv(path, "an evaluation CSV (vqaloop evaluate)", ("dataset", *METRICS)).set_index("dataset")
         return {m: float(ev.loc[dataset, m]) for m in METRICS}
 
 
@@ -182,7 +185,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    spec = json.loads(args.spec)
+    spec = parse_json_argument(args.spec, "--spec")
     reader = CellReader(args.data_root, args.work)
     long = build_long(spec, reader)
     stem = args.out.with_suffix("")

@@ -6,10 +6,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import srcc
 from vqaloop.io.atomic import atomic_path
+from vqaloop.io.readers import read_csv
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,10 @@ def _save(fig, out: Path) -> None:
 def failure_scatter(predictions: Path, oracle: Path, selections: dict[str, Path], dataset: str, out: Path) -> None:
     """Base-model predictions vs MOS on a target pool; each method's selected videos marked (Fig. 1 bottom)."""
     plt = _plt()
-    pred = pd.read_csv(predictions, dtype={"video_id": str}).set_index("video_id")
-    labels = pd.read_csv(oracle, dtype={"video_id": str}).set_index("video_id")
+    pred = read_csv(predictions, "prediction file", ("video_id", "mos_pred"), dtype={"video_id": str}).set_index(
+        "video_id"
+    )
+    labels = read_csv(oracle, "oracle labels", ("video_id", "mos"), dtype={"video_id": str}).set_index("video_id")
     pool = labels.join(pred, how="inner")
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     ax.scatter(
@@ -44,8 +47,12 @@ def failure_scatter(predictions: Path, oracle: Path, selections: dict[str, Path]
         "random": dict(marker="o", facecolors="none", edgecolors="tab:blue", s=36),
     }
     for name, path in selections.items():
-        chosen = pool.loc[pd.read_csv(path, dtype={"video_id": str}).video_id]
-        rho = srcc(chosen.mos_pred, chosen.mos)
+        ids = read_csv(path, "a selection file (video_id,rank)", ("video_id",), dtype={"video_id": str}).video_id
+        unknown = sorted(set(ids) - set(pool.index))
+        if unknown:
+            raise UserError(f"{path}: {len(unknown)} selected id(s) not in {oracle}, e.g. {unknown[0]!r}")
+        chosen = pool.loc[ids]
+        rho = srcc(chosen.mos_pred, chosen.mos) if len(chosen) >= 2 else float("nan")
         ax.scatter(
             chosen.mos_pred, chosen.mos, label=f"{name} (n={len(chosen)}, SRCC {rho:.2f})", **styles.get(name, {})
         )
@@ -62,10 +69,14 @@ def failure_scatter(predictions: Path, oracle: Path, selections: dict[str, Path]
     _save(fig, out)
 
 
+def read_table6(table6: Path):
+    return read_csv(table6, "Table 6 long CSV", ("row", "column", "metric", "value", "ci_low", "ci_high"))
+
+
 def lambda_tradeoff(table6: Path, out: Path) -> None:
     """Failure identification (lower is better) and active fine-tuning SRCC against lambda, with 95% CIs."""
     plt = _plt()
-    long = pd.read_csv(table6)
+    long = read_table6(table6)
     srcc_rows = long[long.metric == "srcc"]
     base = srcc_rows[srcc_rows.row == "base_model"].set_index("column").value
     lam_rows = srcc_rows[srcc_rows.row.str.startswith("lambda_")].copy()
@@ -97,6 +108,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    read_table6(args.table6)  # checked before the first figure is written
     failure_scatter(args.predictions, args.oracle, {"mds": args.mds_selection, "random": args.random_selection},
                     args.dataset, args.scatter)  # fmt: skip
     lambda_tradeoff(args.table6, args.tradeoff)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from vqaloop.errors import UserError
+from vqaloop.io.readers import read_csv
 from vqaloop.tables.mds_figures import _plt, _save
 from vqaloop.tables.published import load_published
 
@@ -68,7 +69,9 @@ def methods_figure(tables: list[Path], paper_root: Path, out: Path) -> None:
     plt = _plt()
     panels = []
     for path in tables:
-        long = pd.read_csv(path)
+        long = read_csv(path, "a long-format table CSV", ("table", "row", "column", "metric", "value"))
+        if long.empty:
+            raise UserError(f"{path}: a long-format table CSV without rows")
         table = str(long.table.iloc[0])
         if table not in PANELS:
             raise UserError(f"{path}: table {table!r} has no methods panel (expected one of {sorted(PANELS)})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vqaloop.variants import OOF, Variant, mds
+from vqaloop.variants import OOF, PATTERN_METHODS, Variant, mds, parse_g_id, parse_variant
 
 TABLES = ("mds_table2", "mds_table3", "mds_table5", "mds_table6", "mds_table7", "mds_table8", "mds_table9")
 
@@ -80,26 +80,90 @@ def table_rows(table: str, cfg: dict, encoder_available: dict[str, tuple[bool, s
 
 
 def table_spec(
-    table: str, mds_cfg: dict, datasets_cfg: dict, encoder_available: dict, run: str, config_hash: str
+    table: str, mds_cfg: dict, datasets_cfg: dict, encoder_available: dict, run: str, config_hash: str = ""
 ) -> dict:
-    """Everything the table builder needs, as plain JSON (a rule's params: an edit reruns the table)."""
+    """Everything the table builder needs, as plain JSON (a rule's params: an edit reruns the table).
+
+    Only what the table prints or computes with is here, in a canonical order where the order does not show
+    (seeds, targets of the ablation tables), so an unrelated edit or a reorder leaves the spec unchanged.
+    """
     rows = table_rows(table, mds_cfg, encoder_available)
-    paper_key = {name: ds.get("paper_key", name) for name, ds in datasets_cfg.items()}
     if table == "mds_table2":
         columns = list(mds_cfg["targets"])
     elif table == "mds_table3":
         columns = [mds_cfg["source"], *mds_cfg["targets"]]
     else:
         columns = ["failure_identification", "active_finetuning"]
+    paper_key = {c: datasets_cfg[c].get("paper_key", c) for c in columns if c in datasets_cfg}
     return {
         "table": table,
         "rows": [vars(r) for r in rows],
         "columns": columns,
         "paper_key": paper_key,
         "source": mds_cfg["source"],
-        "targets": list(mds_cfg["targets"]),
+        "targets": sorted(mds_cfg["targets"]),
         "ablation_dataset": mds_cfg["ablation_dataset"],
-        "seeds": list(mds_cfg["seeds"]),
+        "seeds": sorted(mds_cfg["seeds"]),
         "run": run,
         "config_hash": config_hash,
+    }
+
+
+# Config keys no table value depends on: descriptions and labels (printed by the corpus summary or, for
+# paper_key, by the table spec itself), and performance knobs (outputs are identical whatever their value).
+DESCRIPTIVE_DATASET_KEYS = ("domain", "analogue", "role", "paper_key")
+DESCRIPTIVE_CORPUS_KEYS = ("contact_sheet_per_dataset",)
+PERFORMANCE_FEATURE_KEYS = ("batch",)
+
+
+def corpus_slice(corpus: dict) -> dict:
+    """The corpus config minus descriptions: every dataset's settings (allocation couples the datasets)."""
+    datasets = {name: {k: v for k, v in ds.items() if k not in DESCRIPTIVE_DATASET_KEYS}
+                for name, ds in corpus["datasets"].items()}  # fmt: skip
+    return {
+        **{k: v for k, v in corpus.items() if k not in ("datasets", *DESCRIPTIVE_CORPUS_KEYS)},
+        "datasets": datasets,
+    }
+
+
+def variant_encoder(variant: Variant, mds_cfg: dict) -> str:
+    """The features a variant's selection reads (FreeSel: its patterns; otherwise its diversity encoder)."""
+    return PATTERN_METHODS.get(variant.method) or variant.encoder or mds_cfg["default"]["encoder"]
+
+
+def config_slice(spec: dict, config: dict, base_encoders: dict[str, list[str]]) -> dict:
+    """The part of the config one table's values depend on (its ``config_hash`` is the hash of this).
+
+    The table's own spec, the global seed, the corpus settings (descriptions left out), the frame count and
+    the options of the encoders its rows read, and the MDS settings of its base models (training, budget,
+    source, the set of targets; out-of-fold settings only for an ``_oof`` row). Not in it: descriptions,
+    labels of other tables, performance knobs (features.batch, threads), paths, other tables' row lists.
+    ``base_encoders``: base model -> the feature encoders it reads.
+    """
+    mds_cfg, features = config["mds"], config["features"]
+    rows = [r for r in spec["rows"] if r["kind"] != "unavailable"]
+    bases = sorted({r["base"] for r in rows})
+    variants = [parse_variant(r["variant"]) for r in rows if r["kind"] == "variant"]
+    encoders = {e for b in bases for e in base_encoders[b]} | {variant_encoder(v, mds_cfg) for v in variants}
+    training = {b: mds_cfg["training"] if b == mds_cfg["base"] else mds_cfg["alternative_bases"][b]["training"]
+                for b in bases}  # fmt: skip
+    mds_keys = {
+        "base": mds_cfg["base"],
+        "source": mds_cfg["source"],
+        "targets": sorted(mds_cfg["targets"]),
+        "budget": mds_cfg["budget"],
+        "labelled_set": mds_cfg.get("labelled_set", True),
+        "training": training,
+    }
+    if any(v.needs_g and parse_g_id(v.g_id)[2] for v in variants):
+        mds_keys["out_of_fold"] = mds_cfg.get("out_of_fold", {})
+    return {
+        "table": {k: v for k, v in spec.items() if k != "config_hash"},
+        "seed": config["seed"],
+        "corpus": corpus_slice(config["corpus"]),
+        "features": {
+            **{k: v for k, v in features.items() if k not in ("encoders", *PERFORMANCE_FEATURE_KEYS)},
+            "encoders": {e: features["encoders"].get(e) for e in sorted(encoders)},
+        },
+        "mds": mds_keys,
     }

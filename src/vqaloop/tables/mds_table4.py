@@ -20,7 +20,6 @@ both models' scores and the MOS.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -30,6 +29,8 @@ import pandas as pd
 from vqaloop.errors import UserError
 from vqaloop.evaluation.gmad import rank_by
 from vqaloop.io.atomic import atomic_path, write_csv_atomic
+from vqaloop.io.manifest import read_manifest
+from vqaloop.io.readers import read_csv, read_json
 from vqaloop.tables.mds_build import side_by_side
 from vqaloop.tables.published import LONG_COLUMNS
 
@@ -42,12 +43,9 @@ THURSTONE_NOTE = "extra: Thurstone MAP rank (not in the paper)"
 def read_gmad(paths: list[Path]) -> list[dict]:
     out = []
     for path in paths:
-        if not path.is_file():
-            raise UserError(f"{path}: gMAD result not found")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise UserError(f"{path}: not a gMAD result JSON ({err})") from None
+        data = read_json(path, "gMAD result")
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: not a gMAD result JSON (an object expected)")
         missing = [k for k in ("models", "a", "gmad_score", "thurstone_q") if k not in data]
         if missing:
             raise UserError(f"{path}: gMAD result lacks key(s) {missing}")
@@ -57,13 +55,8 @@ def read_gmad(paths: list[Path]) -> list[dict]:
 
 def read_table3(path: Path) -> pd.DataFrame:
     """Table 3's ``mean`` column as a frame indexed by row key with columns srcc, plcc, n_seeds, run, config_hash."""
-    if not path.is_file():
-        raise UserError(f"{path}: Table 3 long CSV not found")
-    df = pd.read_csv(path, dtype={"row": str, "run": str, "config_hash": str}, keep_default_na=False,
-                     na_values=[""])  # fmt: skip
-    missing = [c for c in ("row", "column", "metric", "value") if c not in df.columns]
-    if missing:
-        raise UserError(f"{path}: lacks column(s) {missing} (has {list(df.columns)})")
+    df = read_csv(path, "Table 3 long CSV", ("row", "column", "metric", "value"),
+                  dtype={"row": str, "run": str, "config_hash": str}, keep_default_na=False, na_values=[""])  # fmt: skip
     mean = df[(df.column == "mean") & df.metric.isin(["srcc", "plcc"])]
     if mean.empty:
         raise UserError(f"{path}: has no 'mean' column srcc/plcc values")
@@ -167,12 +160,8 @@ def gmad_figure(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, 
     """2 levels x 2 roles of gMAD pairs between two models (MDS-VQA Fig. 3): middle frames, scores, MOS."""
     from vqaloop.io.manifest import read_manifest
 
-    if not Path(pairs_csv).is_file():
-        raise UserError(f"{pairs_csv}: gMAD pairs CSV not found")
-    try:
-        pairs = pd.read_csv(pairs_csv, dtype={"video_high": str, "video_low": str, "attacker": str, "defender": str})
-    except pd.errors.EmptyDataError:
-        pairs = pd.DataFrame(columns=["attacker", "defender", "level"])
+    pairs = read_csv(pairs_csv, "gMAD pairs CSV", ("attacker", "defender", "level"),
+                     dtype={"video_high": str, "video_low": str, "attacker": str, "defender": str})  # fmt: skip
     paths = read_manifest(manifest).set_index("video_id")["path"]
     roles = [(model_a, model_b), (model_b, model_a)]
     chosen = []
@@ -242,16 +231,19 @@ def run(args) -> int:
     long = build_long(gmad, table3, mapping, run_label, chash, args.gmad)
     if args.figure is not None and args.data_root is None:
         raise UserError("--figure needs --data-root (the videos' folder)")
+    if args.figure is not None:  # the figure's inputs are checked before anything is written
+        pairs = args.pairs or (Path(gmad[0]["pairs"]) if gmad[0].get("pairs") else None)
+        manifest = args.manifest or (Path(gmad[0]["manifest"]) if gmad[0].get("manifest") else None)
+        if pairs is None or manifest is None:
+            raise UserError(f"{args.gmad[0]}: names no pairs CSV / manifest; give --pairs and --manifest")
+        read_csv(pairs, "gMAD pairs CSV", ("attacker", "defender", "level"))
+        read_manifest(manifest)
     stem = args.out.with_suffix("")
     write_csv_atomic(wide(long), f"{stem}_wide.csv")
     write_csv_atomic(side_by_side(long, TABLE, args.paper_root), f"{stem}_vs_paper.csv")
     write_csv_atomic(long, args.out)
     log.info("%s:\n%s", TABLE, wide(long).to_string(index=False))
     if args.figure is not None:
-        pairs = args.pairs or (Path(gmad[0]["pairs"]) if gmad[0].get("pairs") else None)
-        manifest = args.manifest or (Path(gmad[0]["manifest"]) if gmad[0].get("manifest") else None)
-        if pairs is None or manifest is None:
-            raise UserError(f"{args.gmad[0]}: names no pairs CSV / manifest; give --pairs and --manifest")
         if args.figure_models:
             model_a, model_b = args.figure_models
         else:

@@ -61,10 +61,9 @@ def load_published(table: str, root: str | os.PathLike = Path("results/paper")) 
     if not path.is_file():
         known = ", ".join(PUBLISHED_TABLES)
         raise UserError(f"{path}: published table {name!r} not found (known tables: {known})")
-    try:
-        df = pd.read_csv(path, dtype=str, na_filter=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read published table: {exc}") from None
+    from vqaloop.io.readers import read_csv
+
+    df = read_csv(path, "published table", dtype=str, na_filter=False)
     if list(df.columns) != LONG_COLUMNS:
         raise UserError(f"{path}: columns are {list(df.columns)}, expected exactly {LONG_COLUMNS} (in this order)")
 

@@ -58,13 +58,10 @@ def cross_fitted_predictions(name: str, x: torch.Tensor, mos: np.ndarray, fold: 
 
 def read_errors(path: str | Path, video_ids: list[str]) -> np.ndarray:
     """The ``error`` column of an oof-errors CSV in the order of ``video_ids`` (every id must be there)."""
+    from vqaloop.io.readers import read_csv
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: errors file not found")
-    table = pd.read_csv(path, dtype={"video_id": str})
-    missing_cols = {"video_id", "error"} - set(table.columns)
-    if missing_cols:
-        raise UserError(f"{path}: missing column(s) {sorted(missing_cols)}")
+    table = read_csv(path, "errors file (vqaloop oof-errors)", ("video_id", "error"), dtype={"video_id": str})
     errors = table.set_index("video_id")["error"]
     absent = [v for v in video_ids if v not in errors.index]
     if absent:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import fit_logistic4
+from vqaloop.io.readers import read_csv
 from vqaloop.losses.fidelity import ranking_loss
 from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
 from vqaloop.training.common import add_optimiser_arguments, feature_paths, manifest_inputs
@@ -22,9 +22,8 @@ log = logging.getLogger(__name__)
 
 def labelled_group(labels_path: Path, features_root: Path, model_name: str) -> Group:
     """A revealed selection (video_id, dataset, mos) as one training group."""
-    labels = pd.read_csv(labels_path, dtype={"video_id": str})
-    if {"video_id", "dataset", "mos"} - set(labels.columns):
-        raise UserError(f"{labels_path}: revealed labels need columns video_id, dataset, mos")
+    labels = read_csv(labels_path, "revealed labels (vqaloop reveal)", ("video_id", "dataset", "mos"),
+                      dtype={"video_id": str, "dataset": str})  # fmt: skip
     if labels.dataset.nunique() != 1:
         raise UserError(f"{labels_path}: one dataset per labels file (found {sorted(labels.dataset.unique())})")
     dataset = str(labels.dataset.iloc[0])
@@ -67,7 +66,8 @@ def run(args) -> int:
     base = load_checkpoint(args.base_model)
     manifest, x = manifest_inputs(args.source_manifest, args.features_root, base.name, split="train")
     groups = [Group(str(manifest.dataset.iloc[0]), x, torch.tensor(manifest.mos.to_numpy(), dtype=torch.float32))]
-    groups += [labelled_group(p, args.features_root, base.name) for p in args.labels]
+    # the revealed selections by dataset name: the order of --labels (of mds.targets) does not change the model
+    groups += sorted((labelled_group(p, args.features_root, base.name) for p in args.labels), key=lambda g: g.name)
     tuned = finetune(base, groups, args.rank, args, full=args.full)
     tuned.save(args.out)
     log.info("fine-tuned on %s", tuned.meta["groups"])

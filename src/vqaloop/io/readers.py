@@ -1,0 +1,144 @@
+"""Reading the files a user hands to a command: every way a file can be wrong becomes one ``UserError`` line.
+
+One place for the checks every reader needs: the file exists and is a file, is not empty (0 bytes), is text
+(a CSV, YAML or JSON) or the right binary container (an ``.npz`` or a torch checkpoint is a zip archive),
+is complete (a CSV row with fewer fields than its header is a truncated or malformed file), parses, and has
+the columns the caller requires. Each message starts with the file's path and names ``what`` was expected,
+so a user who passed the wrong file sees which and why, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from vqaloop.errors import UserError
+
+ZIP_MAGIC = b"PK\x03\x04"  # .npz files and torch checkpoints are zip archives
+BINARY_PROBE = 8192  # bytes looked at for NUL bytes
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of an exception's message, shortened (library messages can span lines)."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:160]}" if text else type(err).__name__
+
+
+def existing_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a Path if it is a non-empty regular file; else one UserError naming it and ``what``."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: {what} not found")
+    if not path.is_file():
+        raise UserError(f"{path}: not a file (expected {what})")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: empty file (0 bytes), expected {what}")
+    return path
+
+
+def read_text(path: str | os.PathLike, what: str) -> str:
+    """The file's text (UTF-8); binary or undecodable content is refused."""
+    path = existing_file(path, what)
+    data = path.read_bytes()
+    if b"\0" in data[:BINARY_PROBE]:
+        raise UserError(f"{path}: binary content, not text (expected {what})")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text (undecodable byte at offset {err.start}), expected {what}") from None
+
+
+def read_csv(path: str | os.PathLike, what: str, required: tuple[str, ...] | list[str] = (), **kwargs):
+    """A CSV file as a DataFrame (``kwargs`` go to ``pandas.read_csv``), checked as the module docstring says.
+
+    ``required``: columns that must be present. Rows with another number of fields than the header are
+    refused (pandas would fill a cut-off last row with NaN and carry on).
+    """
+    import pandas as pd
+
+    text = read_text(path, what)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, [])
+        for row in reader:
+            if row and len(row) != len(header):
+                raise UserError(
+                    f"{path} line {reader.line_num}: {len(row)} field(s), the header has {len(header)} "
+                    f"(truncated or malformed {what})"
+                )
+    except csv.Error as err:
+        raise UserError(f"{path} line {reader.line_num}: not a readable CSV ({err}), expected {what}") from None
+    try:
+        df = pd.read_csv(io.StringIO(text), **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, TypeError) as err:
+        raise UserError(f"{path}: not a readable CSV ({_reason(err)}), expected {what}") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        shown = [str(c)[:40] for c in df.columns[:12]]
+        raise UserError(f"{path}: {what} lacks column(s) {', '.join(missing)} (has {', '.join(shown) or 'none'})")
+    return df
+
+
+def read_json(path: str | os.PathLike, what: str):
+    """A JSON file's value."""
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise UserError(f"{path}: not valid JSON ({_reason(err)}), expected {what}") from None
+
+
+def parse_json_argument(text: str, option: str):
+    """The value of a command-line option that takes JSON (``--spec``, ``--clip``...)."""
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise UserError(f"{option}: not valid JSON ({_reason(err)})") from None
+
+
+def _zip_archive(path: str | os.PathLike, what: str, expected: str) -> Path:
+    path = existing_file(path, what)
+    with open(path, "rb") as fh:
+        magic = fh.read(len(ZIP_MAGIC))
+    if magic != ZIP_MAGIC:
+        raise UserError(f"{path}: not {expected} (not a zip archive)")
+    return path
+
+
+def read_npz(path: str | os.PathLike, what: str = "features file") -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (no pickled objects), or one UserError naming the file.
+
+    Messages: "<path>: features file not found", "<path>: not an .npz features file (...)".
+    """
+    expected = f"an .npz {what}"
+    path = _zip_archive(path, what, expected)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise UserError(f"{path}: not {expected}")
+            return {key: npz[key] for key in npz.files}
+    except UserError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, AttributeError) as err:
+        raise UserError(f"{path}: not {expected} (unreadable: {_reason(err)})") from None
+
+
+def read_torch(path: str | os.PathLike, what: str = "model checkpoint"):
+    """A torch file saved by ``torch.save`` (weights only: no code runs), or one UserError naming the file.
+
+    Messages: "<path>: model checkpoint not found", "<path>: not a vqaloop model checkpoint (...)".
+    """
+    import torch
+
+    expected = f"a vqaloop {what}"
+    path = _zip_archive(path, what, expected)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, pickle errors, zip errors, ...
+        raise UserError(f"{path}: not {expected} (unreadable: {_reason(err)})") from None
