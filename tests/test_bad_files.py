@@ -231,9 +231,22 @@ def place(f: dict, key: str, args: list[str], tmp: Path) -> tuple[Path, list[str
     return bad, [a.replace("{bad}", str(bad)) for a in args]
 
 
+# W2S-VQA and claims commands: their 0-byte / binary / malformed files are tested beside their own code.
+COVERED_ELSEWHERE = {
+    "thurstone": "test_thurstone.py::test_cli_binary_and_missing_files",
+    "metrics": "test_w2s_metrics.py::test_cli_bad_inputs_one_line_and_nothing_written",
+    "shape": "test_w2s_shaping.py::test_cli_bad_inputs_one_line_and_nothing_written",
+    "iqa": "test_classical_iqa.py::test_cli_errors_are_one_line_and_write_nothing",
+    "claims": "test_claims.py::test_malformed_seeds_file_is_one_error_line",
+    **{c: "test_w2s_cli.py::test_w2s_commands_answer_bad_files_in_one_line"
+       for c in ("w2s-teacher", "w2s-anchors", "w2s-pairs", "w2s-train", "w2s-mine", "w2s-evaluate", "w2s-table",
+                 "w2s-figure", "score")},
+}  # fmt: skip
+
+
 def test_every_command_is_covered(valid):
-    """A new command must add its file arguments to ``cases``."""
-    assert {c for c, _, _ in cases(valid)} == set(COMMANDS)
+    """A new command must add its file arguments to ``cases`` (or name the test that covers it)."""
+    assert {c for c, _, _ in cases(valid)} | set(COVERED_ELSEWHERE) == set(COMMANDS)
 
 
 @pytest.mark.parametrize("kind", ["empty", "binary", "truncated"])

@@ -102,6 +102,42 @@ W2S_COMMANDS = {
     ],  # fmt: skip
     "w2s-figure": ["--table5", "{f}", "--out", "{o}"],
     "score": ["--model", "{f}", "--anchors", "{f}", "{f}"],
+    "w2s-mine": [
+        "--student",
+        "{f}",
+        "--stage",
+        "2",
+        "--teachers",
+        "{f}",
+        "--pool",
+        "{f}",
+        "--shaped",
+        "{f}",
+        "--ladder",
+        "{f}",
+        "--source-manifest",
+        "{f}",
+        "--anchors",
+        "{f}",
+        "--features-root",
+        "{d}",
+        "--gmad-count",
+        "3",
+        "--synthetic-count",
+        "3",
+        "--out",
+        "{o}",
+    ],  # fmt: skip
+    "w2s-table": [
+        "--spec",
+        '{{"table": "w2s_table5", "rows": [], "columns": [], "seeds": [0], "run": "t", "config_hash": "x"}}',
+        "--work",
+        "{d}",
+        "--manifests",
+        "{f}",
+        "--out",
+        "{o}",
+    ],  # fmt: skip
 }
 
 
