@@ -344,7 +344,7 @@ def test_cli_bad_inputs_one_line_and_nothing_written(clips, tmp_path):
     cases.append((["metrics", str(junk)], "junk.mp4"))
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
-    cases.append((["metrics", "--manifest", str(empty), "--data-root", str(clips)], "empty.csv: not a readable CSV"))
+    cases.append((["metrics", "--manifest", str(empty), "--data-root", str(clips)], "empty.csv: empty file (0 bytes)"))
     binary = tmp_path / "binary.csv"
     binary.write_bytes(bytes(range(256)) * 8)
     cases.append((["metrics", "--manifest", str(binary), "--data-root", str(clips)], "binary.csv"))
