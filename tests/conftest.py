@@ -63,7 +63,8 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(cwd: Path, *args: str, timeout: int = 2400) -> subprocess.CompletedProcess:
+def snakemake(cwd: Path, *args: str, timeout: int = 2400, umask: int | None = None) -> subprocess.CompletedProcess:
+    """The real Snakemake in ``cwd`` (``umask``: the one its process and every job run under)."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [str(BIN / "snakemake"), *args],
@@ -73,4 +74,5 @@ def snakemake(cwd: Path, *args: str, timeout: int = 2400) -> subprocess.Complete
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
     )

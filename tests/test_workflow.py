@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import BIN, copy_workflow, snakemake
 
 from vqaloop.io.manifest import read_manifest
@@ -21,9 +25,12 @@ CONFIG = ["--configfile", "config/tiny.yaml"]
 DATASETS = ("ugc", "cgvds", "aigv", "w2s", "w2s_synth")  # the last two: W2S-VQA's pool and synthetic ladders
 
 
-def build(root, *targets):
+UMASK = 0o027  # the first build runs under a group-readable umask: every output must follow it
+
+
+def build(root, *targets, umask=None):
     copy_workflow(root)
-    proc = snakemake(root, "--cores", "2", *targets, *CONFIG)
+    proc = snakemake(root, "--cores", "2", *targets, *CONFIG, umask=umask)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root
 
@@ -33,9 +40,21 @@ def digest_tree(root, pattern) -> dict:
             for p in sorted(root.glob(pattern))}  # fmt: skip
 
 
+def is_timing(path: str) -> bool:
+    """Files that record how long things took (Snakemake benchmarks, logs, render timings)."""
+    return path.startswith(("logs/", "results/tiny/benchmarks/")) or path.endswith("timing.json")
+
+
+def run_files(root) -> dict:
+    """SHA-256 of every file a run wrote (data, work, results, logs), by path relative to the workflow root."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for top in ("data", "work", "results/tiny", "logs") for p in sorted((root / top).rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("wf_a"))
+    return build(tmp_path_factory.mktemp("wf_a"), umask=UMASK)
 
 
 def test_outputs_follow_the_contracts(built):
@@ -62,6 +81,33 @@ def test_outputs_follow_the_contracts(built):
     assert not list(data.rglob("*.tmp*")), "temporary files left behind"
 
 
+def test_every_output_has_the_mode_the_umask_gives(built):
+    """Under umask 027 every file is 0640 and every folder 0750 (mkstemp's 0600 / mkdtemp's 0700 were kept)."""
+    wrong = []
+    for top in ("data", "work", "results/tiny", "logs"):
+        for path in [built / top, *(built / top).rglob("*")]:
+            expected = 0o777 & ~UMASK if path.is_dir() else 0o666 & ~UMASK
+            if stat.S_IMODE(path.stat().st_mode) != expected:
+                wrong.append(f"{path.relative_to(built)} {oct(stat.S_IMODE(path.stat().st_mode))}")
+    assert not wrong, wrong[:10]
+
+
+def test_manifest_and_summary_strings_round_trip_without_quotes(built):
+    """Text fields are stored as text (the domain was JSON-quoted: \"\"\"rendered game-like content\"\"\")."""
+    config = yaml.safe_load((built / "config/tiny.yaml").read_text())["corpus"]["datasets"]
+    summary = pd.read_csv(built / "results/tiny/tables/corpus_summary.csv").set_index("dataset")
+    assert {d: summary.loc[d, "domain"] for d in DATASETS} == {d: config[d]["domain"] for d in DATASETS}
+    assert {d: summary.loc[d, "analogue"] for d in DATASETS} == {d: config[d]["analogue"] for d in DATASETS}
+    for path in [*(built / "data/tiny/manifests").glob("*.csv"), built / "results/tiny/tables/corpus_summary.csv"]:
+        with open(path, newline="") as fh:
+            for row in csv.DictReader(fh):
+                quoted = {k: v for k, v in row.items() if v.startswith('"') or v.endswith('"')}
+                assert not quoted, (path.name, quoted)
+    manifest = read_manifest(built / "data/tiny/manifests/cgvds.csv")
+    assert "domain" not in manifest.columns  # a description lives in the summary, not in every row
+    assert manifest.sha256.str.fullmatch(r"[0-9a-f]{64}").all()
+
+
 def test_pristine_versions_score_near_the_top_and_codecs_lower(built):
     manifest = read_manifest(built / "data/tiny/manifests/cgvds.csv")
     oracle = pd.read_csv(built / "data/tiny/oracle/cgvds.csv").set_index("video_id")
@@ -72,18 +118,17 @@ def test_pristine_versions_score_near_the_top_and_codecs_lower(built):
 
 
 def test_second_build_is_byte_identical(built, tmp_path):
-    other = build(tmp_path, "corpus", "mds_table6")
-    for pattern in ("data/tiny/manifests/*.csv", "data/tiny/oracle/*.csv", "data/tiny/*/shard*/labels.csv",
-                    "data/tiny/*/shard*/videos/*.mp4", "data/tiny/plans/*.csv", "data/tiny/features/*/*.npz",
-                    "work/tiny/mds/*/select/*/seed*/*.csv", "work/tiny/mds/*/finetune/*/seed*/eval.csv",
-                    "results/tiny/tables/mds_table6*.csv"):  # fmt: skip
-        ours, theirs = digest_tree(built, pattern), digest_tree(other, pattern)
-        # the second build made a subset of the first (one table): every file it made is byte-identical
-        assert theirs and set(theirs) <= set(ours), pattern
-        assert {k: ours[k] for k in theirs} == theirs, pattern
-    assert (built / "results/tiny/tables/corpus_summary.csv").read_bytes() == (
-        other / "results/tiny/tables/corpus_summary.csv"
-    ).read_bytes()
+    """A clean run in another folder (another clone) gives the same bytes in every file, checkpoints, videos,
+    features, catalogue and inventory included; only timing files (benchmarks, logs, timing.json) differ."""
+    other = build(tmp_path)
+    ours, theirs = run_files(built), run_files(other)
+    assert set(ours) == set(theirs)
+    compared = [p for p in ours if not is_timing(p)]
+    assert len(compared) > 200 and sum(p.endswith("model.pt") for p in compared) >= 20
+    assert [p for p in compared if ours[p] != theirs[p]] == []
+    for name in ("catalogue.csv", "sources/inventory.csv"):  # no clone's absolute path leaks into them
+        text = (other / "data/tiny" / name).read_text()
+        assert str(tmp_path) not in text and str(other.resolve()) not in text and "/.cache/" not in text
 
 
 def planned_jobs(dry_run_output: str) -> dict[str, int]:
@@ -116,6 +161,45 @@ def test_config_edit_reruns_only_the_affected_dataset(built):
     finally:
         config.write_text(original)
     assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(built, "-n", *CONFIG))
+
+
+def dry_run_jobs(root, *args) -> dict[str, int]:
+    """Planned jobs by rule of a dry run ({} when nothing is to be done)."""
+    proc = snakemake(root, "-n", *CONFIG, *args)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-2000:]
+    return {} if "Nothing to be done" in out else planned_jobs(out)
+
+
+# edit of config/tiny.yaml -> the jobs it must rerun (rule: count); 'all' and 'total' are not listed
+EDITS = {
+    "a description": (("domain: rendered game-like content", "domain: rendered game-like content, edited"),
+                      {"corpus_summary": 1}),
+    "a label": (("analogue: CGVDS\n", "analogue: CGVDS-like\n"), {"corpus_summary": 1}),
+    "the order of the seeds": (("seeds: [0, 1]", "seeds: [1, 0]"), {}),
+    "a batch size": (("batch: 32", "batch: 16"), {}),
+    "the threads per job": (("threads: 1\n", "threads: 2\n"), {}),
+    "the order of the methods": (("methods: [random, coreset, mc_dropout, mds, mds_oof]",
+                                  "methods: [coreset, random, mc_dropout, mds, mds_oof]"),
+                                 {"mds_table_build": 2, "mds_table4_build": 1, "mds_methods_figure": 1}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_an_edit_reruns_only_what_prints_it(built, edit):
+    """A description or a label reruns the summary that prints it; an order that shows nowhere and a
+    performance knob rerun nothing; the methods' order reruns the tables whose rows follow it (Tables 2, 3, 4)
+    and the figure drawn from them."""
+    (old, new), expected = EDITS[edit]
+    config = built / "config/tiny.yaml"
+    original = config.read_text()
+    assert old in original
+    try:
+        config.write_text(original.replace(old, new))
+        jobs = dry_run_jobs(built)
+    finally:
+        config.write_text(original)
+    assert {k: v for k, v in jobs.items() if k not in ("all", "total")} == expected
 
 
 def test_lambda_edit_reruns_only_that_lambdas_jobs(built):
@@ -213,3 +297,33 @@ def test_table9_adds_an_alternative_base_without_rerunning_the_default(built, tm
     assert (t9[t9.row != "modularbvqa/base_model"].n_seeds == 2).all()
     side = pd.read_csv(root / "results/tiny/tables/mds_table9_vs_paper.csv")
     assert side[~side.row.str.endswith("mds_oof")].paper.notna().all()  # mds_oof is not in the paper
+
+
+def test_a_killed_render_leaves_no_temporary_folder_after_the_next_run(built, tmp_path):
+    """SIGKILL to Snakemake and its jobs mid-render (a power cut): the lock stays (snakemake --unlock, README
+    "After an interruption") and the shard's .tmpdir with partial videos stays; the next run of the job removes it."""
+    copy_workflow(tmp_path)
+    shutil.copytree(built / "data/tiny/plans", tmp_path / "data/tiny/plans")  # only the render is left to run
+    for name in ("catalogue.csv", "sources"):
+        src = built / "data/tiny" / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp_path / "data/tiny" / name)
+    target = "data/tiny/cgvds/shard0"
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1", target, *CONFIG], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.time() + 300
+    partial = []
+    while time.time() < deadline and not partial:
+        partial = list((tmp_path / "data/tiny/cgvds").glob(".shard0.*.tmpdir/videos/*.mp4"))
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert partial, "the render never started"
+    assert list((tmp_path / "data/tiny/cgvds").glob(".shard0.*.tmpdir")), "nothing left to clean up"
+    locked = snakemake(tmp_path, "--cores", "1", target, *CONFIG)
+    assert locked.returncode != 0 and "unlock" in (locked.stdout + locked.stderr).lower()
+    assert snakemake(tmp_path, "--unlock", *CONFIG).returncode == 0
+    resumed = snakemake(tmp_path, "--cores", "1", target, *CONFIG)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not [p for p in (tmp_path / "data").rglob("*") if ".tmp" in p.name or p.name == ".scratch"]
+    assert digest_tree(tmp_path, f"{target}/videos/*.mp4") == digest_tree(built, f"{target}/videos/*.mp4")
