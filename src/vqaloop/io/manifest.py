@@ -81,6 +81,22 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     return validate_manifest(df, path)
 
 
+def manifest_of_args(args) -> pd.DataFrame | None:
+    """The ``--manifest`` of a command that takes either VIDEO files or ``--manifest M --data-root ROOT``.
+
+    None when VIDEO files are given; one UserError line for both or neither, or a manifest without a data root.
+    """
+    if args.manifest is None:
+        if not args.videos:
+            raise UserError("no input: give VIDEO files or --manifest MANIFEST --data-root ROOT")
+        return None
+    if args.videos:
+        raise UserError("give either VIDEO files or --manifest, not both")
+    if args.data_root is None:
+        raise UserError("--manifest needs --data-root (the folder its paths are relative to)")
+    return read_manifest(args.manifest)
+
+
 def check_files(df: pd.DataFrame, data_root: str | Path, source: str | Path, decode: bool = True) -> None:
     """Every path exists under ``data_root`` and (with ``decode``) opens with at least one frame."""
     from vqaloop.io.video import count_frames

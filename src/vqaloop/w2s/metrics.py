@@ -73,7 +73,7 @@ from tqdm import tqdm
 
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
-from vqaloop.io.manifest import read_manifest
+from vqaloop.io.manifest import manifest_of_args
 from vqaloop.io.video import _decord_reason, _quiet_stderr, read_frames
 
 log = logging.getLogger(__name__)
@@ -442,15 +442,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _items(args: argparse.Namespace) -> tuple[list[tuple[str, Path, str]], str]:
-    if args.manifest is not None:
-        if args.videos:
-            raise UserError("give either VIDEO files or --manifest, not both")
-        if args.data_root is None:
-            raise UserError("--manifest needs --data-root (the folder its paths are relative to)")
-        try:
-            manifest = read_manifest(args.manifest)
-        except UserError as err:  # pandas' parser messages can span lines: keep the one-line contract
-            raise UserError(" ".join(str(err).split())) from None
+    manifest = manifest_of_args(args)
+    if manifest is not None:
         if args.split is not None:
             manifest = manifest[manifest.split == args.split]
             if manifest.empty:
@@ -461,8 +454,6 @@ def _items(args: argparse.Namespace) -> tuple[list[tuple[str, Path, str]], str]:
             for pos, vid, rel in zip(manifest.index, manifest["video_id"], manifest["path"], strict=True)
         ]
         return items, "video_id"
-    if not args.videos:
-        raise UserError("no input: give VIDEO files or --manifest MANIFEST --data-root ROOT")
     if args.data_root is not None or args.split is not None:
         raise UserError("--data-root and --split go with --manifest")
     return [(str(path), path, "") for path in args.videos], "path"
