@@ -366,10 +366,11 @@ if HAS_W2S:
 
     def w2s_slice(table):
         """The part of the w2s config a table depends on (its provenance hash; other edits do not rebuild it)."""
+        w2s = {**W2S, "seeds": sorted(W2S["seeds"])}  # the seeds' order shows nowhere
         if table == "w2s_table1":
-            return W2S
-        pairs = {k: v for k, v in W2S["pairs"].items() if not k.startswith("stage_")}
-        return {**{k: v for k, v in W2S.items() if k not in STAGE_KEYS}, "pairs": pairs}
+            return w2s
+        pairs = {k: v for k, v in w2s["pairs"].items() if not k.startswith("stage_")}
+        return {**{k: v for k, v in w2s.items() if k not in STAGE_KEYS}, "pairs": pairs}
 
     def w2s_spec(table):
         from vqaloop.config import config_hash

@@ -66,5 +66,5 @@ def table_spec(table: str, w2s: dict, run: str, config_hash: str) -> dict:
         columns.append({"dataset": None, "key": OVERALL[block], "block": block})
     rows = [{"id": t, "key": row_key(t, w2s["teachers"]), "kind": "teacher"} for t in teachers]
     rows += [{"id": s, "key": row_key(s, w2s["teachers"]), "kind": "student"} for s in table_students(table, teachers)]
-    return {"table": table, "rows": rows, "columns": columns, "seeds": list(w2s["seeds"]), "run": run,
+    return {"table": table, "rows": rows, "columns": columns, "seeds": sorted(w2s["seeds"]), "run": run,
             "config_hash": config_hash}  # fmt: skip
