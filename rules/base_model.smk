@@ -1,5 +1,5 @@
-# Base quality models f (the default and the Table-9 alternatives): trained on the source training split,
-# then scored on every dataset.
+# Base quality models f (the default, the Table-9 alternatives and W2S teachers): trained on the source
+# training split; then one job per base evaluates f and scores the datasets read later (vqaloop batch).
 
 
 rule train_base:
@@ -17,14 +17,34 @@ rule train_base:
     conda:
         CONDA_ENV
     params:
-        features=f"{DATA}/features",
-        optim=lambda wc: optim_args(wc.base, "base"),
-        hidden=lambda wc: training(wc.base, "base").get("hidden", 128),
-        seed=config["seed"],
+        command=lambda wc: train_base_command(wc.base),
     shell:
-        "python -m vqaloop train-base --base {wildcards.base} --manifest {input.manifest}"
-        " --features-root {params.features} --hidden {params.hidden} {params.optim} --seed {params.seed}"
-        " --out {output} > {log} 2>&1"
+        "python -m vqaloop {params.command} > {log} 2>&1"
+
+
+# f on every test split (its evaluation) and its scores of the datasets read later (tables, gMAD): one job
+rule score_base:
+    input:
+        model=P.f_model(),
+        manifests=[P.manifest(d) for d in sorted({*EVAL_DATASETS, *F_PREDICT_DATASETS})],
+        features=lambda wc: [
+            P.features(d, e)
+            for d in sorted({*EVAL_DATASETS, *F_PREDICT_DATASETS})
+            for e in base_encoders(wc.base)
+        ],
+    output:
+        evaluation=P.f_eval(),
+        predictions=[P.f_predictions(d) for d in F_PREDICT_DATASETS],
+    log:
+        f"{LOGS}/mds/{{base}}/score_base.log",
+    benchmark:
+        f"{BENCH}/mds/{{base}}/score_base.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        commands=lambda wc: batch(score_base_commands(wc.base)),
+    shell:
+        "python -m vqaloop batch {params.commands} > {log} 2>&1"
 
 
 rule oof_errors:
@@ -42,7 +62,7 @@ rule oof_errors:
     conda:
         CONDA_ENV
     params:
-        features=f"{DATA}/features",
+        features=FEATURES_ROOT,
         optim=lambda wc: optim_args(wc.base, "base"),
         hidden=lambda wc: training(wc.base, "base").get("hidden", 128),
         folds=MDS.get("out_of_fold", {}).get("folds", 5),
@@ -53,47 +73,8 @@ rule oof_errors:
         " --seed {params.seed} --out {output} > {log} 2>&1"
 
 
-rule predict_base:
-    input:
-        model=P.f_model(),
-        manifest=P.manifest("{dataset}"),
-        features=lambda wc: [P.features(wc.dataset, e) for e in base_encoders(wc.base)],
-    output:
-        P.f_predictions("{dataset}"),
-    log:
-        f"{LOGS}/mds/{{base}}/predict_base_{{dataset}}.log",
-    benchmark:
-        f"{BENCH}/mds/{{base}}/predict_base_{{dataset}}.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        features=f"{DATA}/features",
-    shell:
-        "python -m vqaloop predict --model {input.model} --manifest {input.manifest}"
-        " --features-root {params.features} --out {output} > {log} 2>&1"
-
-
+# f's own per-frame embeddings (the `base` diversity encoder of Table 7) on the source and every target
 rule base_features:
-    input:
-        model=P.f_model(),
-        manifest=P.manifest("{dataset}"),
-        features=lambda wc: [P.features(wc.dataset, e) for e in base_encoders(wc.base)],
-    output:
-        P.features("{dataset}", "base"),
-    log:
-        f"{LOGS}/mds/{{base}}/base_features_{{dataset}}.log",
-    benchmark:
-        f"{BENCH}/mds/{{base}}/base_features_{{dataset}}.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        features=f"{DATA}/features",
-    shell:
-        "python -m vqaloop embed --model {input.model} --manifest {input.manifest}"
-        " --features-root {params.features} --out {output} > {log} 2>&1"
-
-
-rule evaluate_base:
     input:
         model=P.f_model(),
         manifests=[P.manifest(d) for d in EVAL_DATASETS],
@@ -101,15 +82,17 @@ rule evaluate_base:
             P.features(d, e) for d in EVAL_DATASETS for e in base_encoders(wc.base)
         ],
     output:
-        P.f_eval(),
+        [P.features(d, "base") for d in EVAL_DATASETS],
     log:
-        f"{LOGS}/mds/{{base}}/evaluate_base.log",
+        f"{LOGS}/mds/{{base}}/base_features.log",
     benchmark:
-        f"{BENCH}/mds/{{base}}/evaluate_base.tsv"
+        f"{BENCH}/mds/{{base}}/base_features.tsv"
     conda:
         CONDA_ENV
     params:
-        features=f"{DATA}/features",
+        commands=lambda wc, input, output: batch(
+            f"embed --model {input.model} --manifest {m} --features-root {FEATURES_ROOT} --out {o}"
+            for m, o in zip(input.manifests, output)
+        ),
     shell:
-        "python -m vqaloop evaluate --model {input.model} --manifests {input.manifests}"
-        " --features-root {params.features} --out {output} > {log} 2>&1"
+        "python -m vqaloop batch {params.commands} > {log} 2>&1"

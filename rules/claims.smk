@@ -10,7 +10,7 @@ rule claims:
     input:
         seeds=expand(f"{RESULTS}/tables/{{table}}_seeds.csv", table=CLAIMS_TABLES),
         tables=expand(f"{RESULTS}/tables/{{table}}.csv", table=CLAIMS_TABLES),
-        gmad=[paths(BASE).gmad_result(s) for s in MDS["seeds"]] if HAS_MDS else [],
+        gmad=[paths(BASE).gmad_result(s) for s in SEEDS] if HAS_MDS else [],
     output:
         csv=report(
             f"{RESULTS}/tables/claims.csv",

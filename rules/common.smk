@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints and path helpers shared by every rule file.
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -37,9 +38,39 @@ def plan_slice(dataset):
     return {k: spec[k] for k in keys if k in spec}
 
 
+def uses_family(dataset, family):
+    """Whether a dataset's recipe can apply a distortion family (grid axes, ladder families, capture chains)."""
+    recipe = CORPUS["datasets"][dataset].get("recipe", {})
+    if recipe.get("type") == "capture":
+        return family in ("h264", "jitter", "blur", "darken", "brighten", "noise", "resize")
+    return family in recipe.get("axes", {}) or family in recipe.get("families", [])
+
+
+def codec_args(dataset):
+    """The x265 preset, for the datasets that encode H.265 only (an edit reruns no other render)."""
+    if not uses_family(dataset, "h265"):
+        return ""
+    return f"--x265-preset {CORPUS.get('x265_preset', 'veryslow')}"
+
+
 def features_root(files):
     """The features folder of <root>/<dataset>/<encoder>.npz inputs (derived from the inputs, as --lint asks)."""
     return str(Path(files[0]).parent.parent)
+
+
+def batch(commands):
+    """The commands of one `vqaloop batch` job, each a shell-quoted argument (params hold them: an edit of any
+    command's arguments reruns the job)."""
+    return " ".join(shlex.quote(c) for c in commands)
+
+
+def merged_inputs(dicts):
+    """Named inputs of several commands as one job's: each name -> sorted unique files."""
+    out = {}
+    for d in dicts:
+        for name, value in d.items():
+            out.setdefault(name, set()).update(value if isinstance(value, list) else [value])
+    return {name: sorted(files) for name, files in out.items()}
 
 
 def as_json(obj):
@@ -97,6 +128,8 @@ if HAS_MDS:
         return available(name, FEATURES["encoders"].get(name, {}))
 
     ENCODER_STATUS = {e: encoder_status(e) for e in FEATURES["encoders"]}
+    # every dataset's features job computes these (one decode, one EfficientNet pass for two of them)
+    FEATURE_ENCODERS = [e for e in FEATURES["encoders"] if ENCODER_STATUS[e][0]]
     ENCODER_STATUS["base"] = (True, "")
     DEFAULT_VARIANT = default_variant(MDS).id
     # Table 9 exists only when alternative base models are configured
@@ -122,24 +155,58 @@ if HAS_MDS:
     def variant_encoder(variant):
         return spec_variant_encoder(parse_variant(variant), MDS)
 
-    def selection_inputs(wc):
-        v = parse_variant(wc.variant)
-        p = paths(wc.base)
+    # Each workflow job runs a whole stage of one variant (every seed and target) through `vqaloop batch`: one
+    # process, one torch import, each features file read once. Seeds in a canonical order: a reorder reruns
+    # nothing; an edit of one variant reruns only that variant's jobs.
+    SEEDS = sorted(MDS["seeds"])
+    GMAD_DATASET = MDS["gmad"]["dataset"]
+    F_PREDICT_DATASETS = sorted({*TARGETS, GMAD_DATASET})  # where f's own scores are read (tables, gMAD)
+    FEATURES_ROOT = f"{DATA}/features"
+
+    def selection_inputs(base, variant, seed, dataset):
+        v = parse_variant(variant)
+        p = paths(base)
         inputs = {
-            "features": p.features(wc.dataset, variant_encoder(wc.variant)),
-            "manifest": p.manifest(wc.dataset),
+            "features": p.features(dataset, variant_encoder(variant)),
+            "manifest": p.manifest(dataset),
         }
         if v.needs_g:
-            inputs["difficulty"] = p.difficulty(v.g_id, wc.seed, wc.dataset)
+            inputs["difficulty"] = p.difficulty(v.g_id, seed, dataset)
         if v.method in LABELLED_METHODS and MDS.get("labelled_set", True):
-            inputs["labelled"] = p.features(MDS["source"], variant_encoder(wc.variant))
+            inputs["labelled"] = p.features(MDS["source"], variant_encoder(variant))
             inputs["labelled_manifest"] = p.manifest(MDS["source"])
         if v.method in MODEL_METHODS:
             inputs["model"] = p.f_model()
             inputs["model_features"] = [
-                p.features(wc.dataset, e) for e in base_encoders(wc.base)
+                p.features(dataset, e) for e in base_encoders(base)
             ]
         return inputs
+
+    def selection_args(base, variant, seed, dataset):
+        v = parse_variant(variant)
+        p = paths(base)
+        if v.method == "divonly":
+            return "--method mds_diversity_only"
+        if v.method == "mds":
+            return f"--method mds --lambda {v.lam:g} --difficulty {p.difficulty(v.g_id, seed, dataset)}"
+        if v.method in MODEL_METHODS:
+            return f"--method {v.method} --model {p.f_model()} --features-root {FEATURES_ROOT}"
+        if v.method in LABELLED_METHODS and MDS.get("labelled_set", True):
+            source = MDS["source"]
+            return (f"--method {v.method} --labelled {p.features(source, variant_encoder(variant))}"
+                    f" --labelled-manifest {p.manifest(source)}")  # fmt: skip
+        return f"--method {v.method}"
+
+    def select_command(base, variant, seed, dataset):
+        p = paths(base)
+        return (f"select {selection_args(base, variant, seed, dataset)}"
+                f" --features {p.features(dataset, variant_encoder(variant))} --pool {p.manifest(dataset)}"
+                f" --budget {MDS['budget']} --seed {seed} --out {p.selection(variant, seed, dataset)}")  # fmt: skip
+
+    def reveal_command(base, variant, seed, dataset):
+        p = paths(base)
+        return (f"reveal --selection {p.selection(variant, seed, dataset)} --oracle {p.oracle(dataset)}"
+                f" --dataset {dataset} --out {p.labels(variant, seed, dataset)}")  # fmt: skip
 
     def g_inputs(wc):
         """f, the source set and, for an out-of-fold g, f's cross-fitted errors."""
@@ -153,25 +220,66 @@ if HAS_MDS:
             inputs["errors"] = p.oof_errors()
         return inputs
 
-    def g_args(g_id, input):
+    def train_g_commands(base, g_id):
+        """g (LoRA on f) per seed, trained on f's errors on the source training split."""
+        p = paths(base)
         loss, rank, errors = parse_g_id(g_id)
-        extra = f" --errors {input.errors}" if errors else ""
-        return f"--loss {loss} --rank {rank}{extra}"
+        extra = f" --errors {p.oof_errors()}" if errors else ""
+        return [
+            f"train-g --base-model {p.f_model()} --manifest {p.manifest(MDS['source'])}"
+            f" --features-root {FEATURES_ROOT} --loss {loss} --rank {rank}{extra} {optim_args(base, 'g')}"
+            f" --seed {seed} --out {p.g_model(g_id, seed)}"
+            for seed in SEEDS
+        ]
 
-    def selection_args(wc):
-        v = parse_variant(wc.variant)
-        p = paths(wc.base)
-        if v.method == "divonly":
-            return "--method mds_diversity_only"
-        if v.method == "mds":
-            return f"--method mds --lambda {v.lam:g} --difficulty {p.difficulty(v.g_id, wc.seed, wc.dataset)}"
-        if v.method in MODEL_METHODS:
-            return f"--method {v.method} --model {p.f_model()} --features-root {DATA}/features"
-        if v.method in LABELLED_METHODS and MDS.get("labelled_set", True):
-            source = MDS["source"]
-            return (f"--method {v.method} --labelled {p.features(source, variant_encoder(wc.variant))}"
-                    f" --labelled-manifest {p.manifest(source)}")  # fmt: skip
-        return f"--method {v.method}"
+    def difficulty_commands(base, g_id):
+        """Each seed's g scores every target pool (its difficulty, Eq. 9's first term)."""
+        p = paths(base)
+        return [
+            f"predict --model {p.g_model(g_id, seed)} --manifest {p.manifest(d)} --split pool"
+            f" --column difficulty --features-root {FEATURES_ROOT} --out {p.difficulty(g_id, seed, d)}"
+            for seed in SEEDS
+            for d in TARGETS
+        ]
+
+    def train_base_command(base):
+        p, t = paths(base), training(base, "base")
+        return (f"train-base --base {base} --manifest {p.manifest(MDS['source'])} --features-root {FEATURES_ROOT}"
+                f" --hidden {t.get('hidden', 128)} {optim_args(base, 'base')} --seed {config['seed']}"
+                f" --out {p.f_model()}")  # fmt: skip
+
+    def score_base_commands(base):
+        """f evaluated on every test split and its scores of the datasets read later (tables, gMAD)."""
+        p = paths(base)
+        commands = [
+            f"evaluate --model {p.f_model()} --manifests {' '.join(p.manifest(d) for d in EVAL_DATASETS)}"
+            f" --features-root {FEATURES_ROOT} --out {p.f_eval()}",
+        ]
+        return commands + [
+            f"predict --model {p.f_model()} --manifest {p.manifest(d)} --features-root {FEATURES_ROOT}"
+            f" --out {p.f_predictions(d)}"
+            for d in F_PREDICT_DATASETS
+        ]
+
+    def finetune_commands(base, variant):
+        """Per seed: fine-tune f on the source split + every target's revealed labels, evaluate it, and score
+        the gMAD pool (Table 4)."""
+        p, t = paths(base), training(base, "finetune")
+        full = " --full" if t.get("full", False) else ""
+        commands = []
+        for seed in SEEDS:
+            labels = " ".join(labels_for(base, variant, seed, d) for d in TARGETS)
+            model = p.ft_model(variant, seed)
+            commands += [
+                f"finetune --base-model {p.f_model()} --source-manifest {p.manifest(MDS['source'])}"
+                f" --labels {labels} --features-root {FEATURES_ROOT} --rank {t.get('rank', 64)}{full}"
+                f" {optim_args(base, 'finetune')} --seed {seed} --out {model}",
+                f"evaluate --model {model} --manifests {' '.join(p.manifest(d) for d in EVAL_DATASETS)}"
+                f" --features-root {FEATURES_ROOT} --out {p.ft_eval(variant, seed)}",
+                f"predict --model {model} --manifest {p.manifest(GMAD_DATASET)} --features-root {FEATURES_ROOT}"
+                f" --out {p.ft_predictions(variant, seed, GMAD_DATASET)}",
+            ]
+        return commands
 
     def labels_for(base, variant, seed, dataset):
         return paths(base).scoped(variant).labels(variant, seed, dataset)
@@ -202,7 +310,7 @@ if HAS_MDS:
             files += [p.f_eval()] + [p.f_predictions(d) for d in TARGETS]
             if row["kind"] != "variant":
                 continue
-            for seed in MDS["seeds"]:
+            for seed in SEEDS:
                 files.append(p.ft_eval(row["variant"], seed))
                 files += [
                     labels_for(row["base"], row["variant"], seed, d) for d in TARGETS
@@ -217,27 +325,26 @@ if HAS_MDS:
             key=lambda item: item[0],
         )
 
-    def gmad_inputs(wc):
-        ds, p = MDS["gmad"]["dataset"], paths(wc.base)
-        files = []
-        for _, row in gmad_models(wc.base):
-            if row["kind"] == "base":
-                files.append(p.f_predictions(ds))
-            else:
-                files.append(p.ft_predictions(row["variant"], wc.seed, ds))
-        return {"manifest": p.manifest(ds), "predictions": files}
+    def gmad_prediction_files(base, seed):
+        """gMAD model name -> its scores of the gMAD pool for one seed."""
+        p = paths(base)
+        return {key: p.f_predictions(GMAD_DATASET) if row["kind"] == "base"
+                else p.ft_predictions(row["variant"], seed, GMAD_DATASET)
+                for key, row in gmad_models(base)}  # fmt: skip
 
-    def gmad_prediction_args(wc):
-        ds, p = MDS["gmad"]["dataset"], paths(wc.base)
-        args = []
-        for key, row in gmad_models(wc.base):
-            path = (
-                p.f_predictions(ds)
-                if row["kind"] == "base"
-                else p.ft_predictions(row["variant"], wc.seed, ds)
-            )
-            args.append(f"{key}={path}")
-        return " ".join(args)
+    def gmad_inputs(wc):
+        files = {f for seed in SEEDS for f in gmad_prediction_files(wc.base, seed).values()}
+        return {"manifest": paths(wc.base).manifest(GMAD_DATASET), "predictions": sorted(files)}
+
+    def gmad_commands(base):
+        """One gMAD competition per seed among the base model and Table 3's fine-tuned models."""
+        p = paths(base)
+        return [
+            f"gmad --predictions {' '.join(f'{k}={v}' for k, v in gmad_prediction_files(base, seed).items())}"
+            f" --manifest {p.manifest(GMAD_DATASET)} --levels {MDS['gmad']['levels']}"
+            f" --out {p.gmad_result(seed)} --pairs {p.gmad_pairs(seed)}"
+            for seed in SEEDS
+        ]
 
 
 # ---- W2S-VQA (present when the config has a w2s section; it reuses the MDS base models as teachers) ----
@@ -300,6 +407,9 @@ if HAS_W2S:
     def student_features(datasets):
         return [paths(BASE).features(d, e) for d in datasets for e in STUDENT_ENCODERS]
 
+    W2S_SEEDS = sorted(W2S["seeds"])  # canonical order: a reorder reruns nothing
+    STUDENT_DATASETS = sorted({W2S_POOL, W2S_SYNTH, W2S_SOURCE, *W2S_TESTS})  # what training and scoring read
+
     def pair_inputs(wc):
         inputs = {}
         if wc.pairset.startswith("homogeneous_"):
@@ -314,31 +424,52 @@ if HAS_W2S:
             inputs["source"] = paths(BASE).manifest(W2S_SOURCE)
         return inputs
 
-    def pair_args(wc, input):
-        counts = W2S["pairs"]
-        if wc.pairset.startswith("homogeneous_"):
-            return (f"--kind homogeneous --count {counts['homogeneous']} --teachers {' '.join(input.teachers)}"
-                    f" --pool {input.pool} --shaped {input.shaped} --stage 1 --split-seed {config['seed']}")  # fmt: skip
-        if wc.pairset == "synthetic":
-            return f"--kind synthetic --count {counts['synthetic']} --ladder {input.ladder}"
-        return (f"--kind source --count {counts['homogeneous']} --source-manifest {input.source}"
+    def pair_args(pairset):
+        counts, manifest = W2S["pairs"], paths(BASE).manifest
+        if pairset.startswith("homogeneous_"):
+            who = pairset.removeprefix("homogeneous_")
+            teachers = " ".join(W.teacher(t) for t in (W2S_TEACHERS if who == "ensemble" else [who]))
+            return (f"--kind homogeneous --count {counts['homogeneous']} --teachers {teachers}"
+                    f" --pool {manifest(W2S_POOL)} --shaped {W.shaped()} --stage 1 --split-seed {config['seed']}")  # fmt: skip
+        if pairset == "synthetic":
+            return f"--kind synthetic --count {counts['synthetic']} --ladder {manifest(W2S_SYNTH)}"
+        return (f"--kind source --count {counts['homogeneous']} --source-manifest {manifest(W2S_SOURCE)}"
                 f" --source-sigma {counts.get('source_sigma', 0.25)}")  # fmt: skip
+
+    def pairs_commands(pairset):
+        return [
+            f"w2s-pairs {pair_args(pairset)} --seed {seed} --out {W.pairs(pairset, seed)}"
+            for seed in W2S_SEEDS
+        ]
+
+    def mine_commands(stage):
+        """Per seed: the pairs of iterative stage ``stage``, mined with the previous stage's student."""
+        m = paths(BASE).manifest
+        teachers = " ".join(W.teacher(t) for t in W2S_TEACHERS)
+        counts = W2S["pairs"]
+        return [
+            f"w2s-mine --student {W.student(miner_of(stage), seed)} --stage {stage} --teachers {teachers}"
+            f" --pool {m(W2S_POOL)} --shaped {W.shaped()} --ladder {m(W2S_SYNTH)} --source-manifest {m(W2S_SOURCE)}"
+            f" --anchors {W.anchors()} --features-root {FEATURES_ROOT} --gmad-count {counts['stage_gmad']}"
+            f" --synthetic-count {counts['stage_synthetic']} --levels {W2S['gmad_levels']}"
+            f" --split-seed {config['seed']} {inference_args()} --seed {seed} --out {W.pairs(f'stage{stage}', seed)}"
+            for seed in W2S_SEEDS
+        ]
 
     def student_inputs(wc):
         recipe = RECIPES[wc.student]
         inputs = {
-            "pairs": [W.pairs(p, wc.seed) for p in recipe["pairs"]],
-            "manifests": [
-                paths(BASE).manifest(d) for d in (W2S_POOL, W2S_SYNTH, W2S_SOURCE)
-            ],
-            "features": student_features([W2S_POOL, W2S_SYNTH, W2S_SOURCE]),
+            "pairs": [W.pairs(p, s) for p in recipe["pairs"] for s in W2S_SEEDS],
+            "manifests": [paths(BASE).manifest(d) for d in STUDENT_DATASETS],
+            "features": student_features(STUDENT_DATASETS),
+            "anchors": W.anchors(),
         }
         if recipe["init"]:
-            inputs["init"] = W.student(recipe["init"], wc.seed)
+            inputs["init"] = [W.student(recipe["init"], s) for s in W2S_SEEDS]
         return inputs
 
-    def student_args(wc, input):
-        recipe = RECIPES[wc.student]
+    def student_args(student, seed):
+        recipe = RECIPES[student]
         s, t = W2S["student"], W2S["training"]
         args = f"--loss {recipe['loss']}"
         if recipe["loss"] == "confidence":
@@ -346,9 +477,26 @@ if HAS_W2S:
         args += f" --batch {t['batch']} --weight-decay {t.get('weight_decay', 0.05)} --warmup {t.get('warmup', 0.03)}"
         if recipe["init"]:
             st = W2S["stage_training"]
-            return f"{args} --init {input.init} --epochs {st['epochs']} --lr {st['lr']}"
+            return f"{args} --init {W.student(recipe['init'], seed)} --epochs {st['epochs']} --lr {st['lr']}"
         return (f"{args} --student {s['name']} --hidden {s.get('hidden', 128)} --layers {s.get('layers', 2)}"
                 f" --heads {s.get('heads', 4)} --epochs {t['epochs']} --lr {t['lr']}")  # fmt: skip
+
+    def student_commands(student):
+        """Per seed: train the student on its pairs, then score every test set by soft comparison."""
+        m = paths(BASE).manifest
+        train_manifests = " ".join(m(d) for d in (W2S_POOL, W2S_SYNTH, W2S_SOURCE))
+        commands = []
+        for seed in W2S_SEEDS:
+            pairs = " ".join(W.pairs(p, seed) for p in RECIPES[student]["pairs"])
+            model = W.student(student, seed)
+            commands += [
+                f"w2s-train --pairs {pairs} --manifests {train_manifests} --features-root {FEATURES_ROOT}"
+                f" {student_args(student, seed)} --seed {seed} --out {model}",
+                f"w2s-evaluate --model {model} --anchors {W.anchors()} --sets {' '.join(eval_sets())}"
+                f" --features-root {FEATURES_ROOT} {inference_args()} --scores-out {W.student_scores(student, seed)}"
+                f" --out {W.student_eval(student, seed)}",
+            ]
+        return commands
 
     def inference_args():
         i = W2S["inference"]
@@ -384,5 +532,5 @@ if HAS_W2S:
             if row["kind"] == "teacher":
                 files.append(W.teacher(row["id"]))
             else:
-                files += [W.student_eval(row["id"], s) for s in W2S["seeds"]]
+                files += [W.student_eval(row["id"], s) for s in W2S_SEEDS]
         return files

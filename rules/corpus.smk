@@ -83,11 +83,12 @@ rule render:
         vmaf=lambda wc: (
             "" if CORPUS["datasets"][wc.dataset].get("vmaf", True) else "--no-vmaf"
         ),
+        codecs=lambda wc: codec_args(wc.dataset),
         cache=config["cache_dir"],
     shell:
         "python -m vqaloop render --plan {input.plan} --catalogue {input.catalogue}"
         " --shard {wildcards.shard} --data-root {params.data} --clip {params.clip}"
-        " --rater-noise-sd {params.noise} {params.vmaf} --cache {params.cache} --out {output} > {log} 2>&1"
+        " --rater-noise-sd {params.noise} {params.vmaf} {params.codecs} --cache {params.cache} --out {output} > {log} 2>&1"
 
 
 rule manifest:

@@ -1,43 +1,39 @@
-# The failure predictor g (LoRA on f) per base, g id (<loss>_r<rank>[_oof]) and seed, and its difficulty on
-# target pools. "_oof": g learns f's out-of-fold errors (rule oof_errors) instead of its in-sample ones.
+# The failure predictor g (LoRA on f) per base and g id (<loss>_r<rank>[_oof]): one job trains g for every
+# seed on the source set, one scores every target pool's difficulty. "_oof": g learns f's out-of-fold errors
+# (rule oof_errors).
 
 
 rule train_g:
     input:
         unpack(g_inputs),
     output:
-        P.g_model("{g}", "{seed}"),
+        [P.g_model("{g}", s) for s in SEEDS],
     log:
-        f"{LOGS}/mds/{{base}}/train_g_{{g}}_seed{{seed}}.log",
+        f"{LOGS}/mds/{{base}}/train_g_{{g}}.log",
     benchmark:
-        f"{BENCH}/mds/{{base}}/train_g_{{g}}_seed{{seed}}.tsv"
+        f"{BENCH}/mds/{{base}}/train_g_{{g}}.tsv"
     conda:
         CONDA_ENV
     params:
-        features=f"{DATA}/features",
-        optim=lambda wc: optim_args(wc.base, "g"),
-        g=lambda wc, input: g_args(wc.g, input),
+        commands=lambda wc: batch(train_g_commands(wc.base, wc.g)),
     shell:
-        "python -m vqaloop train-g --base-model {input.base} --manifest {input.manifest}"
-        " --features-root {params.features} {params.g}"
-        " {params.optim} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+        "python -m vqaloop batch {params.commands} > {log} 2>&1"
 
 
 rule difficulty:
     input:
-        model=P.g_model("{g}", "{seed}"),
-        manifest=P.manifest("{dataset}"),
-        features=lambda wc: [P.features(wc.dataset, e) for e in base_encoders(wc.base)],
+        models=[P.g_model("{g}", s) for s in SEEDS],
+        manifests=[P.manifest(d) for d in TARGETS],
+        features=lambda wc: [P.features(d, e) for d in TARGETS for e in base_encoders(wc.base)],
     output:
-        P.difficulty("{g}", "{seed}", "{dataset}"),
+        [P.difficulty("{g}", s, d) for s in SEEDS for d in TARGETS],
     log:
-        f"{LOGS}/mds/{{base}}/difficulty_{{g}}_seed{{seed}}_{{dataset}}.log",
+        f"{LOGS}/mds/{{base}}/difficulty_{{g}}.log",
     benchmark:
-        f"{BENCH}/mds/{{base}}/difficulty_{{g}}_seed{{seed}}_{{dataset}}.tsv"
+        f"{BENCH}/mds/{{base}}/difficulty_{{g}}.tsv"
     conda:
         CONDA_ENV
     params:
-        features=f"{DATA}/features",
+        commands=lambda wc: batch(difficulty_commands(wc.base, wc.g)),
     shell:
-        "python -m vqaloop predict --model {input.model} --manifest {input.manifest} --split pool"
-        " --column difficulty --features-root {params.features} --out {output} > {log} 2>&1"
+        "python -m vqaloop batch {params.commands} > {log} 2>&1"

@@ -1,27 +1,26 @@
-# Frame-level features per dataset and encoder (shared by every run on the same corpus).
+# Frame-level features per dataset: every available encoder from one decode of each video, the EfficientNet
+# trunk run once for both its pooled features and FreeSel's patterns (shared by every run on the same corpus).
 
 
 rule features:
     input:
         manifest=f"{DATA}/manifests/{{dataset}}.csv",
     output:
-        f"{DATA}/features/{{dataset}}/{{encoder}}.npz",
+        [f"{DATA}/features/{{dataset}}/{e}.npz" for e in FEATURE_ENCODERS],
     log:
-        f"{LOGS}/features/{{dataset}}_{{encoder}}.log",
+        f"{LOGS}/features/{{dataset}}.log",
     benchmark:
-        f"{BENCH}/features/{{dataset}}_{{encoder}}.tsv"
+        f"{BENCH}/features/{{dataset}}.tsv"
     conda:
         CONDA_ENV
     threads: config.get("threads", 1)
-    # features.batch bounds memory only (the features do not depend on it: tests/test_features.py), so it is a
-    # resource, not a param: editing it reruns nothing
-    resources:
-        frames_per_call=FEATURES["batch"],
     params:
         data=lambda wc, input: corpus_root(input.manifest),
+        out=lambda wc, output: Path(output[0]).parent,
+        encoders=" ".join(FEATURE_ENCODERS),
+        options=as_json({e: FEATURES["encoders"].get(e) or {} for e in FEATURE_ENCODERS}),
         frames=FEATURES["frames"],
-        options=lambda wc: encoder_options(wc.encoder),
     shell:
         "python -m vqaloop features --manifest {input.manifest} --data-root {params.data}"
-        " --encoder {wildcards.encoder} {params.options} --frames {params.frames}"
-        " --batch {resources.frames_per_call} --threads {threads} --out {output} > {log} 2>&1"
+        " --encoders {params.encoders} --options {params.options} --frames {params.frames}"
+        " --threads {threads} --out-dir {params.out} > {log} 2>&1"

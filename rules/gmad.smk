@@ -1,50 +1,29 @@
 # gMAD competition (MDS-VQA Table 4): the base model and every fine-tuned model of Table 3 score the gMAD
-# pool; each seed's models compete; Table 4 ranks them by SRCC (Table 3's mean) and by gMAD.
-
-
-rule predict_finetuned:
-    input:
-        model=P.ft_model("{variant}", "{seed}"),
-        manifest=P.manifest("{dataset}"),
-        features=lambda wc: [P.features(wc.dataset, e) for e in base_encoders(wc.base)],
-    output:
-        P.ft_predictions("{variant}", "{seed}", "{dataset}"),
-    log:
-        f"{LOGS}/mds/{{base}}/predict_{{variant}}_seed{{seed}}_{{dataset}}.log",
-    benchmark:
-        f"{BENCH}/mds/{{base}}/predict_{{variant}}_seed{{seed}}_{{dataset}}.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        features=f"{DATA}/features",
-    shell:
-        "python -m vqaloop predict --model {input.model} --manifest {input.manifest}"
-        " --features-root {params.features} --out {output} > {log} 2>&1"
+# pool (rules base_model, finetune); each seed's models compete; Table 4 ranks them by SRCC (Table 3's mean)
+# and by gMAD.
 
 
 rule gmad_competition:
     input:
         unpack(gmad_inputs),
     output:
-        result=P.gmad_result("{seed}"),
-        pairs=P.gmad_pairs("{seed}"),
+        results=[P.gmad_result(s) for s in SEEDS],
+        pairs=[P.gmad_pairs(s) for s in SEEDS],
     log:
-        f"{LOGS}/mds/{{base}}/gmad_seed{{seed}}.log",
+        f"{LOGS}/mds/{{base}}/gmad.log",
     benchmark:
-        f"{BENCH}/mds/{{base}}/gmad_seed{{seed}}.tsv"
+        f"{BENCH}/mds/{{base}}/gmad.tsv"
     conda:
         CONDA_ENV
     params:
-        predictions=gmad_prediction_args,
-        levels=MDS["gmad"]["levels"],
+        commands=lambda wc: batch(gmad_commands(wc.base)),
     shell:
-        "python -m vqaloop gmad --predictions {params.predictions} --manifest {input.manifest}"
-        " --levels {params.levels} --out {output.result} --pairs {output.pairs} > {log} 2>&1"
+        "python -m vqaloop batch {params.commands} > {log} 2>&1"
 
 
 rule mds_table4_build:
     input:
-        gmad=[paths(BASE).gmad_result(s) for s in sorted(MDS["seeds"])],
+        gmad=[paths(BASE).gmad_result(s) for s in SEEDS],
         table3=f"{RESULTS}/tables/mds_table3.csv",
         manifest=paths(BASE).manifest(MDS["gmad"]["dataset"]),
     output:

@@ -1,38 +1,46 @@
-# Selection from each target pool under the budget, then the label oracle reveals the selected MOS only.
-# Selections that use neither f nor g live under base "shared" and serve every base model.
+# Selection from each target pool under the budget, then the label oracle reveals the selected MOS only: one
+# job per variant for every seed and target. Selections that use neither f nor g live under base "shared" and
+# serve every base model.
 
 
 rule select:
     input:
-        unpack(selection_inputs),
+        unpack(
+            lambda wc: merged_inputs(
+                selection_inputs(wc.base, wc.variant, s, d) for s in SEEDS for d in TARGETS
+            )
+        ),
     output:
-        P.selection("{variant}", "{seed}", "{dataset}"),
+        [P.selection("{variant}", s, d) for s in SEEDS for d in TARGETS],
     log:
-        f"{LOGS}/mds/{{base}}/select_{{variant}}_seed{{seed}}_{{dataset}}.log",
+        f"{LOGS}/mds/{{base}}/select_{{variant}}.log",
     benchmark:
-        f"{BENCH}/mds/{{base}}/select_{{variant}}_seed{{seed}}_{{dataset}}.tsv"
+        f"{BENCH}/mds/{{base}}/select_{{variant}}.tsv"
     conda:
         CONDA_ENV
     params:
-        args=selection_args,
-        budget=MDS["budget"],
+        commands=lambda wc: batch(
+            select_command(wc.base, wc.variant, s, d) for s in SEEDS for d in TARGETS
+        ),
     shell:
-        "python -m vqaloop select {params.args} --features {input.features} --pool {input.manifest}"
-        " --budget {params.budget} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+        "python -m vqaloop batch {params.commands} > {log} 2>&1"
 
 
 rule reveal:
     input:
-        selection=P.selection("{variant}", "{seed}", "{dataset}"),
-        oracle=P.oracle("{dataset}"),
+        selections=[P.selection("{variant}", s, d) for s in SEEDS for d in TARGETS],
+        oracles=[P.oracle(d) for d in TARGETS],
     output:
-        P.labels("{variant}", "{seed}", "{dataset}"),
+        [P.labels("{variant}", s, d) for s in SEEDS for d in TARGETS],
     log:
-        f"{LOGS}/mds/{{base}}/reveal_{{variant}}_seed{{seed}}_{{dataset}}.log",
+        f"{LOGS}/mds/{{base}}/reveal_{{variant}}.log",
     benchmark:
-        f"{BENCH}/mds/{{base}}/reveal_{{variant}}_seed{{seed}}_{{dataset}}.tsv"
+        f"{BENCH}/mds/{{base}}/reveal_{{variant}}.tsv"
     conda:
         CONDA_ENV
+    params:
+        commands=lambda wc: batch(
+            reveal_command(wc.base, wc.variant, s, d) for s in SEEDS for d in TARGETS
+        ),
     shell:
-        "python -m vqaloop reveal --selection {input.selection} --oracle {input.oracle}"
-        " --dataset {wildcards.dataset} --out {output} > {log} 2>&1"
+        "python -m vqaloop batch {params.commands} > {log} 2>&1"

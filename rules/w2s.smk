@@ -95,96 +95,61 @@ rule w2s_pairs:
     input:
         unpack(pair_inputs),
     output:
-        W.pairs("{pairset}", "{seed}"),
+        [W.pairs("{pairset}", s) for s in W2S_SEEDS],
     log:
-        f"{LOGS}/w2s/pairs_{{pairset}}_seed{{seed}}.log",
+        f"{LOGS}/w2s/pairs_{{pairset}}.log",
     benchmark:
-        f"{BENCH}/w2s/pairs_{{pairset}}_seed{{seed}}.tsv"
+        f"{BENCH}/w2s/pairs_{{pairset}}.tsv"
     conda:
         CONDA_ENV
     params:
-        args=pair_args,
+        commands=lambda wc: batch(pairs_commands(wc.pairset)),
     shell:
-        "python -m vqaloop w2s-pairs {params.args} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+        "python -m vqaloop batch {params.commands} > {log} 2>&1"
 
 
 rule w2s_mine:
     input:
-        student=lambda wc: W.student(miner_of(wc.stage), wc.seed),
+        students=lambda wc: [W.student(miner_of(wc.stage), s) for s in W2S_SEEDS],
         teachers=[W.teacher(t) for t in W2S_TEACHERS],
-        pool=paths(BASE).manifest(W2S_POOL),
+        manifests=[paths(BASE).manifest(d) for d in (W2S_POOL, W2S_SYNTH, W2S_SOURCE)],
         shaped=W.shaped(),
-        ladder=paths(BASE).manifest(W2S_SYNTH),
-        source=paths(BASE).manifest(W2S_SOURCE),
         anchors=W.anchors(),
         features=student_features([W2S_POOL, W2S_SYNTH, W2S_SOURCE]),
     output:
-        W.pairs("stage{stage}", "{seed}"),
+        [W.pairs("stage{stage}", s) for s in W2S_SEEDS],
     log:
-        f"{LOGS}/w2s/mine_stage{{stage}}_seed{{seed}}.log",
+        f"{LOGS}/w2s/mine_stage{{stage}}.log",
     benchmark:
-        f"{BENCH}/w2s/mine_stage{{stage}}_seed{{seed}}.tsv"
+        f"{BENCH}/w2s/mine_stage{{stage}}.tsv"
     conda:
         CONDA_ENV
     params:
-        features=lambda wc, input: features_root(input.features),
-        gmad=W2S["pairs"]["stage_gmad"],
-        synthetic=W2S["pairs"]["stage_synthetic"],
-        levels=W2S["gmad_levels"],
-        inference=inference_args(),
-        split_seed=config["seed"],
+        commands=lambda wc: batch(mine_commands(wc.stage)),
     shell:
-        "python -m vqaloop w2s-mine --student {input.student} --stage {wildcards.stage}"
-        " --teachers {input.teachers} --pool {input.pool} --shaped {input.shaped} --ladder {input.ladder}"
-        " --source-manifest {input.source} --anchors {input.anchors} --features-root {params.features}"
-        " --gmad-count {params.gmad} --synthetic-count {params.synthetic} --levels {params.levels}"
-        " --split-seed {params.split_seed} {params.inference} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+        "python -m vqaloop batch {params.commands} > {log} 2>&1"
 
 
-rule w2s_train:
+# one job per student: every seed's training (stage 1 from scratch, stages 2-3 from the previous stage's
+# student) and its soft-comparison scores of every test set
+rule w2s_student:
     input:
         unpack(student_inputs),
     output:
-        W.student("{student}", "{seed}"),
+        models=[W.student("{student}", s) for s in W2S_SEEDS],
+        evaluations=[W.student_eval("{student}", s) for s in W2S_SEEDS],
+        scores=[W.student_scores("{student}", s) for s in W2S_SEEDS],
     log:
-        f"{LOGS}/w2s/train_{{student}}_seed{{seed}}.log",
+        f"{LOGS}/w2s/student_{{student}}.log",
     benchmark:
-        f"{BENCH}/w2s/train_{{student}}_seed{{seed}}.tsv"
+        f"{BENCH}/w2s/student_{{student}}.tsv"
     conda:
         CONDA_ENV
     threads: config.get("threads", 1)
     params:
-        features=lambda wc, input: features_root(input.features),
-        args=student_args,
+        commands=lambda wc: batch(student_commands(wc.student)),
     shell:
-        "python -m vqaloop w2s-train --pairs {input.pairs} --manifests {input.manifests}"
-        " --features-root {params.features} {params.args} --seed {wildcards.seed} --threads {threads}"
-        " --out {output} > {log} 2>&1"
-
-
-rule w2s_evaluate:
-    input:
-        model=W.student("{student}", "{seed}"),
-        anchors=W.anchors(),
-        manifests=[paths(BASE).manifest(d) for d in sorted({W2S_SOURCE, *W2S_TESTS})],
-        features=student_features(sorted({W2S_SOURCE, *W2S_TESTS})),
-    output:
-        evaluation=W.student_eval("{student}", "{seed}"),
-        scores=W.student_scores("{student}", "{seed}"),
-    log:
-        f"{LOGS}/w2s/evaluate_{{student}}_seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/w2s/evaluate_{{student}}_seed{{seed}}.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        features=lambda wc, input: features_root(input.features),
-        sets=" ".join(eval_sets()),
-        inference=inference_args(),
-    shell:
-        "python -m vqaloop w2s-evaluate --model {input.model} --anchors {input.anchors} --sets {params.sets}"
-        " --features-root {params.features} {params.inference} --scores-out {output.scores}"
-        " --out {output.evaluation} > {log} 2>&1"
+        "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
 
 
 rule w2s_table_build:

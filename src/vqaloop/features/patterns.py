@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vqaloop.features.efficientnet import EfficientNetLite0, to_input
-from vqaloop.features.registry import FORWARD_FRAMES, check_frames, padded_chunks, register_encoder
+from vqaloop.features.efficientnet import EfficientNetLite0
+from vqaloop.features.registry import FORWARD_FRAMES, register_encoder
 
 DEFAULT_PATTERNS = 8  # P, k-means centres per video
 DEFAULT_KEEP = 0.25  # fraction of positions per frame kept as salient
@@ -93,15 +93,12 @@ class EffNetPatterns(EfficientNetLite0):
 
     def feature_maps(self, frames: np.ndarray) -> np.ndarray:
         """(F, h, w, 1280) float32: the last feature map of every frame (after the head conv, before pooling)."""
-        import torch
+        return self.maps_of(self.trunk_passes(frames))
 
-        check_frames(frames)
-        out = []
-        with torch.inference_mode():
-            for chunk, real in padded_chunks(frames, self.batch):  # a fixed pass shape (registry.FORWARD_FRAMES)
-                x = to_input(chunk, self.device)
-                out.append(self.model.forward_features(x).float().permute(0, 2, 3, 1).cpu().numpy()[:real])
-        return np.concatenate(out)
+    @staticmethod
+    def maps_of(passes: list) -> np.ndarray:
+        """The trunk passes (a fixed pass shape, registry.FORWARD_FRAMES) as (F, h, w, 1280) float32."""
+        return np.concatenate([maps.float().permute(0, 2, 3, 1).cpu().numpy()[:real] for maps, real in passes])
 
     def salient(self, maps: np.ndarray) -> np.ndarray:
         """Flat position indices (F, m) of the m = ceil(keep * h * w) most salient positions of each frame,
@@ -111,8 +108,8 @@ class EffNetPatterns(EfficientNetLite0):
         m = max(1, int(np.ceil(self.keep * h * w)))
         return np.argsort(-saliency, axis=1, kind="stable")[:, :m]
 
-    def encode(self, frames: np.ndarray, next_frames: np.ndarray | None = None) -> np.ndarray:
-        maps = self.feature_maps(frames)
+    def from_passes(self, passes: list, frames: np.ndarray) -> np.ndarray:
+        maps = self.maps_of(passes)
         f, h, w, d = maps.shape
         flat = maps.reshape(f, h * w, d)
         top = self.salient(maps)

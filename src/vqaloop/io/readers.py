@@ -111,22 +111,61 @@ def _zip_archive(path: str | os.PathLike, what: str, expected: str) -> Path:
     return path
 
 
+class _ArrayCache:
+    """The arrays of the ``.npz`` files this process read, by (path, inode, size, mtime), least recently used
+    dropped beyond ``limit`` bytes: a ``vqaloop batch`` job reads each features file once for all its commands.
+    The arrays are read-only, so no caller can change what the next one reads."""
+
+    def __init__(self, limit: int = 3 << 30):
+        self.limit, self.entries = limit, {}
+
+    @staticmethod
+    def key(path: Path) -> tuple:
+        st = path.stat()
+        return (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def get(self, key):
+        arrays = self.entries.pop(key, None)
+        if arrays is not None:
+            self.entries[key] = arrays  # most recently used last
+        return arrays
+
+    def put(self, key, arrays: dict[str, np.ndarray]) -> None:
+        for value in arrays.values():
+            value.flags.writeable = False
+        self.entries[key] = arrays
+        total = sum(v.nbytes for entry in self.entries.values() for v in entry.values())
+        while total > self.limit and len(self.entries) > 1:
+            oldest = next(iter(self.entries))
+            total -= sum(v.nbytes for v in self.entries.pop(oldest).values())
+
+
+_NPZ_CACHE = _ArrayCache()
+
+
 def read_npz(path: str | os.PathLike, what: str = "features file") -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` file (no pickled objects), or one UserError naming the file.
+    """Every array of an ``.npz`` file (no pickled objects, read-only arrays), or one UserError naming the file.
 
     Messages: "<path>: features file not found", "<path>: not an .npz features file (...)".
+    A file read before by this process and unchanged since is not read again (``_ArrayCache``).
     """
     expected = f"an .npz {what}"
     path = _zip_archive(path, what, expected)
+    key = _ArrayCache.key(path)
+    cached = _NPZ_CACHE.get(key)
+    if cached is not None:
+        return dict(cached)
     try:
         with np.load(path, allow_pickle=False) as npz:
             if not isinstance(npz, np.lib.npyio.NpzFile):
                 raise UserError(f"{path}: not {expected}")
-            return {key: npz[key] for key in npz.files}
+            arrays = {key: npz[key] for key in npz.files}
     except UserError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, AttributeError) as err:
         raise UserError(f"{path}: not {expected} (unreadable: {_reason(err)})") from None
+    _NPZ_CACHE.put(key, arrays)
+    return dict(arrays)
 
 
 def read_torch(path: str | os.PathLike, what: str = "model checkpoint"):
