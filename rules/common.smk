@@ -370,7 +370,8 @@ if HAS_W2S:
     ]
 
     def w2s_sets():
-        """Rows every teacher scores: the source (all), the pool (all) and each test set's test split."""
+        """Rows every teacher scores: the source (all), the pool (its shaped videos: --pool-ids) and each test
+        set's test split."""
         sets = [paths(BASE).manifest(W2S_SOURCE), paths(BASE).manifest(W2S_POOL)]
         return sets + [
             f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS if d != W2S_SOURCE
@@ -382,7 +383,7 @@ if HAS_W2S:
     def teacher_inputs(wc):
         spec = W2S["teachers"][wc.teacher]
         manifests = [paths(BASE).manifest(d) for d in w2s_set_datasets()]
-        inputs = {"manifests": manifests}
+        inputs = {"manifests": manifests, "shaped": W.shaped()}  # of the pool, the shaped videos only
         if spec["kind"] == "base_model":
             inputs["model"] = paths(wc.teacher).f_model()
             inputs["features"] = [

@@ -1,10 +1,19 @@
 # Frame-level features per dataset: every available encoder from one decode of each video, the EfficientNet
 # trunk run once for both its pooled features and FreeSel's patterns (shared by every run on the same corpus).
+# W2S-VQA's candidate pool: only its shaped subset (the other candidates are never read).
+
+
+def features_inputs(wc):
+    """The manifest; for W2S-VQA's candidate pool also the shaped subset: only those videos get features."""
+    inputs = {"manifest": f"{DATA}/manifests/{wc.dataset}.csv"}
+    if HAS_W2S and wc.dataset == W2S_POOL:
+        inputs["only"] = W.shaped()
+    return inputs
 
 
 rule features:
     input:
-        manifest=f"{DATA}/manifests/{{dataset}}.csv",
+        unpack(features_inputs),
     output:
         [f"{DATA}/features/{{dataset}}/{e}.npz" for e in FEATURE_ENCODERS],
     log:
@@ -20,7 +29,8 @@ rule features:
         encoders=" ".join(FEATURE_ENCODERS),
         options=as_json({e: FEATURES["encoders"].get(e) or {} for e in FEATURE_ENCODERS}),
         frames=FEATURES["frames"],
+        only=lambda wc, input: f"--only-ids {input.only}" if "only" in input.keys() else "",
     shell:
         "python -m vqaloop features --manifest {input.manifest} --data-root {params.data}"
         " --encoders {params.encoders} --options {params.options} --frames {params.frames}"
-        " --threads {threads} --out-dir {params.out} > {log} 2>&1"
+        " {params.only} --threads {threads} --out-dir {params.out} > {log} 2>&1"

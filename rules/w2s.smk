@@ -69,7 +69,7 @@ rule w2s_teacher:
         source=W2S_SOURCE,
     shell:
         "python -m vqaloop w2s-teacher --teacher {wildcards.teacher} --kind {params.kind} {params.args}"
-        " --source {params.source} --sets {params.sets} --out {output.scores} > {log} 2>&1"
+        " --source {params.source} --sets {params.sets} --pool-ids {input.shaped} --out {output.scores} > {log} 2>&1"
 
 
 rule w2s_anchors:

@@ -338,6 +338,22 @@ def test_features_cli_several_encoders_errors(tiny_manifest, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_batchnorm_folded_into_the_convolutions_keeps_the_features():
+    """The encoders run EfficientNet-Lite0 with each BatchNorm folded into its convolution: the same features
+    up to float rounding, and no BatchNorm left."""
+    from timm.layers import BatchNormAct2d
+
+    from vqaloop.features.efficientnet import build_model, fuse_batchnorm, to_input
+
+    frames = np.concatenate([pan_clip(_photo(p), n=4, h=144, w=256) for p in ("astronaut", "coffee")])
+    plain, fused = build_model(0), fuse_batchnorm(build_model(0))
+    assert not any(isinstance(m, BatchNormAct2d) for m in fused.modules())
+    assert sum(isinstance(m, BatchNormAct2d) for m in plain.modules()) == 49
+    with torch.inference_mode():
+        a, b = plain(to_input(frames)), fused(to_input(frames))
+    assert torch.allclose(a, b, rtol=1e-4, atol=1e-4) and not torch.equal(a, b)
+
+
 def test_a_frames_features_do_not_depend_on_the_other_frames_of_its_pass():
     """What makes padding safe: with a fixed pass shape, shuffling which frames share a pass changes nothing."""
     from vqaloop.features.registry import FORWARD_FRAMES

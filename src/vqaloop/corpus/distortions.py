@@ -432,6 +432,30 @@ def apply_chain(frames: np.ndarray, chain: list[tuple[str, int]], rng: np.random
     return frames
 
 
+CODEC_FAMILIES = ("h264", "h265")
+
+
+def render_chain(frames: np.ndarray, chain: list[tuple[str, int]], rng: np.random.Generator, fps: float,
+                 path: str | Path) -> Path:  # fmt: skip
+    """Apply ``chain`` to ``frames`` and store the result at ``path`` (an .mp4).
+
+    A chain whose last step is a codec family is stored as that codec's own output: the file is the encode
+    the round trip would decode, so its frames are exactly the distorted frames, without a decode and a
+    lossless re-encode (two ffmpeg runs a video). Any other chain, or a frame size the codecs cannot take
+    (odd), is stored as x264 lossless. The same ``rng`` stream is used either way (codecs draw nothing).
+    """
+    from vqaloop.io.video import encode
+
+    h, w = frames.shape[1:3]
+    if chain and chain[-1][0] in CODEC_FAMILIES and h % 2 == 0 and w % 2 == 0:
+        name, level = chain[-1]
+        family = get_family(name)
+        crf = min(int(family.levels[_check_level(family, level, f"{name}:{level}") - 1]), X264_MAX_CRF)
+        distorted = apply_chain(frames, chain[:-1], rng, fps)
+        return encode(distorted, path, fps=fps, codec=name, crf=crf, preset=_presets[name])
+    return encode(apply_chain(frames, chain, rng, fps), path, fps=fps)
+
+
 def format_chain(chain: list[tuple[str, int]]) -> str:
     """[("blur", 2), ("h264", 3)] -> "blur:2+h264:3"; [] -> "pristine"."""
     if not chain:

@@ -184,6 +184,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--only-ids", type=Path,
+                        help="CSV with a video_id column: features of these manifest rows only (manifest order)")  # fmt: skip
     parser.add_argument("--out", type=Path, help="output .npz (with --encoder)")
     parser.add_argument("--out-dir", type=Path, help="with --encoders: writes <out-dir>/<encoder>.npz for each")
 
@@ -200,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         return run_many(args)
     if args.out is None:
         raise UserError("--encoder needs --out (the output .npz)")
-    manifest = read_manifest(args.manifest)
+    manifest = manifest_rows(args)
     options = {"model": args.model, "weights": args.weights, "device": args.device}
     encoder = get_encoder(args.encoder, **options)
     features, indices = extract(manifest, args.data_root, encoder, args.frames, args.batch, source=args.manifest)
@@ -211,6 +213,20 @@ def run(args: argparse.Namespace) -> int:
     rows = "patterns" if getattr(encoder, "per_video", False) else "frames"
     print(f"{args.out}: {encoder.name} features of {n} videos ({f} {rows} x {d})")
     return 0
+
+
+def manifest_rows(args: argparse.Namespace) -> pd.DataFrame:
+    """The manifest's rows, or only those listed by ``--only-ids`` (every listed id must be in the manifest)."""
+    manifest = read_manifest(args.manifest)
+    if args.only_ids is None:
+        return manifest
+    from vqaloop.w2s.teachers import read_ids
+
+    wanted = read_ids(args.only_ids, "the ids to extract")
+    missing = sorted(set(wanted) - set(manifest.video_id))
+    if missing:
+        raise UserError(f"{args.only_ids}: {len(missing)} id(s) not in {args.manifest}, e.g. {missing[0]!r}")
+    return manifest[manifest.video_id.isin(set(wanted))].reset_index(drop=True)
 
 
 def run_many(args: argparse.Namespace) -> int:
@@ -227,7 +243,7 @@ def run_many(args: argparse.Namespace) -> int:
     unknown = sorted(set(options) - set(args.encoders))
     if unknown:
         raise UserError(f"--options: {unknown[0]!r} is not one of --encoders ({' '.join(args.encoders)})")
-    manifest = read_manifest(args.manifest)
+    manifest = manifest_rows(args)
     encoders = [get_encoder(name, **{"device": args.device, **(options.get(name) or {})}) for name in args.encoders]
     arrays, indices = extract_many(manifest, args.data_root, encoders, args.frames, source=args.manifest)
     ids = manifest["video_id"].astype(str).tolist()

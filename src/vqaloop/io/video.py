@@ -158,7 +158,8 @@ def encode(
     _, h, w = _check_frames(frames)
     args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-"]
     if codec == "lossless":
-        args += ["-c:v", "libx264", "-qp", "0", "-preset", "veryfast", "-threads", "1"]
+        # lossless: the preset changes the file size and the encode time, never the decoded frames
+        args += ["-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-threads", "1"]
     elif codec == "h264":
         args += ["-c:v", "libx264", "-crf", str(min(int(crf), 51)), "-preset", preset or "medium"]
         args += ["-threads", "1"]

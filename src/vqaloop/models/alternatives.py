@@ -47,12 +47,22 @@ class CnnFrames(nn.Module):
         self.mean.fill_(float(x.mean()))
         self.std.fill_(float(x.std().clamp_min(1e-6)))
 
+    # Frames per convolution call, channels-last: on the CPU about 2x faster than one call over a whole batch of
+    # videos (the activations of a few hundred frames no longer fit the caches). Training, scoring and the
+    # selection baselines' repeated passes (NoiseStability: 31 per pool) all go through here.
+    CHUNK = 128
+
     def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         n, f, _ = x.shape
-        img = ((x - self.mean) / self.std).reshape(n * f, 1, self.height, self.width)
-        h = self.act(self.conv3(self.act(self.conv2(self.act(self.conv1(img))))))
-        pooled = torch.cat([h.mean(dim=(2, 3)), h.std(dim=(2, 3))], dim=1)  # mean + contrast of activations
-        return self.act(self.frame_mlp(pooled)).reshape(n, f, -1)
+        frames = x.reshape(n * f, 1, self.height, self.width)
+        pooled = []
+        for start in range(0, n * f, self.CHUNK):
+            img = ((frames[start : start + self.CHUNK] - self.mean) / self.std).contiguous(
+                memory_format=torch.channels_last
+            )
+            h = self.act(self.conv3(self.act(self.conv2(self.act(self.conv1(img))))))
+            pooled.append(torch.cat([h.mean(dim=(2, 3)), h.std(dim=(2, 3))], dim=1))  # mean + contrast
+        return self.act(self.frame_mlp(torch.cat(pooled))).reshape(n, f, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.frame_embeddings(x)).mean(dim=1)).squeeze(-1)

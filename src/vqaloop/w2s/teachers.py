@@ -52,6 +52,16 @@ def rows_to_score(sets: list[str]) -> pd.DataFrame:
     return rows
 
 
+def read_ids(path: Path, what: str) -> list[str]:
+    """The ``video_id`` column of a CSV (a shaped pool, a selection), in file order."""
+    from vqaloop.io.readers import read_csv
+
+    table = read_csv(path, what, ("video_id",), dtype={"video_id": str})
+    if table.empty:
+        raise UserError(f"{path}: no rows ({what})")
+    return table.video_id.tolist()
+
+
 def base_model_scores(model: Path, rows: pd.DataFrame, features_root: Path) -> np.ndarray:
     """Raw outputs of a trained base model (its registry class reads its own encoders' features)."""
     from vqaloop.models.registry import load_checkpoint
@@ -98,6 +108,8 @@ def add_arguments(parser):
     parser.add_argument("--features-root", type=Path, help="features folder (kind base_model)")
     parser.add_argument("--data-root", type=Path, help="corpus root the manifests' paths are relative to (classical)")
     parser.add_argument("--cache", type=Path, default=Path(".cache/vqaloop"), help="download cache (NIQE model)")
+    parser.add_argument("--pool-ids", type=Path,
+                        help="CSV with a video_id column: of the pool rows, score only these (the shaped D_w2s)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", required=True, type=Path, help="CSV; the fit's statistics go to <out>.json")
 
@@ -107,6 +119,9 @@ def run(args) -> int:
 
     torch.set_num_threads(args.threads)
     rows = rows_to_score(args.sets)
+    if args.pool_ids is not None:
+        keep = set(read_ids(args.pool_ids, "the pool ids to score (vqaloop shape)"))
+        rows = rows[(rows.split != "pool") | rows.video_id.isin(keep)].reset_index(drop=True)
     if args.kind == "base_model":
         if args.model is None or args.features_root is None:
             raise UserError(f"teacher {args.teacher}: kind base_model needs --model and --features-root")
