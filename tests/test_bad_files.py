@@ -238,6 +238,7 @@ COVERED_ELSEWHERE = {
     "shape": "test_w2s_shaping.py::test_cli_bad_inputs_one_line_and_nothing_written",
     "iqa": "test_classical_iqa.py::test_cli_errors_are_one_line_and_write_nothing",
     "claims": "test_claims.py::test_malformed_seeds_file_is_one_error_line",
+    "batch": "test_batch.py::test_a_failing_command_stops_the_batch_and_is_named",
     **{c: "test_w2s_cli.py::test_w2s_commands_answer_bad_files_in_one_line"
        for c in ("w2s-teacher", "w2s-anchors", "w2s-pairs", "w2s-train", "w2s-mine", "w2s-evaluate", "w2s-table",
                  "w2s-figure", "score")},

@@ -93,3 +93,18 @@ def test_a_stored_video_decodes_to_the_distorted_frames(tmp_path: Path, chain):
     frames = distortions.apply_chain(reference, steps, np.random.default_rng(7), FMT.fps)
     path = distortions.render_chain(reference, steps, np.random.default_rng(7), FMT.fps, tmp_path / "v.mp4")
     assert np.array_equal(read_frames(path, list(range(len(frames)))), frames)
+
+
+def test_vmaf_of_several_videos_in_one_run_equals_one_run_each(tmp_path: Path, monkeypatch):
+    """The render scores all versions of a content in one ffmpeg run (the reference decoded once): the same
+    values as scoring each alone, also when the versions need several runs."""
+    from vqaloop.corpus import vmaf
+
+    reference = render_lavfi(RENDERS["mandelbrot0"], FMT)
+    ref_path = encode(reference, tmp_path / "ref.mp4", fps=FMT.fps)
+    paths = [distortions.render_chain(reference, distortions.parse_chain(chain), np.random.default_rng(7), FMT.fps,
+                                      tmp_path / f"{k}.mp4") for k, chain in enumerate(DISTORTED)]  # fmt: skip
+    alone = [vmaf_mean(p, ref_path) for p in paths]
+    assert vmaf.vmaf_means(paths, ref_path) == alone
+    monkeypatch.setattr(vmaf, "MAX_PER_CALL", 4)
+    assert vmaf.vmaf_means(paths, ref_path) == alone == [v[2] for v in DISTORTED.values()]

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from vqaloop.corpus import distortions
 from vqaloop.corpus.catalogue import source_path
 from vqaloop.corpus.pristine import ClipFormat, render_content
-from vqaloop.corpus.vmaf import vmaf_mean, vmaf_to_mos
+from vqaloop.corpus.vmaf import vmaf_means, vmaf_to_mos
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import atomic_dir, write_csv_atomic
 from vqaloop.io.readers import parse_json_argument, read_csv
@@ -69,23 +69,26 @@ def render_shard(plan: pd.DataFrame, catalogue: pd.DataFrame, out_dir: Path, rel
         ref_sha = file_sha256(ref_path)
         timing["decode"] += t1 - t0
         timing["encode"] += time.perf_counter() - t1
+        t0 = time.perf_counter()
+        paths = []
         for video in group.itertuples():
-            t0 = time.perf_counter()
             rng = np.random.default_rng(int(video.seed))
             chain = distortions.parse_chain(video.chain)
-            path = distortions.render_chain(pristine, chain, rng, fmt.fps, out_dir / "videos" / f"{video.video_id}.mp4")
-            t1 = time.perf_counter()
-            score = vmaf_mean(path, ref_path) if vmaf else float("nan")
-            t2 = time.perf_counter()
-            timing["distort"] += t1 - t0  # distortions and the stored encode
-            timing["vmaf"] += t2 - t1
+            paths.append(distortions.render_chain(pristine, chain, rng, fmt.fps,
+                                                  out_dir / "videos" / f"{video.video_id}.mp4"))  # fmt: skip
+            bar.update()
+        t1 = time.perf_counter()
+        # every version of the content against its pristine clip, the reference decoded once
+        scores = vmaf_means(paths, ref_path) if vmaf else [float("nan")] * len(paths)
+        timing["distort"] += t1 - t0  # distortions and the stored encodes
+        timing["vmaf"] += time.perf_counter() - t1
+        for video, path, score in zip(group.itertuples(), paths, scores, strict=True):
             rows.append({
                 "video_id": video.video_id, "path": f"{rel_root}/videos/{video.video_id}.mp4",
                 "vmaf": score, "mos": label_mos(score, rater_noise_sd, int(video.seed)) if vmaf else float("nan"),
                 "n_frames": len(pristine), "width": fmt.width, "height": fmt.height, "fps": fmt.fps,
                 "sha256": file_sha256(path), "pristine_sha256": ref_sha,
             })  # fmt: skip
-            bar.update()
     bar.close()
     write_csv_atomic(pd.DataFrame(rows, columns=LABEL_COLUMNS), out_dir / "labels.csv")
     (out_dir / TOOLCHAIN_FILE).write_text(json.dumps(ffmpeg_build(), indent=1, sort_keys=True) + "\n")

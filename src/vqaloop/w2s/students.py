@@ -10,8 +10,10 @@ fusing Transformer.
 - spatial branch: each sampled frame's frozen ImageNet EfficientNet-Lite0 features, standardised, through a
   two-layer MLP projector P_I; motion branch: the frame's motion features (temporal difference, freeze, flicker,
   sharpness), standardised, through its own two-layer MLP projector P_M (W2S Eq. 21: f_k^s, f_k^t);
-- tokens: [CLS] + (f_k^s, f_k^t) for every frame k of the first video, then of the second, each with a learned
-  video embedding (first / second), a frame-position embedding and a branch embedding;
+- tokens: [CLS] + one token per frame k of the first video, then of the second: the frame's motion projection
+  fused with its spatial one (summed: the motion tokens join the key-frame tokens, as the SlowFast projector's
+  output does in the authors' model), plus a learned video embedding (first / second) and a frame-position
+  embedding. One token per frame instead of one per frame and branch halves the Transformer's work;
 - fusion: a pre-norm Transformer encoder over all tokens (both videos attend to each other: W2S Eq. 22);
 - head: a linear layer on [CLS] -> 5 logits.
 It is strictly stronger than every teacher: more parameters, a motion branch of its own, and both videos as input.
@@ -69,7 +71,6 @@ class PairTransformer(nn.Module):
         self.motion = _projector(in_dim - spatial_dim, hidden)
         self.cls = nn.Parameter(torch.zeros(1, 1, hidden))
         self.video_embedding = nn.Parameter(torch.zeros(2, hidden))
-        self.branch_embedding = nn.Parameter(torch.zeros(2, hidden))
         self.position = nn.Parameter(torch.zeros(self.MAX_FRAMES, hidden))
         layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
@@ -77,7 +78,6 @@ class PairTransformer(nn.Module):
         self.head = nn.Linear(hidden, 5)
         nn.init.normal_(self.position, std=0.02)
         nn.init.normal_(self.video_embedding, std=0.02)
-        nn.init.normal_(self.branch_embedding, std=0.02)
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
         flat = x.reshape(-1, x.shape[-1])
@@ -85,13 +85,10 @@ class PairTransformer(nn.Module):
         self.std.copy_(flat.std(0).clamp_min(1e-6))
 
     def video_tokens(self, x: torch.Tensor, which: int) -> torch.Tensor:
-        """(B, F, D) -> (B, 2F, H): spatial and motion tokens of each frame (W2S Eq. 21)."""
+        """(B, F, D) -> (B, F, H): one token per frame, its spatial and motion projections fused (W2S Eq. 21)."""
         z = (x - self.mean) / self.std
-        position = self.position[: x.shape[1]]
-        spatial = self.spatial(z[..., : self.spatial_dim]) + self.branch_embedding[0] + position
-        motion = self.motion(z[..., self.spatial_dim :]) + self.branch_embedding[1] + position
-        tokens = torch.stack([spatial, motion], dim=2).flatten(1, 2)
-        return tokens + self.video_embedding[which]
+        tokens = self.spatial(z[..., : self.spatial_dim]) + self.motion(z[..., self.spatial_dim :])
+        return tokens + self.position[: x.shape[1]] + self.video_embedding[which]
 
     def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         tokens = torch.cat([self.cls.expand(len(first), -1, -1), self.video_tokens(first, 0),
