@@ -78,7 +78,9 @@ def log_wall_seconds(logs: list[Path]) -> float:
     summed over the logs given (a run resumed after an interruption has several)."""
     total = 0.0
     for path in logs:
-        stamps = [datetime.strptime(" ".join(m.split()), "%a %b %d %H:%M:%S %Y") for m in STAMP.findall(path.read_text())]
+        stamps = [
+            datetime.strptime(" ".join(m.split()), "%a %b %d %H:%M:%S %Y") for m in STAMP.findall(path.read_text())
+        ]
         if stamps:
             total += (max(stamps) - min(stamps)).total_seconds()
     return total

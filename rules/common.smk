@@ -42,7 +42,15 @@ def uses_family(dataset, family):
     """Whether a dataset's recipe can apply a distortion family (grid axes, ladder families, capture chains)."""
     recipe = CORPUS["datasets"][dataset].get("recipe", {})
     if recipe.get("type") == "capture":
-        return family in ("h264", "jitter", "blur", "darken", "brighten", "noise", "resize")
+        return family in (
+            "h264",
+            "jitter",
+            "blur",
+            "darken",
+            "brighten",
+            "noise",
+            "resize",
+        )
     return family in recipe.get("axes", {}) or family in recipe.get("families", [])
 
 
@@ -69,7 +77,9 @@ def merged_inputs(dicts):
     out = {}
     for d in dicts:
         for name, value in d.items():
-            out.setdefault(name, set()).update(value if isinstance(value, list) else [value])
+            out.setdefault(name, set()).update(
+                value if isinstance(value, list) else [value]
+            )
     return {name: sorted(files) for name, files in out.items()}
 
 
@@ -160,8 +170,17 @@ if HAS_MDS:
     # nothing; an edit of one variant reruns only that variant's jobs.
     SEEDS = sorted(MDS["seeds"])
     GMAD_DATASET = MDS["gmad"]["dataset"]
-    F_PREDICT_DATASETS = sorted({*TARGETS, GMAD_DATASET})  # where f's own scores are read (tables, gMAD)
+    F_PREDICT_DATASETS = sorted(
+        {*TARGETS, GMAD_DATASET}
+    )  # where f's own scores are read (tables, gMAD)
     FEATURES_ROOT = f"{DATA}/features"
+
+    def features_inputs(wc):
+        """The manifest; for W2S-VQA's candidate pool also the shaped subset: only those videos get features."""
+        inputs = {"manifest": f"{DATA}/manifests/{wc.dataset}.csv"}
+        if HAS_W2S and wc.dataset == W2S_POOL:
+            inputs["only"] = W.shaped()
+        return inputs
 
     def selection_inputs(base, variant, seed, dataset):
         v = parse_variant(variant)
@@ -333,8 +352,13 @@ if HAS_MDS:
                 for key, row in gmad_models(base)}  # fmt: skip
 
     def gmad_inputs(wc):
-        files = {f for seed in SEEDS for f in gmad_prediction_files(wc.base, seed).values()}
-        return {"manifest": paths(wc.base).manifest(GMAD_DATASET), "predictions": sorted(files)}
+        files = {
+            f for seed in SEEDS for f in gmad_prediction_files(wc.base, seed).values()
+        }
+        return {
+            "manifest": paths(wc.base).manifest(GMAD_DATASET),
+            "predictions": sorted(files),
+        }
 
     def gmad_commands(base):
         """One gMAD competition per seed among the base model and Table 3's fine-tuned models."""
@@ -383,7 +407,10 @@ if HAS_W2S:
     def teacher_inputs(wc):
         spec = W2S["teachers"][wc.teacher]
         manifests = [paths(BASE).manifest(d) for d in w2s_set_datasets()]
-        inputs = {"manifests": manifests, "shaped": W.shaped()}  # of the pool, the shaped videos only
+        inputs = {
+            "manifests": manifests,
+            "shaped": W.shaped(),
+        }  # of the pool, the shaped videos only
         if spec["kind"] == "base_model":
             inputs["model"] = paths(wc.teacher).f_model()
             inputs["features"] = [
@@ -409,7 +436,9 @@ if HAS_W2S:
         return [paths(BASE).features(d, e) for d in datasets for e in STUDENT_ENCODERS]
 
     W2S_SEEDS = sorted(W2S["seeds"])  # canonical order: a reorder reruns nothing
-    STUDENT_DATASETS = sorted({W2S_POOL, W2S_SYNTH, W2S_SOURCE, *W2S_TESTS})  # what training and scoring read
+    STUDENT_DATASETS = sorted(
+        {W2S_POOL, W2S_SYNTH, W2S_SOURCE, *W2S_TESTS}
+    )  # what training and scoring read
 
     def pair_inputs(wc):
         inputs = {}
@@ -429,7 +458,9 @@ if HAS_W2S:
         counts, manifest = W2S["pairs"], paths(BASE).manifest
         if pairset.startswith("homogeneous_"):
             who = pairset.removeprefix("homogeneous_")
-            teachers = " ".join(W.teacher(t) for t in (W2S_TEACHERS if who == "ensemble" else [who]))
+            teachers = " ".join(
+                W.teacher(t) for t in (W2S_TEACHERS if who == "ensemble" else [who])
+            )
             return (f"--kind homogeneous --count {counts['homogeneous']} --teachers {teachers}"
                     f" --pool {manifest(W2S_POOL)} --shaped {W.shaped()} --stage 1 --split-seed {config['seed']}")  # fmt: skip
         if pairset == "synthetic":

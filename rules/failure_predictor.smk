@@ -24,7 +24,9 @@ rule difficulty:
     input:
         models=[P.g_model("{g}", s) for s in SEEDS],
         manifests=[P.manifest(d) for d in TARGETS],
-        features=lambda wc: [P.features(d, e) for d in TARGETS for e in base_encoders(wc.base)],
+        features=lambda wc: [
+            P.features(d, e) for d in TARGETS for e in base_encoders(wc.base)
+        ],
     output:
         [P.difficulty("{g}", s, d) for s in SEEDS for d in TARGETS],
     log:

@@ -3,14 +3,6 @@
 # W2S-VQA's candidate pool: only its shaped subset (the other candidates are never read).
 
 
-def features_inputs(wc):
-    """The manifest; for W2S-VQA's candidate pool also the shaped subset: only those videos get features."""
-    inputs = {"manifest": f"{DATA}/manifests/{wc.dataset}.csv"}
-    if HAS_W2S and wc.dataset == W2S_POOL:
-        inputs["only"] = W.shaped()
-    return inputs
-
-
 rule features:
     input:
         unpack(features_inputs),
@@ -27,9 +19,13 @@ rule features:
         data=lambda wc, input: corpus_root(input.manifest),
         out=lambda wc, output: Path(output[0]).parent,
         encoders=" ".join(FEATURE_ENCODERS),
-        options=as_json({e: FEATURES["encoders"].get(e) or {} for e in FEATURE_ENCODERS}),
+        options=as_json(
+            {e: FEATURES["encoders"].get(e) or {} for e in FEATURE_ENCODERS}
+        ),
         frames=FEATURES["frames"],
-        only=lambda wc, input: f"--only-ids {input.only}" if "only" in input.keys() else "",
+        only=lambda wc, input: (
+            f"--only-ids {input.only}" if "only" in input.keys() else ""
+        ),
     shell:
         "python -m vqaloop features --manifest {input.manifest} --data-root {params.data}"
         " --encoders {params.encoders} --options {params.options} --frames {params.frames}"

@@ -7,7 +7,9 @@ rule select:
     input:
         unpack(
             lambda wc: merged_inputs(
-                selection_inputs(wc.base, wc.variant, s, d) for s in SEEDS for d in TARGETS
+                selection_inputs(wc.base, wc.variant, s, d)
+                for s in SEEDS
+                for d in TARGETS
             )
         ),
     output:

@@ -22,7 +22,6 @@ Decisions where the paper is silent (SPEC.md "W2S" -> "Distortions" says "decide
 from __future__ import annotations
 
 import contextlib
-
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass

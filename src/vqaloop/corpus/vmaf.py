@@ -47,10 +47,15 @@ def vmaf_means(distorted: list[str | os.PathLike], reference: str | os.PathLike,
         n = len(chunk)
         with tempfile.TemporaryDirectory(prefix="vqaloop-vmaf-") as tmp:
             logs = [Path(tmp) / f"{k}.json" for k in range(n)]
-            graph = f"[0:v]split={n}" + "".join(f"[r{k}]" for k in range(n)) + ";" + ";".join(
-                f"[{k + 1}:v][r{k}]libvmaf=model=version={VMAF_MODEL}:n_threads={n_threads}"
-                f":log_fmt=json:log_path={logs[k]}[o{k}]"
-                for k in range(n)
+            graph = (
+                f"[0:v]split={n}"
+                + "".join(f"[r{k}]" for k in range(n))
+                + ";"
+                + ";".join(
+                    f"[{k + 1}:v][r{k}]libvmaf=model=version={VMAF_MODEL}:n_threads={n_threads}"
+                    f":log_fmt=json:log_path={logs[k]}[o{k}]"
+                    for k in range(n)
+                )
             )
             args = ["-i", str(reference)]
             for path in chunk:

@@ -119,7 +119,7 @@ def fuse_batchnorm(model):
 
     for module in model.modules():
         children = list(module.named_children())
-        for (conv_name, conv), (bn_name, bn) in zip(children, children[1:], strict=False):
+        for (_, conv), (bn_name, bn) in zip(children, children[1:], strict=False):
             if not (isinstance(conv, nn.Conv2d) and isinstance(bn, BatchNormAct2d)):
                 continue
             with torch.no_grad():

@@ -249,7 +249,9 @@ def run_many(args: argparse.Namespace) -> int:
     ids = manifest["video_id"].astype(str).tolist()
     for encoder, features in zip(encoders, arrays, strict=True):
         per_video = getattr(encoder, "per_video", False)
-        write_features(args.out_dir / f"{encoder.name}.npz", ids, features, encoder.name, None if per_video else indices)
+        write_features(
+            args.out_dir / f"{encoder.name}.npz", ids, features, encoder.name, None if per_video else indices
+        )
         n, f, d = features.shape
         print(f"{args.out_dir / encoder.name}.npz: {encoder.name} features of {n} videos "
               f"({f} {'patterns' if per_video else 'frames'} x {d})")  # fmt: skip
