@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vqaloop.benchmarking import photo
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.io.video import encode
 from vqaloop.w2s.metrics import clip_samples, cpbd, frame_metrics, luma, read_pairs, video_metrics
@@ -45,18 +46,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="alternating repeats; the fastest counts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
-
-
-def photo(name: str, height: int, width: int) -> np.ndarray:
-    """A scikit-image photo resized to cover (height, width + room for the pan), uint8 RGB."""
-    import skimage.data
-    from skimage.transform import resize
-
-    image = getattr(skimage.data, name)()
-    image = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
-    scale = max(height / image.shape[0], 1.25 * width / image.shape[1])
-    size = (math.ceil(image.shape[0] * scale), math.ceil(image.shape[1] * scale))
-    return (resize(image, size, anti_aliasing=True) * 255).round().astype(np.uint8)
 
 
 def pan(image: np.ndarray, n: int, height: int, width: int) -> np.ndarray:

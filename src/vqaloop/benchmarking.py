@@ -42,3 +42,19 @@ class PeakRSS:
     @property
     def growth_mib(self) -> float:
         return (self.peak - self.start) / 2**20
+
+
+def photo(name: str, height: int, width: int, cover: float = 1.25):
+    """A scikit-image photo (``skimage.data.<name>``) resized to cover (height, ``cover`` x width), uint8 RGB:
+    real content for benchmark clips that pan across it."""
+    import math
+
+    import numpy as np
+    import skimage.data
+    from skimage.transform import resize
+
+    image = getattr(skimage.data, name)()
+    image = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
+    scale = max(height / image.shape[0], cover * width / image.shape[1])
+    size = (math.ceil(image.shape[0] * scale), math.ceil(image.shape[1] * scale))
+    return (resize(image, size, anti_aliasing=True) * 255).round().astype(np.uint8)
