@@ -41,7 +41,7 @@ from vqaloop.io.atomic import write_text_atomic
 from vqaloop.io.video import encode
 
 RESULTS = Path(__file__).resolve().parent / "results" / "features.json"
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left", "immunohistochemistry")
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry")
 ENCODERS = ("efficientnet_lite0", "motion", "thumbnail", "effnet_patterns")
 GOAL = 2.0
 FRAMES = 8

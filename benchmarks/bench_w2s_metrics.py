@@ -36,7 +36,7 @@ from vqaloop.io.video import encode
 from vqaloop.w2s.metrics import clip_samples, cpbd, frame_metrics, luma, read_pairs, video_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "w2s_metrics.json"
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left", "immunohistochemistry")
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry")
 GOAL = 0.3
 
 

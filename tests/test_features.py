@@ -412,3 +412,23 @@ def test_load_features_validates(tmp_path):
     path.write_bytes(b"not a zip")
     with pytest.raises(UserError, match=f"{path}: not an .npz features file"):
         load_features(path)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_thumbnail_factor_is_an_area_mean_over_factor_squared_pixels(factor):
+    """Option ``factor``: each value is the mean BT.601 luma of one factor x factor block (computed by a loop)."""
+    rng = np.random.default_rng(factor)
+    frames = rng.integers(0, 256, size=(2, 12, 16, 3), dtype=np.uint8)
+    out = get_encoder("thumbnail", factor=factor).encode(frames)
+    h, w = 12 // factor, 16 // factor
+    assert out.shape == (2, h * w)
+    luma = frames.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) / 255.0
+    expected = np.array([[luma[t, i * factor : (i + 1) * factor, j * factor : (j + 1) * factor].mean()
+                          for i in range(h) for j in range(w)] for t in range(2)])  # fmt: skip
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("factor", [0, -1, 1.5, True])
+def test_thumbnail_factor_must_be_a_positive_integer(factor):
+    with pytest.raises(UserError, match="factor must be an integer >= 1"):
+        get_encoder("thumbnail", factor=factor)

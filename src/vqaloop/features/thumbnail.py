@@ -1,14 +1,16 @@
 """Encoder ``thumbnail``: raw frames for base models that learn from pixels (the CNN analogue of UVQ).
 
-Each sampled frame is converted to BT.601 luma and area-downscaled by ``factor`` (default 2: 256x144 ->
-128x72), flattened to one row scaled to [0, 1]. Half resolution keeps blockiness, blur and noise visible
-while keeping the stored features small (9,216 values a frame).
+Each sampled frame is converted to BT.601 luma and area-downscaled by ``factor`` (option ``factor``, default 2:
+256x144 -> 128x72, 9,216 values a frame), flattened to one row scaled to [0, 1]. The embedded default uses
+factor 4 (64x36, 2,304 values: a quarter of the CNN's work and of the stored features; config/paper.yaml keeps 2,
+where blockiness, blur and noise stay more visible).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from vqaloop.errors import UserError
 from vqaloop.features.registry import Encoder, register_encoder
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -28,8 +30,10 @@ class Thumbnail(Encoder):
 
     FACTOR = 2
 
-    def __init__(self, *, batch: int = 64, device: str = "cpu"):
-        self.factor = self.FACTOR
+    def __init__(self, *, factor: int = FACTOR, batch: int = 64, device: str = "cpu"):
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+            raise UserError(f"encoder thumbnail: factor must be an integer >= 1, got {factor!r}")
+        self.factor = factor
         self.shape: tuple[int, int] | None = None
 
     def encode(self, frames: np.ndarray, next_frames: np.ndarray | None = None) -> np.ndarray:
