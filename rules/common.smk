@@ -461,7 +461,12 @@ if HAS_W2S:
             teachers = " ".join(
                 W.teacher(t) for t in (W2S_TEACHERS if who == "ensemble" else [who])
             )
-            return (f"--kind homogeneous --count {counts['homogeneous']} --teachers {teachers}"
+            single = (
+                ""
+                if who == "ensemble"
+                else f" --single-sigma {counts.get('single_sigma', 0.25)}"
+            )
+            return (f"--kind homogeneous --count {counts['homogeneous']} --teachers {teachers}{single}"
                     f" --pool {manifest(W2S_POOL)} --shaped {W.shaped()} --stage 1 --split-seed {config['seed']}")  # fmt: skip
         if pairset == "synthetic":
             return f"--kind synthetic --count {counts['synthetic']} --ladder {manifest(W2S_SYNTH)}"

@@ -20,6 +20,7 @@ from vqaloop.w2s.pairs import (
     all_synthetic_pairs,
     ensemble_statistics,
     five_level_labels,
+    homogeneous_pairs,
     label_pairs,
     read_pairs,
     sample_index_pairs,
@@ -50,6 +51,37 @@ def test_a_single_teacher_uses_its_source_error_as_sigma():
     assert label_pairs(mean, var, np.array([0, 0]), np.array([1, 2])).tolist() == [BETTER, SUPERIOR]
     with pytest.raises(ValueError):
         ensemble_statistics(np.array([[1.0], [2.0]]))
+
+
+def test_a_single_teachers_pairs_use_the_fixed_sigma_or_its_rmse(tmp_path):
+    # one teacher, scores 1.0 .. 4.0 in steps of 0.1; its source RMSE 1.2 (a weak teacher)
+    from vqaloop.w2s.teachers import TEACHER_COLUMNS
+
+    ids = [f"v{i:02d}" for i in range(31)]
+    scores = 1.0 + 0.1 * np.arange(31)
+    table = pd.DataFrame({c: 0.0 for c in TEACHER_COLUMNS}, index=range(31)).assign(video_id=ids, mos=scores)
+    path = tmp_path / "t.csv"
+    table[list(dict.fromkeys(["video_id", *TEACHER_COLUMNS]))].to_csv(path, index=False)
+    path.with_suffix(".json").write_text('{"source_rmse": 1.2}')
+    fixed = homogeneous_pairs([path], ids, 400, np.random.default_rng(0), single_sigma=0.25)
+    rmse = homogeneous_pairs([path], ids, 400, np.random.default_rng(0))
+    assert fixed[["first", "second"]].equals(rmse[["first", "second"]])  # same pairs, other labels
+    delta = pd.Series(scores, index=ids)
+    delta = delta[fixed.second].to_numpy() - delta[fixed["first"]].to_numpy()
+    assert fixed.label.tolist() == five_level_labels(delta, np.full(len(delta), np.sqrt(2) * 0.25)).tolist()
+    assert rmse.label.tolist() == five_level_labels(delta, np.full(len(delta), np.sqrt(2) * 1.2)).tolist()
+    # RMSE 1.2 on a 3-MOS range: no pair is superior or inferior; the fixed sigma orders most pairs
+    assert not rmse.label.isin([SUPERIOR, INFERIOR]).any()
+    assert (fixed.label != SIMILAR).mean() > 0.6
+
+
+def test_single_sigma_option_is_checked(tmp_path):
+    from vqaloop.w2s.pairs import parse_single_sigma
+
+    assert parse_single_sigma("rmse") is None and parse_single_sigma("0.3") == 0.3
+    for bad in ("0", "-1", "nan", "wide"):
+        with pytest.raises(UserError, match="--single-sigma"):
+            parse_single_sigma(bad)
 
 
 def ladder_manifest(contents=("a", "b"), families=("resize", "stutter")) -> pd.DataFrame:

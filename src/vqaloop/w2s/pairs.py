@@ -9,7 +9,12 @@ Pair kinds:
   Delta = mean(second) - mean(first), sigma_Delta = sqrt(var(first) + var(second)) with the variances taken
   over the teachers (ddof = 1); superior if Delta > 2 sigma, better if sigma < Delta <= 2 sigma, similar if
   -sigma < Delta <= sigma, worse if -2 sigma < Delta <= -sigma, inferior if Delta <= -2 sigma. A single
-  teacher (Table 5) has no spread: its variance is its squared RMSE on the source training set (decided).
+  teacher (Table 5) has no spread (decided): each of its scores gets the fixed per-video sigma that the source
+  MOS get (``--single-sigma``, config ``w2s.pairs.single_sigma``, 0.25 MOS like ``source_sigma``), so a
+  "<teacher>-labelled" student and the "LSVQ-labelled" one differ only in where the scores come from (W2S
+  Sec. 3.1: the teacher's predictions are the supervision). ``--single-sigma rmse`` takes the teacher's RMSE on
+  the source training set instead: with a weak teacher (RMSE 1.2 MOS for BRISQUE here) 97% of the pairs are
+  then "similar" and the student learns almost no order.
 - ``source``: two source training videos labelled by their MOS with a fixed sigma per video (decided,
   config ``w2s.pairs.source_sigma``), for the supervised "LSVQ-labelled" student of Table 5.
 - ``synthetic``: two levels i != j of one distortion family on one content (W2S Sec. 4.1.3, the heterogeneous
@@ -129,7 +134,9 @@ def source_pairs(manifest: Path, source: str, count: int, sigma: float, rng: np.
     return pd.DataFrame({"first": ids[first], "second": ids[second], "label": labels, "kind": "source"})
 
 
-def homogeneous_pairs(teacher_files: list[Path], ids: list[str], count: int, rng: np.random.Generator) -> pd.DataFrame:
+def homogeneous_pairs(teacher_files: list[Path], ids: list[str], count: int, rng: np.random.Generator,
+                      single_sigma: float | None = None) -> pd.DataFrame:  # fmt: skip
+    """Pairs of ``ids`` labelled by the teachers' ensemble; one teacher: sigma ``single_sigma`` (None: its RMSE)."""
     from vqaloop.w2s.teachers import read_teacher
 
     columns, sds = [], []
@@ -140,7 +147,7 @@ def homogeneous_pairs(teacher_files: list[Path], ids: list[str], count: int, rng
             raise UserError(f"{path}: no score for {len(missing)} pool video(s), e.g. {missing[0]!r}")
         columns.append(table.loc[ids, "mos"].to_numpy(dtype=float))
         sds.append(stats.get("source_rmse"))
-    single_sd = sds[0] if len(columns) == 1 else None
+    single_sd = (sds[0] if single_sigma is None else single_sigma) if len(columns) == 1 else None
     mean, var = ensemble_statistics(np.stack(columns, axis=1), single_sd)
     first, second = sample_index_pairs(len(ids), count, rng)
     labels = label_pairs(mean, var, first, second)
@@ -179,8 +186,23 @@ def add_arguments(parser):
     parser.add_argument("--ladder", type=Path, help="the synthetic ladder manifest (synthetic)")
     parser.add_argument("--source-manifest", type=Path, help="the labelled source manifest (source)")
     parser.add_argument("--source-sigma", type=float, default=0.25, help="per-video sigma of source MOS (source)")
+    parser.add_argument("--single-sigma", default="0.25",
+                        help="per-video sigma of a single teacher's scores, or 'rmse' (homogeneous, one teacher)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path)
+
+
+def parse_single_sigma(value: str) -> float | None:
+    """``--single-sigma``: a positive number, or ``rmse`` (None: the teacher's RMSE on the source training set)."""
+    if value == "rmse":
+        return None
+    try:
+        sigma = float(value)
+    except ValueError:
+        sigma = float("nan")
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise UserError(f"--single-sigma must be a positive number or 'rmse', got {value!r}")
+    return sigma
 
 
 def run(args) -> int:
@@ -196,7 +218,7 @@ def run(args) -> int:
         if outside:
             raise UserError(f"{args.shaped}: {len(outside)} picked id(s) are not in {args.pool}, e.g. {outside[0]!r}")
         ids = stage_split(shaped, seed=args.split_seed)[args.stage - 1]
-        pairs = homogeneous_pairs(args.teachers, ids, args.count, rng)
+        pairs = homogeneous_pairs(args.teachers, ids, args.count, rng, parse_single_sigma(args.single_sigma))
     elif args.kind == "synthetic":
         if args.ladder is None:
             raise UserError("--kind synthetic needs --ladder")
