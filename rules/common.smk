@@ -436,9 +436,10 @@ if HAS_W2S:
         return [paths(BASE).features(d, e) for d in datasets for e in STUDENT_ENCODERS]
 
     W2S_SEEDS = sorted(W2S["seeds"])  # canonical order: a reorder reruns nothing
-    STUDENT_DATASETS = sorted(
-        {W2S_POOL, W2S_SYNTH, W2S_SOURCE, *W2S_TESTS}
-    )  # what training and scoring read
+    TRAIN_DATASETS = sorted({W2S_POOL, W2S_SYNTH, W2S_SOURCE})  # what training reads
+    SCORE_DATASETS = sorted(
+        {W2S_SOURCE, *W2S_TESTS}
+    )  # what scoring reads (anchors: source train)
 
     def pair_inputs(wc):
         inputs = {}
@@ -497,9 +498,8 @@ if HAS_W2S:
         recipe = RECIPES[wc.student]
         inputs = {
             "pairs": [W.pairs(p, s) for p in recipe["pairs"] for s in W2S_SEEDS],
-            "manifests": [paths(BASE).manifest(d) for d in STUDENT_DATASETS],
-            "features": student_features(STUDENT_DATASETS),
-            "anchors": W.anchors(),
+            "manifests": [paths(BASE).manifest(d) for d in TRAIN_DATASETS],
+            "features": student_features(TRAIN_DATASETS),
         }
         if recipe["init"]:
             inputs["init"] = [W.student(recipe["init"], s) for s in W2S_SEEDS]
@@ -519,21 +519,32 @@ if HAS_W2S:
                 f" --heads {s.get('heads', 4)} --epochs {t['epochs']} --lr {t['lr']}")  # fmt: skip
 
     def student_commands(student):
-        """Per seed: train the student on its pairs, then score every test set by soft comparison."""
+        """Per seed: train the student on its pairs (stage 1 from scratch, stages 2-3 from the previous)."""
         m = paths(BASE).manifest
         train_manifests = " ".join(m(d) for d in (W2S_POOL, W2S_SYNTH, W2S_SOURCE))
-        commands = []
-        for seed in W2S_SEEDS:
-            pairs = " ".join(W.pairs(p, seed) for p in RECIPES[student]["pairs"])
-            model = W.student(student, seed)
-            commands += [
-                f"w2s-train --pairs {pairs} --manifests {train_manifests} --features-root {FEATURES_ROOT}"
-                f" {student_args(student, seed)} --seed {seed} --out {model}",
-                f"w2s-evaluate --model {model} --anchors {W.anchors()} --sets {' '.join(eval_sets())}"
-                f" --features-root {FEATURES_ROOT} {inference_args()} --scores-out {W.student_scores(student, seed)}"
-                f" --out {W.student_eval(student, seed)}",
-            ]
-        return commands
+        return [
+            f"w2s-train --pairs {' '.join(W.pairs(p, seed) for p in RECIPES[student]['pairs'])}"
+            f" --manifests {train_manifests} --features-root {FEATURES_ROOT}"
+            f" {student_args(student, seed)} --seed {seed} --out {W.student(student, seed)}"
+            for seed in W2S_SEEDS
+        ]
+
+    def score_inputs(wc):
+        return {
+            "models": [W.student(wc.student, s) for s in W2S_SEEDS],
+            "anchors": W.anchors(),
+            "manifests": [paths(BASE).manifest(d) for d in SCORE_DATASETS],
+            "features": student_features(SCORE_DATASETS),
+        }
+
+    def score_commands(student):
+        """Per seed: the student's soft-comparison scores of every test set (W2S Appendix C.3)."""
+        return [
+            f"w2s-evaluate --model {W.student(student, seed)} --anchors {W.anchors()} --sets {' '.join(eval_sets())}"
+            f" --features-root {FEATURES_ROOT} {inference_args()} --scores-out {W.student_scores(student, seed)}"
+            f" --out {W.student_eval(student, seed)}"
+            for seed in W2S_SEEDS
+        ]
 
     def inference_args():
         i = W2S["inference"]
@@ -544,18 +555,24 @@ if HAS_W2S:
             f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS
         ]
 
-    STAGE_KEYS = (
-        "stage_training",
-        "gmad_levels",
-    )  # only the iterative stages (Table 1 rows IV, V) read these
+    # keys only Table 1's students read: the iterative stages (rows IV, V) and the confidence loss (III-V)
+    TABLE1_KEYS = ("stage_training", "gmad_levels", "confidence_warmup")
+    TABLE5_PAIR_KEYS = (
+        "source_sigma",
+        "single_sigma",
+    )  # only Table 5's single-teacher / source students
 
     def w2s_slice(table):
         """The part of the w2s config a table depends on (its provenance hash; other edits do not rebuild it)."""
         w2s = {**W2S, "seeds": sorted(W2S["seeds"])}  # the seeds' order shows nowhere
         if table == "w2s_table1":
-            return w2s
+            pairs = {k: v for k, v in w2s["pairs"].items() if k not in TABLE5_PAIR_KEYS}
+            return {**w2s, "pairs": pairs}
         pairs = {k: v for k, v in w2s["pairs"].items() if not k.startswith("stage_")}
-        return {**{k: v for k, v in w2s.items() if k not in STAGE_KEYS}, "pairs": pairs}
+        return {
+            **{k: v for k, v in w2s.items() if k not in TABLE1_KEYS},
+            "pairs": pairs,
+        }
 
     def w2s_spec(table):
         from vqaloop.config import config_hash

@@ -131,14 +131,12 @@ rule w2s_mine:
 
 
 # one job per student: every seed's training (stage 1 from scratch, stages 2-3 from the previous stage's
-# student) and its soft-comparison scores of every test set
+# student); the anchors and inference settings are not inputs, so editing them retrains nothing
 rule w2s_student:
     input:
         unpack(student_inputs),
     output:
         models=[W.student("{student}", s) for s in W2S_SEEDS],
-        evaluations=[W.student_eval("{student}", s) for s in W2S_SEEDS],
-        scores=[W.student_scores("{student}", s) for s in W2S_SEEDS],
     log:
         f"{LOGS}/w2s/student_{{student}}.log",
     benchmark:
@@ -148,6 +146,26 @@ rule w2s_student:
     threads: config.get("threads", 1)
     params:
         commands=lambda wc: batch(student_commands(wc.student)),
+    shell:
+        "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
+
+
+# one job per student: every seed's soft-comparison scores of every test set against the anchors
+rule w2s_scores:
+    input:
+        unpack(score_inputs),
+    output:
+        evaluations=[W.student_eval("{student}", s) for s in W2S_SEEDS],
+        scores=[W.student_scores("{student}", s) for s in W2S_SEEDS],
+    log:
+        f"{LOGS}/w2s/scores_{{student}}.log",
+    benchmark:
+        f"{BENCH}/w2s/scores_{{student}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config.get("threads", 1)
+    params:
+        commands=lambda wc: batch(score_commands(wc.student)),
     shell:
         "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
 

@@ -72,9 +72,53 @@ def test_a_stage_pair_count_edit_reruns_only_the_later_stages(w2s_built):
         out = (lambda p: p.stdout + p.stderr)(snakemake(w2s_built, "-n", "w2s_tables", *CONFIG))
         jobs = planned_jobs(out)
         # stages 2 and 3: their mining and their students (each one job for both seeds), then Table 1
-        assert jobs.get("w2s_mine") == 2 and jobs.get("w2s_student") == 2, jobs
+        assert jobs.get("w2s_mine") == 2 and jobs.get("w2s_student") == 2 and jobs.get("w2s_scores") == 2, jobs
         assert jobs.get("w2s_table_build") == 1 and "w2s_figure" not in jobs, jobs  # Table 5 has no stage rows
-        assert set(jobs) <= {"w2s_mine", "w2s_student", "w2s_table_build", "w2s_tables"}, jobs
+        assert set(jobs) <= {"w2s_mine", "w2s_student", "w2s_scores", "w2s_table_build", "w2s_tables"}, jobs
         assert set(re.findall(r"student=(\w+)", out)) == {"w2s_iv", "w2s_v"}
+    finally:
+        config.write_text(original)
+
+
+def students_by_rule(out: str) -> dict[str, set[str]]:
+    """Planned jobs of `snakemake -n` per rule -> the students they concern (their `student` wildcard)."""
+    found: dict[str, set[str]] = {}
+    rule = None
+    for line in out.splitlines():
+        if m := re.match(r"(?:local)?rule (\w+):", line):
+            rule = m.group(1)
+        elif rule and (m := re.match(r"\s+wildcards:.*\bstudent=(\w+)", line)):
+            found.setdefault(rule, set()).add(m.group(1))
+    return found
+
+
+def test_an_anchor_count_edit_rescores_every_student_but_retrains_only_the_mined_stages(w2s_built):
+    # the anchors score every student (soft comparison) and the mining (stages IV, V); no stage-1 student retrains
+    config = w2s_built / "config/tiny.yaml"
+    original = config.read_text()
+    try:
+        config.write_text(original.replace("anchors: 3", "anchors: 2"))
+        out = (lambda p: p.stdout + p.stderr)(snakemake(w2s_built, "-n", "w2s_tables", *CONFIG))
+        jobs, students = planned_jobs(out), students_by_rule(out)
+        assert jobs.get("w2s_anchors") == 1 and jobs.get("w2s_mine") == 2, jobs
+        assert students["w2s_student"] == {"w2s_iv", "w2s_v"}, students
+        assert jobs.get("w2s_scores") == jobs.get("w2s_student") + 8, jobs  # all 10 students of the tiny config
+        assert not {"w2s_teacher", "w2s_pairs", "w2s_shape", "w2s_metrics"} & set(jobs), jobs
+    finally:
+        config.write_text(original)
+
+
+def test_a_confidence_loss_edit_reruns_only_its_students_and_table1(w2s_built):
+    # the confidence loss trains rows III (stage 1), IV and V (stages 2-3, from III); Table 5 has none of them
+    config = w2s_built / "config/tiny.yaml"
+    original = config.read_text()
+    try:
+        config.write_text(original.replace("anchors: 3", "anchors: 3\n  confidence_warmup: 0.2"))
+        out = (lambda p: p.stdout + p.stderr)(snakemake(w2s_built, "-n", "w2s_tables", *CONFIG))
+        jobs, students = planned_jobs(out), students_by_rule(out)
+        assert students["w2s_student"] == {"w2s_iii", "w2s_iv", "w2s_v"}, students
+        assert students["w2s_scores"] == {"w2s_iii", "w2s_iv", "w2s_v"}, students
+        assert jobs.get("w2s_mine") == 2 and jobs.get("w2s_table_build") == 1 and "w2s_figure" not in jobs, jobs
+        assert set(jobs) <= {"w2s_mine", "w2s_student", "w2s_scores", "w2s_table_build", "w2s_tables"}, jobs
     finally:
         config.write_text(original)
