@@ -64,18 +64,14 @@ def test_no_w2s_job_reads_the_pools_hidden_labels(w2s_built):
     assert "Nothing to be done" in out, out[-2000:]
 
 
-def test_a_stage_pair_count_edit_reruns_only_the_later_stages(w2s_built):
-    config = w2s_built / "config/tiny.yaml"
+def plan_after_edit(root, old: str, new: str) -> str:
+    """`snakemake -n w2s_tables` output after replacing ``old`` by ``new`` in the tiny config (restored after)."""
+    config = root / "config/tiny.yaml"
     original = config.read_text()
+    assert old in original, old
     try:
-        config.write_text(original.replace("stage_gmad: 24", "stage_gmad: 20"))
-        out = (lambda p: p.stdout + p.stderr)(snakemake(w2s_built, "-n", "w2s_tables", *CONFIG))
-        jobs = planned_jobs(out)
-        # stages 2 and 3: their mining and their students (each one job for both seeds), then Table 1
-        assert jobs.get("w2s_mine") == 2 and jobs.get("w2s_student") == 2 and jobs.get("w2s_scores") == 2, jobs
-        assert jobs.get("w2s_table_build") == 1 and "w2s_figure" not in jobs, jobs  # Table 5 has no stage rows
-        assert set(jobs) <= {"w2s_mine", "w2s_student", "w2s_scores", "w2s_table_build", "w2s_tables"}, jobs
-        assert set(re.findall(r"student=(\w+)", out)) == {"w2s_iv", "w2s_v"}
+        config.write_text(original.replace(old, new))
+        return (lambda p: p.stdout + p.stderr)(snakemake(root, "-n", "w2s_tables", *CONFIG))
     finally:
         config.write_text(original)
 
@@ -92,33 +88,34 @@ def students_by_rule(out: str) -> dict[str, set[str]]:
     return found
 
 
+STAGE_RULES = {"w2s_mine", "w2s_student", "w2s_scores", "w2s_table_build", "w2s_tables"}
+
+
+def test_a_stage_pair_count_edit_reruns_only_the_later_stages(w2s_built):
+    out = plan_after_edit(w2s_built, "stage_gmad: 24", "stage_gmad: 20")
+    jobs = planned_jobs(out)
+    # stages 2 and 3: their mining and their students (each one job for both seeds), then Table 1
+    assert jobs.get("w2s_mine") == 2 and jobs.get("w2s_student") == 2 and jobs.get("w2s_scores") == 2, jobs
+    assert jobs.get("w2s_table_build") == 1 and "w2s_figure" not in jobs, jobs  # Table 5 has no stage rows
+    assert set(jobs) <= STAGE_RULES, jobs
+    assert set(re.findall(r"student=(\w+)", out)) == {"w2s_iv", "w2s_v"}
+
+
 def test_an_anchor_count_edit_rescores_every_student_but_retrains_only_the_mined_stages(w2s_built):
     # the anchors score every student (soft comparison) and the mining (stages IV, V); no stage-1 student retrains
-    config = w2s_built / "config/tiny.yaml"
-    original = config.read_text()
-    try:
-        config.write_text(original.replace("anchors: 3", "anchors: 2"))
-        out = (lambda p: p.stdout + p.stderr)(snakemake(w2s_built, "-n", "w2s_tables", *CONFIG))
-        jobs, students = planned_jobs(out), students_by_rule(out)
-        assert jobs.get("w2s_anchors") == 1 and jobs.get("w2s_mine") == 2, jobs
-        assert students["w2s_student"] == {"w2s_iv", "w2s_v"}, students
-        assert jobs.get("w2s_scores") == jobs.get("w2s_student") + 8, jobs  # all 10 students of the tiny config
-        assert not {"w2s_teacher", "w2s_pairs", "w2s_shape", "w2s_metrics"} & set(jobs), jobs
-    finally:
-        config.write_text(original)
+    out = plan_after_edit(w2s_built, "anchors: 3", "anchors: 2")
+    jobs, students = planned_jobs(out), students_by_rule(out)
+    assert jobs.get("w2s_anchors") == 1 and jobs.get("w2s_mine") == 2, jobs
+    assert students["w2s_student"] == {"w2s_iv", "w2s_v"}, students
+    assert jobs.get("w2s_scores") == jobs.get("w2s_student") + 8, jobs  # all 10 students of the tiny config
+    assert not {"w2s_teacher", "w2s_pairs", "w2s_shape", "w2s_metrics"} & set(jobs), jobs
 
 
 def test_a_confidence_loss_edit_reruns_only_its_students_and_table1(w2s_built):
     # the confidence loss trains rows III (stage 1), IV and V (stages 2-3, from III); Table 5 has none of them
-    config = w2s_built / "config/tiny.yaml"
-    original = config.read_text()
-    try:
-        config.write_text(original.replace("anchors: 3", "anchors: 3\n  confidence_warmup: 0.2"))
-        out = (lambda p: p.stdout + p.stderr)(snakemake(w2s_built, "-n", "w2s_tables", *CONFIG))
-        jobs, students = planned_jobs(out), students_by_rule(out)
-        assert students["w2s_student"] == {"w2s_iii", "w2s_iv", "w2s_v"}, students
-        assert students["w2s_scores"] == {"w2s_iii", "w2s_iv", "w2s_v"}, students
-        assert jobs.get("w2s_mine") == 2 and jobs.get("w2s_table_build") == 1 and "w2s_figure" not in jobs, jobs
-        assert set(jobs) <= {"w2s_mine", "w2s_student", "w2s_scores", "w2s_table_build", "w2s_tables"}, jobs
-    finally:
-        config.write_text(original)
+    out = plan_after_edit(w2s_built, "anchors: 3", "anchors: 3\n  confidence_warmup: 0.2")
+    jobs, students = planned_jobs(out), students_by_rule(out)
+    assert students["w2s_student"] == {"w2s_iii", "w2s_iv", "w2s_v"}, students
+    assert students["w2s_scores"] == {"w2s_iii", "w2s_iv", "w2s_v"}, students
+    assert jobs.get("w2s_mine") == 2 and jobs.get("w2s_table_build") == 1 and "w2s_figure" not in jobs, jobs
+    assert set(jobs) <= STAGE_RULES, jobs
