@@ -59,9 +59,9 @@ def test_a_single_teachers_pairs_use_the_fixed_sigma_or_its_rmse(tmp_path):
 
     ids = [f"v{i:02d}" for i in range(31)]
     scores = 1.0 + 0.1 * np.arange(31)
-    table = pd.DataFrame({c: 0.0 for c in TEACHER_COLUMNS}, index=range(31)).assign(video_id=ids, mos=scores)
+    table = pd.DataFrame({"video_id": ids, "dataset": "w2s", "split": "pool", "raw": scores, "mos": scores})
     path = tmp_path / "t.csv"
-    table[list(dict.fromkeys(["video_id", *TEACHER_COLUMNS]))].to_csv(path, index=False)
+    table[TEACHER_COLUMNS].to_csv(path, index=False)
     path.with_suffix(".json").write_text('{"source_rmse": 1.2}')
     fixed = homogeneous_pairs([path], ids, 400, np.random.default_rng(0), single_sigma=0.25)
     rmse = homogeneous_pairs([path], ids, 400, np.random.default_rng(0))
@@ -75,7 +75,7 @@ def test_a_single_teachers_pairs_use_the_fixed_sigma_or_its_rmse(tmp_path):
     assert (fixed.label != SIMILAR).mean() > 0.6
 
 
-def test_single_sigma_option_is_checked(tmp_path):
+def test_single_sigma_option_is_checked():
     from vqaloop.w2s.pairs import parse_single_sigma
 
     assert parse_single_sigma("rmse") is None and parse_single_sigma("0.3") == 0.3
