@@ -6,7 +6,7 @@ Renders the first ``--contents`` contents of a plan (every version of each) twic
 and the default's, and prints the VMAF labels side by side: mean absolute difference, Spearman correlation
 of the two label sets, and the render time of each. Settings compared:
 
-- ``x265``: the H.265 preset, ``veryslow`` (W2S A.3.3, config/paper.yaml) against ``medium`` (the default);
+- ``x265``: the H.265 preset, ``veryslow`` (W2S A.3.3, config/paper_corpus.yaml) against ``medium`` (the default);
 - ``seconds``: 2 s clips (the first default) against 1 s clips (the default), at the same preset.
 """
 

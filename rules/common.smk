@@ -23,6 +23,35 @@ BENCH = f"{RESULTS}/benchmarks"
 CORPUS = config["corpus"]
 DATASETS = list(CORPUS["datasets"])
 SHARDS = list(range(CORPUS["shards"]))
+# The papers' own datasets, read by adapters (config/paper.yaml), beside the rendered ones (the embedded corpus).
+ADAPTED = [d for d, spec in CORPUS["datasets"].items() if "adapter" in spec]
+RENDERED = [d for d in DATASETS if d not in ADAPTED]
+
+
+def one_of(names):
+    """A wildcard pattern matching exactly these names (none: a pattern that matches nothing)."""
+    return "|".join(names) if names else "(?!x)x"
+
+
+ADAPTED_PATTERN, RENDERED_PATTERN = one_of(ADAPTED), one_of(RENDERED)
+
+
+def dataset_videos(dataset):
+    """The rendered shards a rule reads a dataset's videos from (none for an adapted dataset: its videos are
+    the user's files, named by absolute paths in its manifest)."""
+    if dataset in ADAPTED:
+        return []
+    return [f"{DATA}/{dataset}/shard{s}" for s in SHARDS]
+
+
+def adapter_args(dataset):
+    """The adapt-dataset arguments of one adapted dataset (its config block)."""
+    spec = CORPUS["datasets"][dataset]
+    adapter = spec["adapter"]
+    metadata = f" --metadata {adapter['metadata']}" if adapter.get("metadata") else ""
+    test = spec.get("splits", {}).get("test", 0.2)
+    return (f"--adapter {adapter['name']} --root {adapter['root']}{metadata} --role {spec['role']}"
+            f" --test-fraction {test}")  # fmt: skip
 
 
 def corpus_root(path):
@@ -418,16 +447,18 @@ if HAS_W2S:
                 for d in w2s_set_datasets()
                 for e in base_encoders(wc.teacher)
             ]
+        elif spec["kind"] == "scores":
+            inputs["scores"] = spec["scores"]
         else:
-            inputs["videos"] = [
-                f"{DATA}/{d}/shard{s}" for d in w2s_set_datasets() for s in SHARDS
-            ]
+            inputs["videos"] = [v for d in w2s_set_datasets() for v in dataset_videos(d)]
         return inputs
 
     def teacher_args(wc, input):
         spec = W2S["teachers"][wc.teacher]
         if spec["kind"] == "base_model":
             return f"--model {input.model} --features-root {DATA}/features"
+        if spec["kind"] == "scores":
+            return f"--scores {input.scores}"
         return (
             f"--data-root {corpus_root(input.manifests)} --cache {config['cache_dir']}"
         )

@@ -41,6 +41,8 @@ rule catalogue:
 
 
 rule plan:
+    wildcard_constraints:
+        dataset=RENDERED_PATTERN,
     input:
         rules.catalogue.output,
     output:
@@ -92,6 +94,8 @@ rule render:
 
 
 rule manifest:
+    wildcard_constraints:
+        dataset=RENDERED_PATTERN,
     input:
         plan=rules.plan.output,
         shards=expand(f"{DATA}/{{{{dataset}}}}/shard{{shard}}", shard=SHARDS),
@@ -106,4 +110,26 @@ rule manifest:
         CONDA_ENV
     shell:
         "python -m vqaloop manifest --plan {input.plan} --shards {input.shards}"
+        " --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"
+
+
+# One of the papers' datasets, read from where the user keeps it by its adapter (vqaloop.datasets): the
+# manifest (absolute video paths) and the oracle with the splits its role needs (vqaloop.corpus.external).
+rule adapt_dataset:
+    wildcard_constraints:
+        dataset=ADAPTED_PATTERN,
+    output:
+        manifest=f"{DATA}/manifests/{{dataset}}.csv",
+        oracle=f"{DATA}/oracle/{{dataset}}.csv",
+    log:
+        f"{LOGS}/corpus/adapt_{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/corpus/adapt_{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        args=lambda wc: adapter_args(wc.dataset),
+        seed=config["seed"],
+    shell:
+        "python -m vqaloop adapt-dataset {params.args} --dataset {wildcards.dataset} --seed {params.seed}"
         " --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"

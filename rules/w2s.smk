@@ -6,7 +6,7 @@
 rule w2s_metrics:
     input:
         manifest=paths(BASE).manifest("{dataset}"),
-        shards=expand(f"{DATA}/{{{{dataset}}}}/shard{{shard}}", shard=SHARDS),
+        shards=lambda wc: dataset_videos(wc.dataset),
     output:
         W.metrics("{dataset}"),
     log:

@@ -57,6 +57,12 @@ def check_semantics(config: dict, source: str) -> None:
         total = sum(ds["splits"].values())
         if abs(total - 1.0) > 1e-6:
             raise UserError(f"{source}: key corpus.datasets.{name}.splits: fractions sum to {total:g}, not 1")
+        if "adapter" in ds:
+            for key in ("recipe", "contents", "contents_from", "versions"):
+                if key in ds:
+                    raise UserError(f"{source}: key corpus.datasets.{name}.{key}: not used by a dataset read by an "
+                                    "adapter")  # fmt: skip
+            continue
         recipe = ds["recipe"]
         if "contents_from" in ds:
             if ds["contents_from"]["dataset"] not in config["corpus"]["datasets"]:
@@ -136,6 +142,9 @@ def check_w2s(config: dict, source: str) -> None:
 
     _load_all()
     for name, spec in w2s["teachers"].items():
+        if spec["kind"] == "scores" and not spec.get("scores"):
+            raise UserError(f"{source}: key w2s.teachers.{name}.scores: required for kind scores (a CSV of video_id, "
+                            "score)")  # fmt: skip
         if spec["kind"] == "classical" and name not in ("brisque", "niqe"):
             raise UserError(f"{source}: key w2s.teachers.{name}: unknown classical teacher; valid: brisque, niqe")
         if spec["kind"] == "base_model":

@@ -2,7 +2,7 @@
 
 Each sampled frame is converted to BT.601 luma and area-downscaled by ``factor`` (option ``factor``, default 2:
 256x144 -> 128x72, 9,216 values a frame), flattened to one row scaled to [0, 1]. The embedded default uses
-factor 4 (64x36, 2,304 values: a quarter of the CNN's work and of the stored features; config/paper.yaml keeps 2,
+factor 4 (64x36, 2,304 values: a quarter of the CNN's work and of the stored features; config/paper_corpus.yaml keeps 2,
 where blockiness, blur and noise stay more visible).
 """
 

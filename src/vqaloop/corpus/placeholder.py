@@ -1,0 +1,140 @@
+"""``vqaloop placeholder-tree``: a tree of placeholder files shaped like the papers' datasets, weights and teacher
+scores, and ``DIR/paper_placeholder.yaml`` pointing at it, so the full paper-scale DAG can be built (``snakemake -n``)
+on a machine that has none of them.
+
+- every adapted dataset of the config: its adapter writes its published metadata file(s) and empty video files
+  (``vqaloop.datasets``: ``write_placeholder``), one folder per dataset root of the config;
+- every vision-language model of ``paper_scale.models``: a folder with the published ``config.json`` of its
+  architecture (``vqaloop.vlm.known_configs``), enough for ``plan-memory`` and for the architecture check;
+- every weights file of a feature encoder (``features.encoders.<name>.weights``): an empty file;
+- every ``scores`` teacher of W2S-VQA: a CSV with a seeded random score for every video of every adapted dataset.
+Nothing here can be trained or scored: the placeholders exist to build and count the DAG.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from vqaloop.errors import UserError
+from vqaloop.io.atomic import write_csv_atomic, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER_CONFIG = "paper_placeholder.yaml"
+
+
+def placeholder_datasets(config: dict, out: Path, videos: int, seed: int) -> dict[str, Path]:
+    """Write each adapted dataset's placeholder tree; the new root of every dataset (roots shared by several
+    datasets of the config, e.g. LSVQ and LSVQ-1080p, stay shared)."""
+    from vqaloop.datasets import get_adapter
+
+    roots: dict[str, Path] = {}
+    new_roots: dict[str, Path] = {}
+    for name, spec in config["corpus"]["datasets"].items():
+        if "adapter" not in spec:
+            continue
+        old = spec["adapter"]["root"]
+        roots.setdefault(old, out / "datasets" / Path(old).name)
+        new_roots[name] = roots[old]
+        get_adapter(spec["adapter"]["name"]).write_placeholder(roots[old], videos, seed)
+    return new_roots
+
+
+def placeholder_weights(config: dict, out: Path) -> dict[str, Path]:
+    """A config.json folder per paper-scale model; an empty file per encoder weights file."""
+    from vqaloop.vlm.known_configs import ARCH_DEFAULTS, write_config
+
+    written = {}
+    for role, spec in config.get("paper_scale", {}).get("models", {}).items():
+        folder = out / "weights" / Path(spec["weights"]).name
+        write_config(folder, ARCH_DEFAULTS[spec["arch"]])
+        written[f"model:{role}"] = folder
+    for name, options in config.get("features", {}).get("encoders", {}).items():
+        if isinstance(options, dict) and options.get("weights"):
+            path = out / "weights" / "encoders" / name / Path(options["weights"]).name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+            written[f"encoder:{name}"] = path
+    return written
+
+
+def placeholder_teacher_scores(config: dict, new_roots: dict[str, Path], out: Path, seed: int) -> dict[str, Path]:
+    """Seeded random raw scores of every adapted dataset's videos for each ``scores`` teacher."""
+    from vqaloop.corpus.external import adapt_dataset
+
+    teachers = {n: s for n, s in config.get("w2s", {}).get("teachers", {}).items() if s["kind"] == "scores"}
+    if not teachers:
+        return {}
+    ids = []
+    for name, root in new_roots.items():
+        spec = config["corpus"]["datasets"][name]
+        manifest, _ = adapt_dataset(spec["adapter"]["name"], root, None, name, spec["role"], 0.2, seed)
+        ids += list(manifest.video_id)
+    ids = sorted(set(ids))
+    written = {}
+    for i, name in enumerate(sorted(teachers)):
+        rng = np.random.default_rng([seed, i])
+        path = out / "teachers" / f"{name}.csv"
+        write_csv_atomic(pd.DataFrame({"video_id": ids, "score": rng.normal(size=len(ids)).round(6)}), path)
+        written[name] = path
+    return written
+
+
+def placeholder_config(config: dict, out: Path, new_roots: dict, weights: dict, teachers: dict) -> dict:
+    """The config with every path pointing into the placeholder tree and every output under ``out``."""
+    new = copy.deepcopy(config)
+    new["run"] = f"{config['run']}_placeholder"
+    new["data_root"] = str(out / "data")
+    new["results_root"] = str(out / "results")
+    new["work_root"] = str(out / "work")
+    for name, root in new_roots.items():
+        new["corpus"]["datasets"][name]["adapter"]["root"] = str(root)
+        new["corpus"]["datasets"][name]["adapter"].pop("metadata", None)
+    for key, path in weights.items():
+        kind, name = key.split(":")
+        if kind == "model":
+            new["paper_scale"]["models"][name]["weights"] = str(path)
+        else:
+            new["features"]["encoders"][name]["weights"] = str(path)
+    for name, path in teachers.items():
+        new["w2s"]["teachers"][name]["scores"] = str(path)
+    return new
+
+
+def write_placeholder_tree(config_path: Path, out: Path, videos: int, seed: int) -> Path:
+    from vqaloop.config import load_config, validate_config
+
+    config = load_config(config_path)
+    if not any("adapter" in s for s in config["corpus"]["datasets"].values()):
+        raise UserError(f"{config_path}: no dataset of corpus.datasets has an adapter: nothing to stand in for")
+    out = out.resolve()
+    new_roots = placeholder_datasets(config, out, videos, seed)
+    weights = placeholder_weights(config, out)
+    teachers = placeholder_teacher_scores(config, new_roots, out, seed)
+    new = validate_config(placeholder_config(config, out, new_roots, weights, teachers), str(config_path))
+    header = f"# Placeholder tree of {config_path} (vqaloop placeholder-tree): for snakemake -n only.\n"
+    target = out / PLACEHOLDER_CONFIG
+    write_text_atomic(target, header + yaml.safe_dump(new, sort_keys=False))
+    return target
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", required=True, type=Path, help="a paper-scale config (config/paper.yaml)")
+    parser.add_argument("--out", required=True, type=Path, help="the folder of the placeholder tree")
+    parser.add_argument("--videos", type=int, default=20, help="placeholder videos per dataset")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> int:
+    if args.videos < 2:
+        raise UserError(f"--videos {args.videos}: at least 2 (a dataset needs a train or pool and a test video)")
+    target = write_placeholder_tree(args.config, args.out, args.videos, args.seed)
+    log.info("placeholder tree in %s; config %s", args.out, target)
+    print(target)
+    return 0
