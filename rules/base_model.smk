@@ -18,8 +18,14 @@ rule train_base:
         CONDA_ENV
     params:
         command=lambda wc: train_base_command(wc.base),
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop {params.command} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop {params.command} > {log} 2>&1"
+        )
 
 
 # f on every test split (its evaluation) and its scores of the datasets read later (tables, gMAD): one job
@@ -43,8 +49,14 @@ rule score_base:
         CONDA_ENV
     params:
         commands=lambda wc: batch(score_base_commands(wc.base)),
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        )
 
 
 rule oof_errors:
@@ -67,10 +79,16 @@ rule oof_errors:
         hidden=lambda wc: training(wc.base, "base").get("hidden", 128),
         folds=MDS.get("out_of_fold", {}).get("folds", 5),
         seed=config["seed"],
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop oof-errors --base {wildcards.base} --manifest {input.manifest}"
-        " --features-root {params.features} --hidden {params.hidden} {params.optim} --folds {params.folds}"
-        " --seed {params.seed} --out {output} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop oof-errors --base {wildcards.base} --manifest {input.manifest}"
+            " --features-root {params.features} --hidden {params.hidden} {params.optim} --folds {params.folds}"
+            " --seed {params.seed} --out {output} > {log} 2>&1"
+        )
 
 
 # f's own per-frame embeddings (the `base` diversity encoder of Table 7) on the source and every target
@@ -94,5 +112,11 @@ rule base_features:
             f"embed --model {input.model} --manifest {m} --features-root {FEATURES_ROOT} --out {o}"
             for m, o in zip(input.manifests, output)
         ),
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        )

@@ -1,6 +1,7 @@
 # Config validation, wildcard constraints and path helpers shared by every rule file.
 import json
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -116,6 +117,82 @@ def as_json(obj):
     """A config slice as a shell-quoted JSON argument (params hold the slice, so edits rerun the rule)."""
     quoted = json.dumps(obj, sort_keys=True).replace("'", "'\\''")
     return f"'{quoted}'"
+
+
+# ---- GPUs and the container image (config keys gpu, container; src/vqaloop/devices.py) ----
+# The GPU rules: those that run a base model, g, fine-tuning or a W2S student. Each sets `resources: gpu=`
+# with gpus(), `container:` with gpu_container() and wraps its shell in gpu_shell(); every other rule runs on the
+# host CPU (unless container.rules is "all"). select and w2s_teacher run a model for some wildcards only.
+GPU_RULES = ("train_base", "oof_errors", "score_base", "base_features", "train_g", "difficulty", "select",
+             "finetune", "w2s_teacher", "w2s_mine", "w2s_student", "w2s_scores")  # fmt: skip
+GPU = config.get("gpu", {})
+GPU_ENABLED = GPU.get("enabled", False)
+GPU_LOCKS = GPU.get("lock_dir") or f"{config['work_root']}/.gpu_slots"
+IMAGE = config.get("container", {}).get("image")
+CONTAINER_ALL = config.get("container", {}).get("rules", "gpu") == "all"
+
+
+def gpus(needs=None):
+    """A GPU rule's `resources: gpu=`: gpu.per_job when GPUs are enabled (0 for wildcards where ``needs``
+    says no model runs), else 0."""
+    if not GPU_ENABLED:
+        return 0
+    per_job = GPU.get("per_job", 1)
+    return per_job if needs is None else (lambda wc: per_job if needs(wc) else 0)
+
+
+def gpu_container(needs=None):
+    """A GPU rule's `container:` (used under --use-apptainer only): the configured image, none where ``needs``
+    says no model runs (that job stays on the host)."""
+    if not IMAGE:
+        return None
+    return IMAGE if needs is None else (lambda wc: IMAGE if needs(wc) else None)
+
+
+def gpu_shell(command):
+    """A GPU rule's shell: through `vqaloop gpu-run` (the job's own device(s), resources.gpu of them) when GPUs
+    are enabled; the command itself otherwise, so the CPU default's recorded code (a rerun trigger) is unchanged.
+    """
+    if not GPU_ENABLED:
+        return command
+    return f"python -m vqaloop gpu-run --count {{resources.gpu}} --lock-dir {GPU_LOCKS} -- {command}"
+
+
+def select_runs_model(wc):
+    """A selection variant that runs f (MC dropout, noise stability)."""
+    return parse_variant(wc.variant).method in MODEL_METHODS
+
+
+def teacher_runs_model(wc):
+    """A W2S teacher that is a base model (classical teachers run on the CPU)."""
+    return W2S["teachers"][wc.teacher]["kind"] == "base_model"
+
+
+def check_container_setup():
+    """Under --use-apptainer / --use-singularity: an apptainer binary and an existing image, before any job."""
+    from snakemake.settings.types import DeploymentMethod
+
+    if DeploymentMethod.APPTAINER not in workflow.deployment_settings.deployment_method:
+        return
+    if not IMAGE:
+        raise UserError("--use-apptainer/--use-singularity: config key container.image is not set (the image the "
+                        "GPU rules run in; see profiles/apptainer)")  # fmt: skip
+    if not (shutil.which("apptainer") or shutil.which("singularity")):
+        raise UserError("--use-apptainer/--use-singularity: no apptainer or singularity executable on PATH (install "
+                        "Apptainer, or run without the flag: every rule then runs on the host)")  # fmt: skip
+    if "://" not in IMAGE and not Path(IMAGE).is_file():
+        raise UserError(f"config key container.image: no such image file {IMAGE!r}")
+
+
+try:
+    check_container_setup()
+except UserError as err:
+    sys.stderr.write(f"vqaloop: error: {err}\n")
+    sys.exit(2)
+
+if IMAGE and CONTAINER_ALL:
+
+    container: IMAGE
 
 
 # ---- MDS-VQA (present when the config has an mds section) ----
@@ -275,7 +352,7 @@ if HAS_MDS:
         extra = f" --errors {p.oof_errors()}" if errors else ""
         return [
             f"train-g --base-model {p.f_model()} --manifest {p.manifest(MDS['source'])}"
-            f" --features-root {FEATURES_ROOT} --loss {loss} --rank {rank}{extra} {optim_args(base, 'g')}"
+            f" --features-root {FEATURES_ROOT} --loss {loss} --rank {rank}{extra} {optim_args(base, 'g')}{grpo_args(base)}"
             f" --seed {seed} --out {p.g_model(g_id, seed)}"
             for seed in SEEDS
         ]
@@ -290,11 +367,33 @@ if HAS_MDS:
             for d in TARGETS
         ]
 
+    VLM_MODELS = config.get("paper_scale", {}).get("models", {})
+
+    def is_vlm(base):
+        """A vision-language base model (VisualQuality-R1): trained with GRPO, its settings in paper_scale.models.f."""
+        from vqaloop.models.registry import get_base_model_class
+
+        return getattr(get_base_model_class(base), "TRAINER", "") == "grpo"
+
+    def grpo_args(base):
+        """The GRPO options of train-base / train-g / finetune for a VLM base (none for the compact ones)."""
+        if not is_vlm(base):
+            return ""
+        f = VLM_MODELS["f"]
+        args = f" --generations {f.get('generations', 6)} --max-new-tokens {f.get('max_new_tokens', 256)}"
+        if f.get("dtype", "bfloat16") == "bfloat16":
+            args += " --mixed-precision bf16 --gradient-checkpointing"
+        return args
+
     def train_base_command(base):
         p, t = paths(base), training(base, "base")
+        vlm = ""
+        if is_vlm(base):
+            f = VLM_MODELS["f"]
+            vlm = f" --weights {f['weights']} --dtype {f.get('dtype', 'bfloat16')} --rank {f.get('lora_rank', 64)}"
         return (f"train-base --base {base} --manifest {p.manifest(MDS['source'])} --features-root {FEATURES_ROOT}"
-                f" --hidden {t.get('hidden', 128)} {optim_args(base, 'base')} --seed {config['seed']}"
-                f" --out {p.f_model()}")  # fmt: skip
+                f" --hidden {t.get('hidden', 128)} {optim_args(base, 'base')}{vlm}{grpo_args(base)}"
+                f" --seed {config['seed']} --out {p.f_model()}")  # fmt: skip
 
     def score_base_commands(base):
         """f evaluated on every test split and its scores of the datasets read later (tables, gMAD)."""
@@ -321,7 +420,7 @@ if HAS_MDS:
             commands += [
                 f"finetune --base-model {p.f_model()} --source-manifest {p.manifest(MDS['source'])}"
                 f" --labels {labels} --features-root {FEATURES_ROOT} --rank {t.get('rank', 64)}{full}"
-                f" {optim_args(base, 'finetune')} --seed {seed} --out {model}",
+                f" {optim_args(base, 'finetune')}{grpo_args(base)} --seed {seed} --out {model}",
                 f"evaluate --model {model} --manifests {' '.join(p.manifest(d) for d in EVAL_DATASETS)}"
                 f" --features-root {FEATURES_ROOT} --out {p.ft_eval(variant, seed)}",
                 f"predict --model {model} --manifest {p.manifest(GMAD_DATASET)} --features-root {FEATURES_ROOT}"

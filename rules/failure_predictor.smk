@@ -16,8 +16,14 @@ rule train_g:
         CONDA_ENV
     params:
         commands=lambda wc: batch(train_g_commands(wc.base, wc.g)),
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        )
 
 
 rule difficulty:
@@ -37,5 +43,11 @@ rule difficulty:
         CONDA_ENV
     params:
         commands=lambda wc: batch(difficulty_commands(wc.base, wc.g)),
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        )

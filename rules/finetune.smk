@@ -27,5 +27,11 @@ rule finetune:
         CONDA_ENV
     params:
         commands=lambda wc: batch(finetune_commands(wc.base, wc.variant)),
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        )

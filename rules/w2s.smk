@@ -67,9 +67,15 @@ rule w2s_teacher:
         args=teacher_args,
         sets=" ".join(w2s_sets()),
         source=W2S_SOURCE,
+    resources:
+        gpu=gpus(teacher_runs_model),
+    container:
+        gpu_container(teacher_runs_model)
     shell:
-        "python -m vqaloop w2s-teacher --teacher {wildcards.teacher} --kind {params.kind} {params.args}"
-        " --source {params.source} --sets {params.sets} --pool-ids {input.shaped} --out {output.scores} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop w2s-teacher --teacher {wildcards.teacher} --kind {params.kind} {params.args}"
+            " --source {params.source} --sets {params.sets} --pool-ids {input.shaped} --out {output.scores} > {log} 2>&1"
+        )
 
 
 rule w2s_anchors:
@@ -126,8 +132,14 @@ rule w2s_mine:
         CONDA_ENV
     params:
         commands=lambda wc: batch(mine_commands(wc.stage)),
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        )
 
 
 # one job per student: every seed's training (stage 1 from scratch, stages 2-3 from the previous stage's
@@ -146,8 +158,14 @@ rule w2s_student:
     threads: config.get("threads", 1)
     params:
         commands=lambda wc: batch(student_commands(wc.student)),
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
+        )
 
 
 # one job per student: every seed's soft-comparison scores of every test set against the anchors
@@ -166,8 +184,14 @@ rule w2s_scores:
     threads: config.get("threads", 1)
     params:
         commands=lambda wc: batch(score_commands(wc.student)),
+    resources:
+        gpu=gpus(),
+    container:
+        gpu_container()
     shell:
-        "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
+        gpu_shell(
+            "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
+        )
 
 
 rule w2s_table_build:

@@ -56,7 +56,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("vqaloop.w2s.metrics", "W2S: the nine low-level metrics (Appendix A.2) of videos at 1 fps"),
     "shape": ("vqaloop.w2s.shaping", "W2S: pick N candidates whose metric histograms match a reference set's"),
     "iqa": ("vqaloop.w2s.classical", "W2S: classical no-reference teachers (BRISQUE, NIQE) of videos at 1 fps"),
+    "tiny-vlm": ("vqaloop.vlm.cli", "write a tiny random-weight VLM folder (qwen2_5_vl / llava_onevision) for tests"),
+    "plan-memory": ("vqaloop.vlm.memory", "per-GPU memory plan of the paper-scale VLM training (1, 4, 8 GPUs)"),
     "batch": ("vqaloop.batch", "run several vqaloop commands in one process (one workflow job per stage)"),
+    "gpu-run": ("vqaloop.devices", "run a command with its own GPU(s): a per-device lock, CUDA_VISIBLE_DEVICES set"),
 }
 
 

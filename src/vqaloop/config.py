@@ -104,6 +104,15 @@ def check_mds(config: dict, source: str) -> None:
     gmad = mds["gmad"]["dataset"]
     if gmad not in datasets or "test" not in datasets[gmad]["splits"]:
         raise UserError(f"{source}: key mds.gmad.dataset: {gmad!r} must be a dataset with a labelled test split")
+    from vqaloop.models.registry import BASE_MODELS, _load_all
+
+    _load_all()
+    if mds["base"] not in BASE_MODELS:
+        raise UserError(f"{source}: key mds.base: unknown base model {mds['base']!r}; valid: {sorted(BASE_MODELS)}")
+    vlm_models = config.get("paper_scale", {}).get("models", {})
+    if getattr(BASE_MODELS[mds["base"]], "TRAINER", "") == "grpo" and "f" not in vlm_models:
+        raise UserError(f"{source}: key paper_scale.models.f: required by mds.base {mds['base']} (its weights, "
+                        "frames and GRPO settings)")  # fmt: skip
     for name in mds.get("alternative_bases", {}):
         from vqaloop.models.registry import BASE_MODELS, _load_all
 

@@ -29,6 +29,8 @@ ENCODER_MODULES = (
     "vqaloop.features.openclip",
     "vqaloop.features.patterns",  # FreeSel's semantic patterns (EfficientNet saliency stand-in)
     "vqaloop.features.thumbnail",  # raw downscaled luma frames, the input of the CNN base model
+    "vqaloop.features.frames",  # resized RGB frames, the input of the VLM base model (visualquality_r1)
+    "vqaloop.features.motion3d",  # motion per one-second chunk (slowfast, motion3d): the W2S student's F_M
 )
 
 _REGISTRY: dict[str, type[Encoder]] = {}

@@ -36,7 +36,7 @@ def register_base_model(name: str):
 
 
 def _load_all() -> None:
-    from vqaloop.models import alternatives, effnet_head  # noqa: F401  (they register themselves)
+    from vqaloop.models import alternatives, effnet_head, vlm  # noqa: F401  (they register themselves)
 
 
 def get_base_model_class(name: str) -> type[torch.nn.Module]:

@@ -17,6 +17,7 @@ from vqaloop.losses.fidelity import ranking_loss
 from vqaloop.models.registry import Checkpoint, get_base_model_class
 from vqaloop.training.common import add_optimiser_arguments, manifest_inputs
 from vqaloop.training.data import Group
+from vqaloop.training.distributed import is_main_process
 from vqaloop.training.loops import predict, seed_everything, train_groups
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,17 @@ def train_base_model(name: str, x: torch.Tensor, mos: torch.Tensor, hidden: int,
 
 
 def add_arguments(parser):
+    from vqaloop.vlm.grpo import add_grpo_arguments
+
     parser.add_argument("--base", required=True, help="base model name (registry)")
     parser.add_argument("--manifest", required=True, type=Path, help="source dataset manifest")
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--hidden", type=int, default=128)
     add_optimiser_arguments(parser, epochs=60, lr=1e-3, batch=32)
+    parser.add_argument("--weights", help="VLM base models: the pretrained model (folder or Hugging Face id)")
+    parser.add_argument("--dtype", default="float32", help="VLM base models: float32, bfloat16 or float16")
+    parser.add_argument("--rank", type=int, default=64, help="VLM base models: LoRA rank of the GRPO training")
+    add_grpo_arguments(parser)
     parser.add_argument("--out", required=True, type=Path)
 
 
@@ -47,8 +54,14 @@ def run(args) -> int:
     torch.set_num_threads(args.threads)
     manifest, x = manifest_inputs(args.manifest, args.features_root, args.base, split="train")
     mos = torch.tensor(manifest.mos.to_numpy(), dtype=torch.float32)
-    checkpoint = train_base_model(args.base, x, mos, args.hidden, args)
-    checkpoint.save(args.out)
+    if getattr(get_base_model_class(args.base), "TRAINER", None) == "grpo":  # a VLM: GRPO (vqaloop.vlm.grpo)
+        from vqaloop.vlm.grpo import train_vlm_base
+
+        checkpoint = train_vlm_base(args.base, x, mos, args)
+    else:
+        checkpoint = train_base_model(args.base, x, mos, args.hidden, args)
+    if is_main_process():  # under `accelerate launch`, every process holds the same model: one writes it
+        checkpoint.save(args.out)
     log.info(
         "base model %s: train SRCC %.3f, mapping %s", args.base, checkpoint.meta["train_srcc"], checkpoint.logistic.kind
     )

@@ -21,8 +21,10 @@ from vqaloop.losses.fidelity import LOSSES
 from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
 from vqaloop.training.common import add_optimiser_arguments, manifest_inputs
 from vqaloop.training.data import Group
+from vqaloop.training.distributed import is_main_process
 from vqaloop.training.errors import read_errors
 from vqaloop.training.loops import merged_state, predict, seed_everything, train_groups, with_lora
+from vqaloop.vlm.grpo import add_grpo_arguments
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ def add_arguments(parser):
     parser.add_argument("--rank", required=True, type=int)
     parser.add_argument("--errors", type=Path, help="targets from an oof-errors CSV instead of f's in-sample errors")
     add_optimiser_arguments(parser, epochs=30, lr=2e-3, batch=8)
+    add_grpo_arguments(parser)
     parser.add_argument("--out", required=True, type=Path)
 
 
@@ -67,11 +70,15 @@ def run(args) -> int:
         raise UserError(f"--rank must be at least 1, got {args.rank}")
     base = load_checkpoint(args.base_model)
     manifest, x = manifest_inputs(args.manifest, args.features_root, base.name, split="train")
-    if args.errors is None:
-        errors = base_errors(base, x, manifest.mos.to_numpy())
+    given = None if args.errors is None else read_errors(args.errors, list(manifest.video_id))
+    if getattr(get_base_model_class(base.name), "TRAINER", None) == "grpo":  # a VLM: GRPO (vqaloop.vlm.failure)
+        from vqaloop.vlm.failure import train_vlm_failure_predictor
+
+        g = train_vlm_failure_predictor(base, x, manifest.mos.to_numpy(), args.loss, args.rank, args, given)
     else:
-        errors = read_errors(args.errors, list(manifest.video_id))
-    g = train_failure_predictor(base, x, errors, args.loss, args.rank, args)
-    g.save(args.out)
+        errors = base_errors(base, x, manifest.mos.to_numpy()) if given is None else given
+        g = train_failure_predictor(base, x, errors, args.loss, args.rank, args)
+    if is_main_process():  # under `accelerate launch`, every process holds the same model: one writes it
+        g.save(args.out)
     log.info("g %s r=%d: train SRCC(g, e) = %.3f", args.loss, args.rank, g.meta["train_srcc_vs_error"])
     return 0

@@ -15,7 +15,9 @@ from vqaloop.losses.fidelity import ranking_loss
 from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
 from vqaloop.training.common import add_optimiser_arguments, feature_paths, manifest_inputs
 from vqaloop.training.data import Group, load_inputs
+from vqaloop.training.distributed import is_main_process
 from vqaloop.training.loops import merged_state, predict, seed_everything, train_groups, with_lora
+from vqaloop.vlm.grpo import add_grpo_arguments
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ def add_arguments(parser):
     parser.add_argument("--rank", type=int, default=64)
     parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA (Table 9)")
     add_optimiser_arguments(parser, epochs=10, lr=1e-3, batch=8)
+    add_grpo_arguments(parser)
     parser.add_argument("--out", required=True, type=Path)
 
 
@@ -68,7 +71,15 @@ def run(args) -> int:
     groups = [Group(str(manifest.dataset.iloc[0]), x, torch.tensor(manifest.mos.to_numpy(), dtype=torch.float32))]
     # the revealed selections by dataset name: the order of --labels (of mds.targets) does not change the model
     groups += sorted((labelled_group(p, args.features_root, base.name) for p in args.labels), key=lambda g: g.name)
-    tuned = finetune(base, groups, args.rank, args, full=args.full)
-    tuned.save(args.out)
+    if getattr(get_base_model_class(base.name), "TRAINER", None) == "grpo":  # a VLM: GRPO (vqaloop.vlm.grpo)
+        from vqaloop.vlm.grpo import finetune_vlm
+
+        if args.full:
+            raise UserError(f"finetune --full: base model {base.name!r} is a VLM, fine-tuned with LoRA only")
+        tuned = finetune_vlm(base, groups, args.rank, args)
+    else:
+        tuned = finetune(base, groups, args.rank, args, full=args.full)
+    if is_main_process():  # under `accelerate launch`, every process holds the same model: one writes it
+        tuned.save(args.out)
     log.info("fine-tuned on %s", tuned.meta["groups"])
     return 0

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from vqaloop.training import distributed
 from vqaloop.training.data import Group, group_batches
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ def train_groups(
     steps_per_epoch = len(group_batches(groups, batch_size, np.random.default_rng(0)))
     total = max(1, epochs * steps_per_epoch)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+    # under `accelerate launch`: each process trains on its shard of every global batch (training/distributed.py)
+    parallel = distributed.DataParallel(model, optimizer) if distributed.launched() else None
+    optimizer = optimizer if parallel is None else parallel.optimizer
     history = []
     model.train()
     bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not sys.stderr.isatty())
@@ -47,14 +51,20 @@ def train_groups(
         losses = []
         for g, rows in group_batches(groups, batch_size, rng):
             idx = torch.from_numpy(rows)
-            loss = loss_fn(model(groups[g].x[idx]), groups[g].y[idx])
-            optimizer.zero_grad()
-            loss.backward()
+            if parallel is None:
+                loss = loss_fn(model(groups[g].x[idx]), groups[g].y[idx])
+                optimizer.zero_grad()
+                loss.backward()
+            else:
+                optimizer.zero_grad()
+                loss = parallel.backward(loss_fn, groups[g].x, groups[g].y, idx)
             optimizer.step()
             schedule.step()
             losses.append(float(loss.detach()))
         history.append(float(np.mean(losses)) if losses else float("nan"))
         bar.set_postfix(loss=f"{history[-1]:.4f}")
+    if parallel is not None:
+        parallel.close()
     model.eval()
     log.info("%s: loss %.4f -> %.4f over %d epochs", desc, history[0], history[-1], epochs)
     return history

@@ -8,7 +8,8 @@ its score is its MAP value q under the chosen link (Eq. 35), solved for all test
 
 ``vqaloop score --model STUDENT --anchors ANCHORS.csv VIDEO...`` (or ``--manifest``) prints or writes one score
 per video; ``--matrix-out`` keeps each video's matrix. Anchor and video features are computed on the fly with
-the student's encoders, or read from ``--features-root`` (the workflow).
+the student's encoders, or read from ``--features-root`` (the workflow). A VLM ``--model`` (a Qwen2.5-VL folder
+or a visualquality_r1 checkpoint) is scored without anchors, deterministically (``vqaloop.vlm.cli.run_score``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import torch
 
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.vlm.cli import add_score_arguments, vlm_model_kind
+from vqaloop.vlm.cli import run_score as run_vlm_score
 from vqaloop.w2s.data import VideoBank
 from vqaloop.w2s.soft_comparison import (
     DEFAULT_TEMPERATURE,
@@ -127,8 +130,8 @@ def computed_features(paths: list[Path], encoders, frames: int, batch: int = 64)
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", required=True, type=Path, help="a W2S student checkpoint")
-    parser.add_argument("--anchors", required=True, type=Path, help="CSV: video_id, dataset, path, mos")
+    parser.add_argument("--model", required=True, type=Path, help="a W2S student checkpoint, or a VLM (see below)")
+    parser.add_argument("--anchors", type=Path, help="CSV: video_id, dataset, path, mos (W2S students)")
     parser.add_argument("videos", nargs="*", type=Path, help="video files to score")
     parser.add_argument("--manifest", type=Path, help="score every row of a manifest instead of VIDEO files")
     parser.add_argument("--split", help="with --manifest: only this split")
@@ -141,12 +144,18 @@ def add_arguments(parser):
     parser.add_argument("--matrix-out", type=Path, help="CSV of each video's (n+1) x (n+1) matrix (long format)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="CSV video_id,score (stdout without)")
+    add_score_arguments(parser)  # a VLM --model: vqaloop.vlm.cli (deterministic expected scores)
 
 
 def run(args) -> int:
     from vqaloop.io.manifest import read_manifest
     from vqaloop.w2s.students import load_student
 
+    kind = vlm_model_kind(args.model)
+    if kind is not None:
+        return run_vlm_score(args, kind)
+    if args.anchors is None:
+        raise UserError("--anchors is required to score with a W2S student (CSV: video_id, dataset, path, mos)")
     torch.set_num_threads(args.threads)
     student = load_student(args.model)
     anchors = read_anchors(args.anchors)

@@ -1,0 +1,9 @@
+"""Vision-language models at paper scale: VisualQuality-R1 (Qwen2.5-VL) as f and g, LLaVA-OneVision students.
+
+Modules: ``tiny_qwen`` (a tiny random-weight Qwen2.5-VL built offline), ``loading`` (``load_vlm`` with clear
+errors), ``prompts`` (MDS-VQA Tables 1 and 10), ``answers`` (answer parsing), ``frames`` (frame sampling from
+video files), ``scoring`` (deterministic one-pass expected scores, and generate-based scores for comparison),
+``cli`` (``vqaloop tiny-vlm`` and the VLM branch of ``vqaloop score``). The base model ``visualquality_r1`` built
+on them is ``vqaloop.models.vlm``.
+Heavy imports (torch, transformers) happen inside functions, so importing this package is cheap.
+"""
