@@ -457,6 +457,9 @@ if HAS_MDS:
             files += [p.f_eval()] + [p.f_predictions(d) for d in TARGETS]
             if row["kind"] != "variant":
                 continue
+            v = parse_variant(row["variant"])
+            if v.needs_g and is_vlm(row["base"]):  # the table's note counts g's unparsable answers
+                files += [p.g_model(v.g_id, seed) for seed in SEEDS]
             for seed in SEEDS:
                 files.append(p.ft_eval(row["variant"], seed))
                 files += [
@@ -513,7 +516,23 @@ if HAS_W2S:
     RECIPES = student_recipes(W2S_TEACHERS)
     W2S_SOURCE, W2S_POOL, W2S_SYNTH = W2S["source"], W2S["pool"], W2S["synthetic"]
     W2S_TESTS = list(W2S["test_sets"])
-    STUDENT_ENCODERS = ("efficientnet_lite0", "motion")
+    def student_options():
+        """The LLaVA-OneVision student's --student-options (paper_scale.models.student, w2s.student.motion)."""
+        m, motion = VLM_MODELS["student"], W2S["student"].get("motion", "motion3d")
+        return {"weights": m["weights"], "motion": motion, "lora_rank": m.get("lora_rank", 64),
+                "dtype": m.get("dtype", "bfloat16"), "device": "cuda" if GPU_ENABLED else "cpu",
+                "per_device_batch": m.get("per_device_batch", 2)}  # fmt: skip
+
+    LLAVA_STUDENT = W2S["student"]["name"] == "llava_onevision"
+    for _encoder in ("frames", W2S["student"].get("motion", "motion3d")) if LLAVA_STUDENT else ():
+        if not ENCODER_STATUS[_encoder][0]:  # the student cannot run without it: say so before any job starts
+            raise UserError(f"features.encoders.{_encoder} (read by the llava_onevision student) is unavailable: "
+                            f"{ENCODER_STATUS[_encoder][1]}")  # fmt: skip
+    STUDENT_ENCODERS = (
+        ("frames", W2S["student"].get("motion", "motion3d"))
+        if LLAVA_STUDENT
+        else ("efficientnet_lite0", "motion")
+    )
     PAIRSETS = [
         "homogeneous_ensemble",
         *(f"homogeneous_{t}" for t in W2S_TEACHERS),
@@ -645,6 +664,9 @@ if HAS_W2S:
         if recipe["init"]:
             st = W2S["stage_training"]
             return f"{args} --init {W.student(recipe['init'], seed)} --epochs {st['epochs']} --lr {st['lr']}"
+        if LLAVA_STUDENT:
+            return (f"{args} --student {s['name']} --student-options {as_json(student_options())}"
+                    f" --epochs {t['epochs']} --lr {t['lr']}")  # fmt: skip
         return (f"{args} --student {s['name']} --hidden {s.get('hidden', 128)} --layers {s.get('layers', 2)}"
                 f" --heads {s.get('heads', 4)} --epochs {t['epochs']} --lr {t['lr']}")  # fmt: skip
 

@@ -162,6 +162,12 @@ def check_w2s(config: dict, source: str) -> None:
             if name not in known_bases and "training" not in spec:
                 raise UserError(f"{source}: key w2s.teachers.{name}.training: required for a base model that "
                                 "mds does not train")  # fmt: skip
+    if w2s["student"]["name"] == "llava_onevision" and "student" not in config.get("paper_scale", {}).get("models", {}):
+        raise UserError(f"{source}: key paper_scale.models.student: required by w2s.student llava_onevision (its "
+                        "weights and settings)")  # fmt: skip
+    motion = w2s["student"].get("motion", "motion3d")
+    if w2s["student"]["name"] == "llava_onevision" and motion not in config["features"]["encoders"]:
+        raise UserError(f"{source}: key features.encoders.{motion}: required by w2s.student.motion")
     for name in w2s["test_sets"]:
         if name not in datasets or "test" not in datasets[name]["splits"]:
             raise UserError(f"{source}: key w2s.test_sets.{name}: must be a dataset of corpus.datasets with a "

@@ -7,7 +7,9 @@ the encoder together, at most ``--batch`` frames at a time (a memory bound); net
 passes of a fixed ``registry.FORWARD_FRAMES`` frames, so the features do not depend on ``--batch`` (a
 performance knob, not a rerun trigger of the workflow). The output is written atomically and is byte-identical
 for the same inputs and settings. An encoder with ``per_video = True`` (effnet_patterns) gets one video's frames at
-a time and returns (K, D) for that video, K not necessarily F; no frame_indices are stored then.
+a time and returns (K, D) for that video, K not necessarily F; no frame_indices are stored then. An encoder
+with ``chunk_frames`` = T > 0 (``features.motion3d``: motion per one-second chunk) gets, in place of next frames,
+the T-frame chunk that starts at each sampled frame, (F, T, H, W, 3) (``motion3d.read_chunks``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,17 @@ def read_sampled(path: Path, k: int, pairs: bool) -> tuple[np.ndarray, np.ndarra
     return frames, next_frames, indices
 
 
+def chunk_frames(encoder: Encoder) -> int:
+    """T > 0 for an encoder that reads the chunk starting at each sampled frame (features.motion3d), else 0."""
+    return int(getattr(encoder, "chunk_frames", 0) or 0)
+
+
+def read_chunks_of(path: Path, indices: list[int], frames_per_chunk: int) -> np.ndarray:
+    from vqaloop.features.motion3d import read_chunks
+
+    return read_chunks(path, indices, frames_per_chunk)
+
+
 def extract(
     manifest: pd.DataFrame,
     data_root: str | Path,
@@ -81,7 +94,7 @@ def extract(
             pending.clear()
             return
         frames = np.concatenate([p[1] for p in pending])
-        following = np.concatenate([p[2] for p in pending]) if encoder.needs_pairs else None
+        following = np.concatenate([p[2] for p in pending]) if encoder.needs_pairs or chunk_frames(encoder) else None
         out = np.asarray(encoder.encode(frames, following), dtype=np.float32)
         if out.ndim != 2 or out.shape[0] != len(frames):
             raise RuntimeError(f"encoder {encoder.name} returned {out.shape} for {len(frames)} frames")
@@ -96,6 +109,8 @@ def extract(
         for pos, (video_id, rel_path) in enumerate(zip(manifest["video_id"], manifest["path"], strict=True)):
             try:
                 frames, following, idx = read_sampled(root / str(rel_path), n_frames, encoder.needs_pairs)
+                if chunk_frames(encoder):
+                    following = read_chunks_of(root / str(rel_path), idx, chunk_frames(encoder))
             except UserError as err:
                 raise UserError(f"{source}: row {pos + 2} (video_id {video_id}): {err}") from None
             if pending and (
@@ -111,12 +126,17 @@ def extract(
     return features, indices
 
 
-def encode_video(encoders: list[Encoder], frames: np.ndarray, following: np.ndarray | None) -> list[np.ndarray]:
-    """Every encoder's output for one video's frames; encoders sharing a ``trunk`` share its forward passes."""
+def encode_video(encoders: list[Encoder], frames: np.ndarray, following: np.ndarray | None,
+                 chunks: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:  # fmt: skip
+    """Every encoder's output for one video's frames; encoders sharing a ``trunk`` share its forward passes.
+    ``chunks``: T -> the (F, T, H, W, 3) chunks of the sampled frames, for encoders with ``chunk_frames`` T."""
     passes: dict[tuple, list] = {}
     out = []
     for encoder in encoders:
         trunk = getattr(encoder, "trunk", None)
+        if chunk_frames(encoder):
+            out.append(np.asarray(encoder.encode(frames, (chunks or {})[chunk_frames(encoder)]), np.float32))
+            continue
         if trunk is None:
             out.append(np.asarray(encoder.encode(frames, following if encoder.needs_pairs else None), np.float32))
             continue
@@ -144,6 +164,7 @@ def extract_many(
     root = Path(data_root)
     n = len(manifest)
     pairs = any(e.needs_pairs for e in encoders)
+    chunk_sizes = {chunk_frames(e) for e in encoders if chunk_frames(e)}
     arrays: list[np.ndarray | None] = [None] * len(encoders)
     indices = np.zeros((n, n_frames), dtype=np.int64)
     names = "+".join(e.name for e in encoders)
@@ -152,10 +173,12 @@ def extract_many(
         for pos, (video_id, rel_path) in enumerate(zip(manifest["video_id"], manifest["path"], strict=True)):
             try:
                 frames, following, idx = read_sampled(root / str(rel_path), n_frames, pairs)
+                chunks = {t: read_chunks_of(root / str(rel_path), idx, t) for t in sorted(chunk_sizes)}
             except UserError as err:
                 raise UserError(f"{source}: row {pos + 2} (video_id {video_id}): {err}") from None
             indices[pos] = idx
-            for k, (encoder, out) in enumerate(zip(encoders, encode_video(encoders, frames, following), strict=True)):
+            outputs = encode_video(encoders, frames, following, chunks)
+            for k, (encoder, out) in enumerate(zip(encoders, outputs, strict=True)):
                 if out.ndim != 2:
                     raise RuntimeError(f"encoder {encoder.name} returned {out.shape} for one video")
                 if arrays[k] is None:

@@ -73,6 +73,26 @@ class CellReader:
         pred = self.predictions(row["base"], dataset).loc[labels.video_id]
         return correlation(pred.to_numpy(), labels.mos.to_numpy())
 
+    def g_answers_note(self, row: dict, seeds: list) -> str:
+        """For a row whose g is a vision-language model trained with GRPO: how many of the answers it sampled
+        could not be parsed (SPEC "Answer parsing": counted, never replaced by a guess); "" otherwise."""
+        from vqaloop.models.registry import load_checkpoint
+        from vqaloop.variants import parse_variant
+
+        variant = parse_variant(row["variant"]) if row["kind"] == "variant" else None
+        if variant is None or not variant.needs_g:
+            return ""
+        unparsable = answers = 0
+        for seed in seeds:
+            path = Path(self.paths(row["base"]).g_model(variant.g_id, seed))
+            if not path.is_file():
+                return ""
+            meta = load_checkpoint(path).meta
+            if "answers" not in meta:  # a compact g (no text answers)
+                return ""
+            unparsable, answers = unparsable + int(meta["unparsable"]), answers + int(meta["answers"])
+        return f"g (GRPO): {unparsable} of {answers} sampled answers unparsable (counted, never guessed)"
+
     def active_finetuning(self, row: dict, dataset: str, seed) -> dict[str, float]:
         p = self.paths(row["base"])
         path = p.f_eval() if row["kind"] == "base" else p.ft_eval(row["variant"], seed)
@@ -110,13 +130,14 @@ def build_long(spec: dict, reader: CellReader) -> pd.DataFrame:
             values = {(c, m): None for c in columns for m in METRICS}
         else:
             values = per_seed_values(spec, reader, row)
+        note = "; ".join(n for n in (row.get("note", ""), reader.g_answers_note(row, spec["seeds"])) if n)
         for (col, metric), seeds in values.items():
             mean, lo, hi, n = mean_ci(seeds) if seeds is not None else (float("nan"), None, None, 0)
             records.append({
                 "table": spec["table"], "row": row["key"], "column": spec["paper_key"].get(col, col), "metric": metric,
                 "value": round(mean, 4) if np.isfinite(mean) else None,
                 "ci_low": None if lo is None else round(lo, 4), "ci_high": None if hi is None else round(hi, 4),
-                "n_seeds": n, "run": spec["run"], "config_hash": spec["config_hash"], "note": row.get("note", ""),
+                "n_seeds": n, "run": spec["run"], "config_hash": spec["config_hash"], "note": note,
             })  # fmt: skip
     return pd.DataFrame.from_records(records, columns=[*LONG_COLUMNS, "note"])
 

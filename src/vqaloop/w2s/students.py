@@ -3,7 +3,8 @@
 A student compares two videos: ``forward(first, second)`` maps two batches of per-video inputs (B, F, D) to
 logits (B, 5) over ``LEVELS`` (inferior, worse, similar, better, superior) = the second video's quality
 compared to the first (W2S Eq. 22, Appendix B.2). A single video is scored by soft comparison against anchors
-(``vqaloop.w2s.scoring``). The LLaVA-OneVision student of the paper plugs in here under a new name.
+(``vqaloop.w2s.scoring``). The LLaVA-OneVision student of the paper is ``llava_onevision``
+(``vqaloop.w2s.llava_student``, imported when asked for).
 
 ``pair_transformer`` (the embedded default, W2S Appendix C.1 in miniature): a dual-branch visual encoder and a
 fusing Transformer.
@@ -43,9 +44,17 @@ def register_student(name: str):
     return wrap
 
 
+# Modules registering further students, imported only when their name is asked for (transformers loads lazily).
+STUDENT_MODULES = {"llava_onevision": "vqaloop.w2s.llava_student"}
+
+
 def get_student_class(name: str) -> type[nn.Module]:
+    if name not in STUDENTS and name in STUDENT_MODULES:
+        import importlib
+
+        importlib.import_module(STUDENT_MODULES[name])
     if name not in STUDENTS:
-        raise UserError(f"unknown student {name!r}; valid: {sorted(STUDENTS)}")
+        raise UserError(f"unknown student {name!r}; valid: {sorted(set(STUDENTS) | set(STUDENT_MODULES))}")
     return STUDENTS[name]
 
 

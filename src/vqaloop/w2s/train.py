@@ -6,6 +6,9 @@ with probability 1/2, the label mirrored: level k -> 4 - k), so the comparator l
 is chosen by name (``vqaloop.losses.confidence``: ce, confidence (Eqs. 23-26), burns) and gets the training
 progress t in [0, 1] for its schedule. ``--init`` continues from a previous stage's student (iterative W2S
 training, Sec. 4.2: stage i+1 starts from the stage-i student and trains on the stage's new pairs).
+``--student-options`` (JSON) configures students that take options (``llava_onevision``: weights, motion encoder,
+LoRA rank, ...): such a student class names its encoders (``encoders_for``) and constructor arguments
+(``kwargs_for``) from them; ``pair_transformer`` takes ``--hidden/--layers/--heads`` instead.
 """
 
 from __future__ import annotations
@@ -49,6 +52,19 @@ def encoder_dims(features_root: Path, encoders: tuple[str, ...], dataset: str) -
     from vqaloop.features.io import load_features
 
     return [load_features(Path(features_root) / dataset / f"{e}.npz").frames.shape[2] for e in encoders]
+
+
+def student_encoders(cls, options: dict) -> tuple[str, ...]:
+    """The features a new student reads: its class's ENCODERS, or what its options name (``encoders_for``)."""
+    return tuple(cls.encoders_for(options)) if hasattr(cls, "encoders_for") else tuple(cls.ENCODERS)
+
+
+def student_kwargs(cls, args, options: dict, dims: list[int], in_dim: int) -> dict:
+    """Constructor arguments of a new student: from its options (``kwargs_for``) or --hidden/--layers/--heads."""
+    if hasattr(cls, "kwargs_for"):
+        return cls.kwargs_for(options, dims)
+    return {"in_dim": in_dim, "spatial_dim": int(dims[0]), "hidden": args.hidden, "layers": args.layers,
+            "heads": args.heads}  # fmt: skip
 
 
 def lr_factor(step: int, total: int, warmup: float) -> float:
@@ -115,6 +131,8 @@ def add_arguments(parser):
     parser.add_argument("--init", type=Path, help="continue from this student checkpoint (iterative stages)")
     parser.add_argument("--loss", default="ce", help="ce | confidence | burns")
     parser.add_argument("--loss-warmup", type=float, default=0.1, help="T_warmup of the confidence loss (Eq. 25)")
+    parser.add_argument("--student-options", default="{}",
+                        help="JSON options of students that take them (llava_onevision: weights, motion, ...)")  # fmt: skip
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--heads", type=int, default=4)
@@ -129,6 +147,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from vqaloop.io.readers import parse_json_argument
     from vqaloop.losses.confidence import get_w2s_loss
 
     torch.set_num_threads(args.threads)
@@ -139,7 +158,12 @@ def run(args) -> int:
     init = load_student(args.init) if args.init else None
     name = init.name if init else args.student
     cls = get_student_class(name)
-    encoders = tuple(init.encoders) if init else tuple(cls.ENCODERS)
+    options = parse_json_argument(args.student_options, "--student-options")
+    if not isinstance(options, dict):
+        raise UserError(f"--student-options: expected a JSON object, got {args.student_options}")
+    if options and not hasattr(cls, "kwargs_for"):
+        raise UserError(f"--student-options: student {name} takes no options (got {sorted(options)})")
+    encoders = tuple(init.encoders) if init else student_encoders(cls, options)
     groups = ids_by_dataset(args.manifests, set(pairs["first"]) | set(pairs["second"]))
     bank = load_bank(args.features_root, encoders, groups)
     pairs = pairs.assign(first_row=bank.rows(list(pairs["first"])).numpy(),
@@ -150,9 +174,8 @@ def run(args) -> int:
             raise UserError(f"{args.init}: the student expects {kwargs['in_dim']}-d inputs, features give "
                             f"{bank.x.shape[-1]}")  # fmt: skip
     else:
-        spatial = encoder_dims(args.features_root, encoders, next(iter(groups)))[0]
-        kwargs = {"in_dim": int(bank.x.shape[-1]), "spatial_dim": int(spatial), "hidden": args.hidden,
-                  "layers": args.layers, "heads": args.heads}  # fmt: skip
+        dims = encoder_dims(args.features_root, encoders, next(iter(groups)))
+        kwargs = student_kwargs(cls, args, options, dims, int(bank.x.shape[-1]))
         torch.manual_seed(args.seed)
         model = cls(**kwargs)
         model.set_input_statistics(bank.x)
