@@ -60,6 +60,18 @@ if HAS_W2S:
         stage="2|3",
 
 
+# profiles/slurm: a partition must be set (vqaloop.cluster). The executor is known only once the run starts, so
+# the check is an onstart handler: after the DAG is built, before any job is submitted (skipped by dry runs).
+onstart:
+    from vqaloop.cluster import check_slurm_workflow
+
+    try:
+        check_slurm_workflow(workflow)
+    except UserError as err:
+        sys.stderr.write(f"vqaloop: error: {err}\n")
+        sys.exit(2)
+
+
 rule all:
     default_target: True
     input:

@@ -16,16 +16,14 @@ rule train_base:
         f"{BENCH}/mds/{{base}}/train_base.tsv"
     conda:
         CONDA_ENV
-    params:
-        command=lambda wc: train_base_command(wc.base),
-    resources:
-        gpu=gpus(),
     container:
         gpu_container()
+    resources:
+        gpu=gpus(),
+    params:
+        command=lambda wc: train_base_command(wc.base),
     shell:
-        gpu_shell(
-            "python -m vqaloop {params.command} > {log} 2>&1"
-        )
+        gpu_shell("python -m vqaloop {params.command} > {log} 2>&1")
 
 
 # f on every test split (its evaluation) and its scores of the datasets read later (tables, gMAD): one job
@@ -47,16 +45,14 @@ rule score_base:
         f"{BENCH}/mds/{{base}}/score_base.tsv"
     conda:
         CONDA_ENV
-    params:
-        commands=lambda wc: batch(score_base_commands(wc.base)),
-    resources:
-        gpu=gpus(),
     container:
         gpu_container()
+    resources:
+        gpu=gpus(),
+    params:
+        commands=lambda wc: batch(score_base_commands(wc.base)),
     shell:
-        gpu_shell(
-            "python -m vqaloop batch {params.commands} > {log} 2>&1"
-        )
+        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
 
 
 rule oof_errors:
@@ -73,16 +69,16 @@ rule oof_errors:
         f"{BENCH}/mds/{{base}}/oof_errors.tsv"
     conda:
         CONDA_ENV
+    container:
+        gpu_container()
+    resources:
+        gpu=gpus(),
     params:
         features=FEATURES_ROOT,
         optim=lambda wc: optim_args(wc.base, "base"),
         hidden=lambda wc: training(wc.base, "base").get("hidden", 128),
         folds=MDS.get("out_of_fold", {}).get("folds", 5),
         seed=config["seed"],
-    resources:
-        gpu=gpus(),
-    container:
-        gpu_container()
     shell:
         gpu_shell(
             "python -m vqaloop oof-errors --base {wildcards.base} --manifest {input.manifest}"
@@ -107,16 +103,14 @@ rule base_features:
         f"{BENCH}/mds/{{base}}/base_features.tsv"
     conda:
         CONDA_ENV
+    container:
+        gpu_container()
+    resources:
+        gpu=gpus(),
     params:
         commands=lambda wc, input, output: batch(
             f"embed --model {input.model} --manifest {m} --features-root {FEATURES_ROOT} --out {o}"
             for m, o in zip(input.manifests, output)
         ),
-    resources:
-        gpu=gpus(),
-    container:
-        gpu_container()
     shell:
-        gpu_shell(
-            "python -m vqaloop batch {params.commands} > {log} 2>&1"
-        )
+        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")

@@ -38,7 +38,7 @@ ADAPTED_PATTERN, RENDERED_PATTERN = one_of(ADAPTED), one_of(RENDERED)
 
 
 def dataset_videos(dataset):
-    """The rendered shards a rule reads a dataset's videos from (none for an adapted dataset: its videos are
+    """The rendered shards holding a dataset's videos (none for an adapted dataset: its videos are
     the user's files, named by absolute paths in its manifest)."""
     if dataset in ADAPTED:
         return []
@@ -169,17 +169,17 @@ def teacher_runs_model(wc):
 
 
 def check_container_setup():
-    """Under --use-apptainer / --use-singularity: an apptainer binary and an existing image, before any job."""
+    """Under --use-apptainer / --use-singularity, an apptainer binary and an existing image, before any job."""
     from snakemake.settings.types import DeploymentMethod
 
     if DeploymentMethod.APPTAINER not in workflow.deployment_settings.deployment_method:
         return
     if not IMAGE:
-        raise UserError("--use-apptainer/--use-singularity: config key container.image is not set (the image the "
+        raise UserError("--use-singularity/--use-apptainer: config key container.image is not set (the image the "
                         "GPU rules run in; see profiles/apptainer)")  # fmt: skip
     if not (shutil.which("apptainer") or shutil.which("singularity")):
-        raise UserError("--use-apptainer/--use-singularity: no apptainer or singularity executable on PATH (install "
-                        "Apptainer, or run without the flag: every rule then runs on the host)")  # fmt: skip
+        raise UserError("--use-singularity/--use-apptainer: no apptainer or singularity executable on PATH (install "
+                        "Apptainer, or run without the flag: every job then runs on the host)")  # fmt: skip
     if "://" not in IMAGE and not Path(IMAGE).is_file():
         raise UserError(f"config key container.image: no such image file {IMAGE!r}")
 
@@ -189,6 +189,7 @@ try:
 except UserError as err:
     sys.stderr.write(f"vqaloop: error: {err}\n")
     sys.exit(2)
+
 
 if IMAGE and CONTAINER_ALL:
 
@@ -458,7 +459,9 @@ if HAS_MDS:
             if row["kind"] != "variant":
                 continue
             v = parse_variant(row["variant"])
-            if v.needs_g and is_vlm(row["base"]):  # the table's note counts g's unparsable answers
+            if v.needs_g and is_vlm(
+                row["base"]
+            ):  # the table's note counts g's unparsable answers
                 files += [p.g_model(v.g_id, seed) for seed in SEEDS]
             for seed in SEEDS:
                 files.append(p.ft_eval(row["variant"], seed))
@@ -516,6 +519,7 @@ if HAS_W2S:
     RECIPES = student_recipes(W2S_TEACHERS)
     W2S_SOURCE, W2S_POOL, W2S_SYNTH = W2S["source"], W2S["pool"], W2S["synthetic"]
     W2S_TESTS = list(W2S["test_sets"])
+
     def student_options():
         """The LLaVA-OneVision student's --student-options (paper_scale.models.student, w2s.student.motion)."""
         m, motion = VLM_MODELS["student"], W2S["student"].get("motion", "motion3d")
@@ -524,8 +528,12 @@ if HAS_W2S:
                 "per_device_batch": m.get("per_device_batch", 2)}  # fmt: skip
 
     LLAVA_STUDENT = W2S["student"]["name"] == "llava_onevision"
-    for _encoder in ("frames", W2S["student"].get("motion", "motion3d")) if LLAVA_STUDENT else ():
-        if not ENCODER_STATUS[_encoder][0]:  # the student cannot run without it: say so before any job starts
+    for _encoder in (
+        ("frames", W2S["student"].get("motion", "motion3d")) if LLAVA_STUDENT else ()
+    ):
+        if not ENCODER_STATUS[_encoder][
+            0
+        ]:  # the student cannot run without it: say so before any job starts
             raise UserError(f"features.encoders.{_encoder} (read by the llava_onevision student) is unavailable: "
                             f"{ENCODER_STATUS[_encoder][1]}")  # fmt: skip
     STUDENT_ENCODERS = (
@@ -568,7 +576,9 @@ if HAS_W2S:
         elif spec["kind"] == "scores":
             inputs["scores"] = spec["scores"]
         else:
-            inputs["videos"] = [v for d in w2s_set_datasets() for v in dataset_videos(d)]
+            inputs["videos"] = [
+                v for d in w2s_set_datasets() for v in dataset_videos(d)
+            ]
         return inputs
 
     def teacher_args(wc, input):

@@ -41,8 +41,6 @@ rule catalogue:
 
 
 rule plan:
-    wildcard_constraints:
-        dataset=RENDERED_PATTERN,
     input:
         rules.catalogue.output,
     output:
@@ -51,6 +49,8 @@ rule plan:
         f"{LOGS}/corpus/plan_{{dataset}}.log",
     benchmark:
         f"{BENCH}/corpus/plan_{{dataset}}.tsv"
+    wildcard_constraints:
+        dataset=RENDERED_PATTERN,
     conda:
         CONDA_ENV
     params:
@@ -94,8 +94,6 @@ rule render:
 
 
 rule manifest:
-    wildcard_constraints:
-        dataset=RENDERED_PATTERN,
     input:
         plan=rules.plan.output,
         shards=expand(f"{DATA}/{{{{dataset}}}}/shard{{shard}}", shard=SHARDS),
@@ -106,6 +104,8 @@ rule manifest:
         f"{LOGS}/corpus/manifest_{{dataset}}.log",
     benchmark:
         f"{BENCH}/corpus/manifest_{{dataset}}.tsv"
+    wildcard_constraints:
+        dataset=RENDERED_PATTERN,
     conda:
         CONDA_ENV
     shell:
@@ -116,8 +116,6 @@ rule manifest:
 # One of the papers' datasets, read from where the user keeps it by its adapter (vqaloop.datasets): the
 # manifest (absolute video paths) and the oracle with the splits its role needs (vqaloop.corpus.external).
 rule adapt_dataset:
-    wildcard_constraints:
-        dataset=ADAPTED_PATTERN,
     output:
         manifest=f"{DATA}/manifests/{{dataset}}.csv",
         oracle=f"{DATA}/oracle/{{dataset}}.csv",
@@ -125,6 +123,8 @@ rule adapt_dataset:
         f"{LOGS}/corpus/adapt_{{dataset}}.log",
     benchmark:
         f"{BENCH}/corpus/adapt_{{dataset}}.tsv"
+    wildcard_constraints:
+        dataset=ADAPTED_PATTERN,
     conda:
         CONDA_ENV
     params:

@@ -14,16 +14,14 @@ rule train_g:
         f"{BENCH}/mds/{{base}}/train_g_{{g}}.tsv"
     conda:
         CONDA_ENV
-    params:
-        commands=lambda wc: batch(train_g_commands(wc.base, wc.g)),
-    resources:
-        gpu=gpus(),
     container:
         gpu_container()
+    resources:
+        gpu=gpus(),
+    params:
+        commands=lambda wc: batch(train_g_commands(wc.base, wc.g)),
     shell:
-        gpu_shell(
-            "python -m vqaloop batch {params.commands} > {log} 2>&1"
-        )
+        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
 
 
 rule difficulty:
@@ -41,13 +39,11 @@ rule difficulty:
         f"{BENCH}/mds/{{base}}/difficulty_{{g}}.tsv"
     conda:
         CONDA_ENV
-    params:
-        commands=lambda wc: batch(difficulty_commands(wc.base, wc.g)),
-    resources:
-        gpu=gpus(),
     container:
         gpu_container()
+    resources:
+        gpu=gpus(),
+    params:
+        commands=lambda wc: batch(difficulty_commands(wc.base, wc.g)),
     shell:
-        gpu_shell(
-            "python -m vqaloop batch {params.commands} > {log} 2>&1"
-        )
+        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")

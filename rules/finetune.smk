@@ -25,13 +25,11 @@ rule finetune:
         f"{BENCH}/mds/{{base}}/finetune_{{variant}}.tsv"
     conda:
         CONDA_ENV
-    params:
-        commands=lambda wc: batch(finetune_commands(wc.base, wc.variant)),
-    resources:
-        gpu=gpus(),
     container:
         gpu_container()
+    resources:
+        gpu=gpus(),
+    params:
+        commands=lambda wc: batch(finetune_commands(wc.base, wc.variant)),
     shell:
-        gpu_shell(
-            "python -m vqaloop batch {params.commands} > {log} 2>&1"
-        )
+        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")

@@ -20,18 +20,16 @@ rule select:
         f"{BENCH}/mds/{{base}}/select_{{variant}}.tsv"
     conda:
         CONDA_ENV
+    container:
+        gpu_container(select_runs_model)
+    resources:
+        gpu=gpus(select_runs_model),
     params:
         commands=lambda wc: batch(
             select_command(wc.base, wc.variant, s, d) for s in SEEDS for d in TARGETS
         ),
-    resources:
-        gpu=gpus(select_runs_model),
-    container:
-        gpu_container(select_runs_model)
     shell:
-        gpu_shell(
-            "python -m vqaloop batch {params.commands} > {log} 2>&1"
-        )
+        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
 
 
 rule reveal:

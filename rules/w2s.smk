@@ -62,15 +62,15 @@ rule w2s_teacher:
         f"{BENCH}/w2s/teacher_{{teacher}}.tsv"
     conda:
         CONDA_ENV
+    container:
+        gpu_container(teacher_runs_model)
+    resources:
+        gpu=gpus(teacher_runs_model),
     params:
         kind=lambda wc: W2S["teachers"][wc.teacher]["kind"],
         args=teacher_args,
         sets=" ".join(w2s_sets()),
         source=W2S_SOURCE,
-    resources:
-        gpu=gpus(teacher_runs_model),
-    container:
-        gpu_container(teacher_runs_model)
     shell:
         gpu_shell(
             "python -m vqaloop w2s-teacher --teacher {wildcards.teacher} --kind {params.kind} {params.args}"
@@ -130,16 +130,14 @@ rule w2s_mine:
         f"{BENCH}/w2s/mine_stage{{stage}}.tsv"
     conda:
         CONDA_ENV
-    params:
-        commands=lambda wc: batch(mine_commands(wc.stage)),
-    resources:
-        gpu=gpus(),
     container:
         gpu_container()
+    resources:
+        gpu=gpus(),
+    params:
+        commands=lambda wc: batch(mine_commands(wc.stage)),
     shell:
-        gpu_shell(
-            "python -m vqaloop batch {params.commands} > {log} 2>&1"
-        )
+        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
 
 
 # one job per student: every seed's training (stage 1 from scratch, stages 2-3 from the previous stage's
@@ -155,13 +153,13 @@ rule w2s_student:
         f"{BENCH}/w2s/student_{{student}}.tsv"
     conda:
         CONDA_ENV
-    threads: config.get("threads", 1)
-    params:
-        commands=lambda wc: batch(student_commands(wc.student)),
-    resources:
-        gpu=gpus(),
     container:
         gpu_container()
+    threads: config.get("threads", 1)
+    resources:
+        gpu=gpus(),
+    params:
+        commands=lambda wc: batch(student_commands(wc.student)),
     shell:
         gpu_shell(
             "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
@@ -181,13 +179,13 @@ rule w2s_scores:
         f"{BENCH}/w2s/scores_{{student}}.tsv"
     conda:
         CONDA_ENV
-    threads: config.get("threads", 1)
-    params:
-        commands=lambda wc: batch(score_commands(wc.student)),
-    resources:
-        gpu=gpus(),
     container:
         gpu_container()
+    threads: config.get("threads", 1)
+    resources:
+        gpu=gpus(),
+    params:
+        commands=lambda wc: batch(score_commands(wc.student)),
     shell:
         gpu_shell(
             "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"

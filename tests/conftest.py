@@ -76,3 +76,23 @@ def snakemake(cwd: Path, *args: str, timeout: int = 2400, umask: int | None = No
         check=False,
         preexec_fn=None if umask is None else (lambda: os.umask(umask)),
     )
+
+
+TINY_UMASK = 0o027  # the shared tiny build runs under a group-readable umask: every output must follow it
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory) -> Path:
+    """One complete build of config/tiny.yaml per test session (test_workflow's reference; the Slurm and
+    apptainer tests copy it and rerun part of it elsewhere). Copy it (shutil.copytree keeps mtimes) before
+    changing anything in it."""
+    root = copy_workflow(tmp_path_factory.mktemp("wf_a"))
+    proc = snakemake(root, "--cores", "2", "--configfile", "config/tiny.yaml", umask=TINY_UMASK)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
+
+
+def copy_build(build: Path, dest: Path) -> Path:
+    """A copy of a built workflow that Snakemake finds up to date (file times and its metadata kept)."""
+    shutil.copytree(build, dest, symlinks=True)
+    return dest

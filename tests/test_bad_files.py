@@ -116,6 +116,8 @@ def cases(f: dict) -> list[tuple[str, str, list[str]]]:
     man, model = str(f["manifest"]), str(f["model"])
     return [
         ("validate-config", "config", ["{bad}"]),
+        ("placeholder-tree", "config", ["--config", "{bad}", "--out", str(f["root"] / "out" / "tree")]),
+        ("plan-memory", "config", ["--config", "{bad}", "--out", out]),
         ("sources", "cache", ["--cache", "{bad}", "--sources", "skimage", "--out", out]),
         ("catalogue", "inventory", ["--inventory", "{bad}", "--clip-seconds", "1", "--params", "{}", "--seed", "1",
                                     "--out", out]),
@@ -239,6 +241,9 @@ COVERED_ELSEWHERE = {
     "iqa": "test_classical_iqa.py::test_cli_errors_are_one_line_and_write_nothing",
     "claims": "test_claims.py::test_malformed_seeds_file_is_one_error_line",
     "batch": "test_batch.py::test_a_failing_command_stops_the_batch_and_is_named",
+    "adapt-dataset": "test_external_datasets.py::test_cli_bad_inputs_are_one_line_and_write_nothing",
+    "gpu-run": "test_gpu_slots.py (no file arguments: a command, device lists)",
+    "tiny-vlm": "test_vlm_scoring.py (no input files: it writes a model folder)",
     **{c: "test_w2s_cli.py::test_w2s_commands_answer_bad_files_in_one_line"
        for c in ("w2s-teacher", "w2s-anchors", "w2s-pairs", "w2s-train", "w2s-mine", "w2s-evaluate", "w2s-table",
                  "w2s-figure", "score")},

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import BIN, copy_workflow, snakemake
+from conftest import BIN, TINY_UMASK, copy_workflow, snakemake
 
 from vqaloop.io.manifest import read_manifest
 
@@ -25,7 +25,7 @@ CONFIG = ["--configfile", "config/tiny.yaml"]
 DATASETS = ("ugc", "cgvds", "aigv", "w2s", "w2s_synth")  # the last two: W2S-VQA's pool and synthetic ladders
 
 
-UMASK = 0o027  # the first build runs under a group-readable umask: every output must follow it
+UMASK = TINY_UMASK  # the shared build runs under a group-readable umask: every output must follow it
 
 
 def build(root, *targets, umask=None):
@@ -53,8 +53,8 @@ def run_files(root) -> dict:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("wf_a"), umask=UMASK)
+def built(tiny_build):
+    return tiny_build  # conftest: one build per session, shared with the Slurm and apptainer tests
 
 
 def test_outputs_follow_the_contracts(built):
