@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
+LOCK := envs/lock.txt
 export PATH := $(BIN):$(PATH)
 export OMP_NUM_THREADS ?= 1
 CORES ?= all
@@ -13,16 +14,44 @@ CONFIGFILE ?=
 TARGETS ?=
 RUN ?= $(if $(CONFIGFILE),$(shell sed -n 's/^run: *\([^ #]*\).*/\1/p' $(CONFIGFILE)),demo)
 REPORT_CONFIG := $(if $(CONFIGFILE),--configfile $(CONFIGFILE),)
+comma := ,
 
-.PHONY: venv demo report chromium test test-fast lint format bench clean-results
+.PHONY: venv lock image demo report chromium test test-fast lint format bench clean-results
 
-$(STAMP): envs/requirements.txt envs/requirements-dev.txt envs/constraints.txt pyproject.toml
+# .venv installs envs/lock.txt as it is (every package pinned with ==, nothing resolved: the Dockerfile installs the
+# same file), then the package in editable mode; pip check fails on a lock that misses a dependency.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c envs/constraints.txt -r envs/requirements.txt -r envs/requirements-dev.txt
+	$(BIN)/python -m pip install -q --no-deps --use-pep517 -r $(LOCK)
 	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Regenerates envs/lock.txt with uv's resolver (`uv pip compile`, uv pinned in the lock) from envs/requirements*.txt
+# and envs/constraints.txt, for Linux x86_64 and Python 3.11. Pins already in the lock are kept while the
+# requirements allow them; make lock UPGRADE=1 moves every package to its newest allowed release. uv reads the
+# system's trust store (UV_NATIVE_TLS), as pip does. Then `make venv` installs the new lock.
+lock: venv
+	UV_NATIVE_TLS=1 $(BIN)/uv pip compile envs/requirements.txt envs/requirements-dev.txt -c envs/constraints.txt \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
+	  $(if $(UPGRADE),--upgrade,) --quiet -o $(LOCK)
+
+# The image (Dockerfile): CUDA, Python 3.11, envs/lock.txt and the package. BASE_IMAGE: another base, e.g. a local one
+# from scripts/make-base-image.sh; CA_BUNDLE: a CA bundle handed to pip as a build secret (intercepting proxy).
+# BuildKit is needed (RUN --mount): Debian's docker.io client has it built in; Docker CLI 23+ needs its buildx plugin.
+DOCKER ?= docker
+IMAGE ?= vqaloop
+BASE_IMAGE ?=
+CA_BUNDLE ?=
+image:
+	@if [ -n "$(BASE_IMAGE)" ] && ! $(DOCKER) image inspect "$(BASE_IMAGE)" >/dev/null 2>&1 \
+	  && ! $(DOCKER) pull -q "$(BASE_IMAGE)" >/dev/null 2>&1; then \
+	  echo "make image: base image '$(BASE_IMAGE)' is not on this engine and cannot be pulled (a local one: bash scripts/make-base-image.sh $(BASE_IMAGE))" >&2; \
+	  exit 2; fi
+	DOCKER_BUILDKIT=1 $(DOCKER) build --network host $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE),) \
+	  $(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE),) -t $(IMAGE) .
 
 demo: venv
 	$(BIN)/snakemake --cores $(CORES)
@@ -53,6 +82,7 @@ lint: venv
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
+	$(BIN)/hadolint Dockerfile
 
 format: venv
 	$(BIN)/ruff format src tests benchmarks

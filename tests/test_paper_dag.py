@@ -104,7 +104,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
 
 def test_placeholder_tree_is_shaped_like_the_config(paper):
     config, _, tree = paper
-    for name, spec in config["corpus"]["datasets"].items():
+    for spec in config["corpus"]["datasets"].values():
         if "adapter" in spec:
             assert str(tree) in spec["adapter"]["root"]
     for role, spec in config["paper_scale"]["models"].items():
@@ -115,7 +115,7 @@ def test_placeholder_tree_is_shaped_like_the_config(paper):
 
 def test_every_rule_count_follows_from_the_config(paper):
     config, text, _ = paper
-    counts = {k: v for k, v in job_counts(text).items()}
+    counts = job_counts(text)
     expected = {k: v for k, v in expected_jobs(config).items() if v}
     assert counts == expected
 
