@@ -20,6 +20,7 @@ rule train_base:
         gpu_container()
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         command=lambda wc: train_base_command(wc.base),
     shell:
@@ -49,6 +50,7 @@ rule score_base:
         gpu_container()
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         commands=lambda wc: batch(score_base_commands(wc.base)),
     shell:
@@ -73,6 +75,7 @@ rule oof_errors:
         gpu_container()
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         features=FEATURES_ROOT,
         optim=lambda wc: optim_args(wc.base, "base"),
@@ -107,6 +110,7 @@ rule base_features:
         gpu_container()
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         commands=lambda wc, input, output: batch(
             f"embed --model {input.model} --manifest {m} --features-root {FEATURES_ROOT} --out {o}"

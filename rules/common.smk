@@ -141,6 +141,18 @@ def gpus(needs=None):
     return per_job if needs is None else (lambda wc: per_job if needs(wc) else 0)
 
 
+def gpu_model(needs=None):
+    """A GPU rule's `gpu_model` resource for the Slurm executor (sbatch --gpus=<model>:N): $VQALOOP_SLURM_GPU_MODEL
+    when GPUs are enabled ("" = any model, and for wildcards where ``needs`` says no model runs).
+    """
+    from vqaloop.cluster import slurm_gpu_model
+
+    model = slurm_gpu_model() if GPU_ENABLED else ""
+    if not model or needs is None:
+        return model
+    return lambda wc: model if needs(wc) else ""
+
+
 def gpu_container(needs=None):
     """A GPU rule's `container:` (used under --use-apptainer only): the configured image, none where ``needs``
     says no model runs (that job stays on the host)."""

@@ -18,6 +18,7 @@ rule train_g:
         gpu_container()
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         commands=lambda wc: batch(train_g_commands(wc.base, wc.g)),
     shell:
@@ -43,6 +44,7 @@ rule difficulty:
         gpu_container()
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         commands=lambda wc: batch(difficulty_commands(wc.base, wc.g)),
     shell:

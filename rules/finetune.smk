@@ -29,6 +29,7 @@ rule finetune:
         gpu_container()
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         commands=lambda wc: batch(finetune_commands(wc.base, wc.variant)),
     shell:

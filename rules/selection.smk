@@ -24,6 +24,7 @@ rule select:
         gpu_container(select_runs_model)
     resources:
         gpu=gpus(select_runs_model),
+        gpu_model=gpu_model(select_runs_model),
     params:
         commands=lambda wc: batch(
             select_command(wc.base, wc.variant, s, d) for s in SEEDS for d in TARGETS

@@ -66,6 +66,7 @@ rule w2s_teacher:
         gpu_container(teacher_runs_model)
     resources:
         gpu=gpus(teacher_runs_model),
+        gpu_model=gpu_model(teacher_runs_model),
     params:
         kind=lambda wc: W2S["teachers"][wc.teacher]["kind"],
         args=teacher_args,
@@ -134,6 +135,7 @@ rule w2s_mine:
         gpu_container()
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         commands=lambda wc: batch(mine_commands(wc.stage)),
     shell:
@@ -158,6 +160,7 @@ rule w2s_student:
     threads: config.get("threads", 1)
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         commands=lambda wc: batch(student_commands(wc.student)),
     shell:
@@ -184,6 +187,7 @@ rule w2s_scores:
     threads: config.get("threads", 1)
     resources:
         gpu=gpus(),
+        gpu_model=gpu_model(),
     params:
         commands=lambda wc: batch(score_commands(wc.student)),
     shell:
