@@ -76,11 +76,15 @@ class CellReader:
     def g_answers_note(self, row: dict, seeds: list) -> str:
         """For a row whose g is a vision-language model trained with GRPO: how many of the answers it sampled
         could not be parsed (SPEC "Answer parsing": counted, never replaced by a guess); "" otherwise."""
-        from vqaloop.models.registry import load_checkpoint
+        from vqaloop.models.registry import get_base_model_class, load_checkpoint
         from vqaloop.variants import parse_variant
 
         variant = parse_variant(row["variant"]) if row["kind"] == "variant" else None
-        if variant is None or not variant.needs_g:
+        if (
+            variant is None
+            or not variant.needs_g
+            or getattr(get_base_model_class(row["base"]), "TRAINER", "") != "grpo"
+        ):
             return ""
         unparsable = answers = 0
         for seed in seeds:
