@@ -15,7 +15,7 @@ from vqaloop.errors import UserError
 DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "tiny.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "tiny.yaml", "tiny_vlm.yaml", "paper.yaml"])
 def test_shipped_configs_are_valid(name):
     load_config(REPO / "config" / name)
 
@@ -71,3 +71,16 @@ def test_snakemake_refuses_a_bad_config_in_one_line(tmp_path):
     assert proc.returncode != 0
     assert "vqaloop: error: config: key corpus.shards: 'two' is not of type integer" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_paper_scale_weights_of_another_architecture_are_refused_before_any_job(tmp_path):
+    from vqaloop.vlm.known_configs import write_config
+
+    cfg = yaml.safe_load((REPO / "config/tiny_vlm.yaml").read_text())
+    write_config(tmp_path / "llava", "llava_onevision_qwen2_7b")
+    cfg["paper_scale"]["models"]["f"]["weights"] = str(tmp_path / "llava")
+    with pytest.raises(UserError, match=r"paper_scale.models.f.weights: .* holds llava_onevision, not qwen2_5_vl"):
+        validate_config(cfg, "tiny_vlm.yaml")
+    del cfg["paper_scale"]["models"]["f"]
+    with pytest.raises(UserError, match="key paper_scale.models.f: required by mds.base visualquality_r1"):
+        validate_config(cfg, "tiny_vlm.yaml")

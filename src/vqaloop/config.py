@@ -110,6 +110,7 @@ def check_mds(config: dict, source: str) -> None:
     if mds["base"] not in BASE_MODELS:
         raise UserError(f"{source}: key mds.base: unknown base model {mds['base']!r}; valid: {sorted(BASE_MODELS)}")
     vlm_models = config.get("paper_scale", {}).get("models", {})
+    check_vlm_weights(vlm_models, source)
     if getattr(BASE_MODELS[mds["base"]], "TRAINER", "") == "grpo" and "f" not in vlm_models:
         raise UserError(f"{source}: key paper_scale.models.f: required by mds.base {mds['base']} (its weights, "
                         "frames and GRPO settings)")  # fmt: skip
@@ -131,6 +132,18 @@ def check_mds(config: dict, source: str) -> None:
         raise UserError(
             f"{source}: key mds.budget: a fraction must be < 1, a count a whole number (got {mds['budget']})"
         )
+
+
+def check_vlm_weights(models: dict, source: str) -> None:
+    """A local weights folder must hold the configured architecture (before any job; a Hugging Face id or a path
+    not on this machine is checked when the model loads)."""
+    from vqaloop.vlm.loading import folder_arch
+
+    for role, spec in models.items():
+        path = Path(spec["weights"])
+        if path.is_dir() and (path / "config.json").is_file() and folder_arch(path) != spec["arch"]:
+            raise UserError(f"{source}: key paper_scale.models.{role}.weights: {path} holds "
+                            f"{folder_arch(path) or 'another architecture'}, not {spec['arch']}")  # fmt: skip
 
 
 def check_w2s(config: dict, source: str) -> None:
