@@ -63,6 +63,7 @@ class VisualQualityR1(nn.Module):
         fps: float | None = None,
         batch: int = 8,
         lora: list[dict] | None = None,
+        device: str = "auto",
     ):
         super().__init__()
         from vqaloop.vlm.loading import load_vlm
@@ -74,7 +75,11 @@ class VisualQualityR1(nn.Module):
         self.weights, self.frames, self.frame_size, self.dtype_name = str(weights), frames, frame_size, dtype
         self.prompt_name, self.fps, self.batch = prompt, fps, batch
         self.prompt, self.answer_prefix = prompt_text(prompt), answer_prefix(prompt)
-        vlm, self.processor = load_vlm(weights, self.ARCH, dtype=dtype)
+        # "auto": the job's GPU when it has one (vqaloop gpu-run gives each GPU job its own), else the CPU; not kept
+        # in the checkpoint, so a model trained on a GPU scores on a CPU-only machine and the other way round
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        vlm, self.processor = load_vlm(weights, self.ARCH, dtype=dtype, device=device)
         for p in vlm.parameters():
             p.requires_grad_(False)
         self.vlm = vlm
@@ -105,8 +110,9 @@ class VisualQualityR1(nn.Module):
         """(N,) expected score in [1, 5] (float32), one forward pass per ``batch`` videos."""
         from vqaloop.vlm.scoring import expected_scores
 
-        return expected_scores(self.vlm, self.processor, self.videos(x), self.prompt,
-                               answer_prefix=self.answer_prefix, fps=self.fps, batch_size=self.batch)  # fmt: skip
+        scores = expected_scores(self.vlm, self.processor, self.videos(x), self.prompt,
+                                 answer_prefix=self.answer_prefix, fps=self.fps, batch_size=self.batch)  # fmt: skip
+        return scores.to(x.device)  # on the inputs' device, as every base model (training.loops.predict)
 
     def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         """(N, F, H): last hidden state averaged over each frame's video tokens (frames 2t, 2t+1 share step t)."""
@@ -119,7 +125,7 @@ class VisualQualityR1(nn.Module):
             inputs = video_inputs(self.processor, chunk, self.prompt, self.answer_prefix, fps=self.fps)
             hidden = self.vlm(**to_model(inputs, self.vlm), output_hidden_states=True, use_cache=False)
             out.append(per_frame_means(hidden.hidden_states[-1], inputs, self.video_token_id(), x.shape[1]))
-        return torch.cat(out).float()
+        return torch.cat(out).float().to(x.device)
 
     def video_token_id(self) -> int:
         tok = self.processor.tokenizer
