@@ -88,7 +88,7 @@ def test_forward_is_the_expected_score_of_its_frames(tiny_folder):
         direct = expected_scores(model.vlm, model.processor, model.videos(x), QUALITY_PROMPT,
                                  answer_prefix="<think>\n</think>\n<answer>")  # fmt: skip
     assert scores.shape == (3,) and torch.equal(scores, again)
-    torch.testing.assert_close(scores, direct, rtol=0, atol=1e-6)
+    torch.testing.assert_close(scores, direct.to(scores.device), rtol=0, atol=1e-6)
     assert all(v.shape == (FRAMES, SIZE, SIZE, 3) and v.dtype == np.uint8 for v in model.videos(x))
 
 
