@@ -326,6 +326,9 @@ class StubReader:
     def active_finetuning(self, row, dataset, seed):
         return self.value(row, f"af{dataset}", seed)
 
+    def g_answers_note(self, row, seeds):
+        return ""  # compact models: g gives no text answers
+
 
 def assert_seeds_match_long(seeds: pd.DataFrame, long: pd.DataFrame) -> None:
     assert list(seeds.columns) == SEED_COLUMNS
