@@ -14,12 +14,10 @@ the code paths, never a quality score.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from vqaloop.io.atomic import atomic_dir
-from vqaloop.vlm.tiny_qwen import byte_symbols
+from vqaloop.vlm.tiny_qwen import byte_symbols, save_tiny
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>")
 LEVEL_WORDS = ("inferior", "worse", "similar", "better", "superior")  # = vqaloop.w2s.soft_comparison.LEVELS
@@ -135,8 +133,4 @@ def build_tiny_llava_onevision(out_dir: str | os.PathLike, seed: int = 0) -> Pat
     torch.manual_seed(seed)
     model = LlavaOnevisionForConditionalGeneration(tiny_config(tokenizer)).eval()
     processor = tiny_processor(tokenizer)
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        (tmp / "vqaloop_tiny.json").write_text(json.dumps({"arch": "llava_onevision", "seed": seed}, indent=1) + "\n")
-    return out_dir
+    return save_tiny(model, processor, out_dir, "llava_onevision", seed)

@@ -150,8 +150,13 @@ def build_tiny_qwen2_5_vl(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(tiny_config(vocab)).eval()
     processor = tiny_processor(vocab)
+    return save_tiny(model, processor, out_dir, "qwen2_5_vl", seed)
+
+
+def save_tiny(model, processor, out_dir: Path, arch: str, seed: int) -> Path:
+    """Model, processor and a note of what they are, written to ``out_dir`` at once (atomically)."""
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
-        (tmp / "vqaloop_tiny.json").write_text(json.dumps({"arch": "qwen2_5_vl", "seed": seed}, indent=1) + "\n")
+        (tmp / "vqaloop_tiny.json").write_text(json.dumps({"arch": arch, "seed": seed}, indent=1) + "\n")
     return out_dir
