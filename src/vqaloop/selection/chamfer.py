@@ -1,8 +1,13 @@
-"""Chamfer distance between videos seen as sets of frame features (MDS-VQA Eq. 7).
+"""Chamfer distance between videos seen as sets of frame features (MDS-VQA Eq. 7), in two readings.
 
-    d_CD(X, Y) = 1/|X| sum_{u in X} min_{v in Y} ||u - v||^2 + 1/|Y| sum_{v in Y} min_{u in X} ||v - u||^2
+    paper   (Eq. 7):  d_CD(X, Y) = 1/|X| sum_{u in X} min_{v in Y} ||u - v||^2 + 1/|Y| sum_{v in Y} min_{u in X} ||v - u||^2
+    authors (their ``src/greedy_selection.py:get_pairwise_distance`` at a6834d5): Euclidean, not squared, distances
+              and the mean of the two directions,
+                      d(X, Y) = (1/|X| sum_u min_v ||u - v|| + 1/|Y| sum_v min_u ||v - u||) / 2
 
-Squared distances come from matrix products, ||u - v||^2 = ||u||^2 + ||v||^2 - 2 u.v, clamped at 0 against
+``CHAMFER_KINDS`` names them ("paper" is the default everywhere; ``vqaloop select --chamfer``, config
+``mds.chamfer``). Both take the minima of the same squared distances (the square root is monotone, so
+min ||u - v|| = sqrt(min ||u - v||^2)); only what is averaged differs. Squared distances come from matrix products, ||u - v||^2 = ||u||^2 + ||v||^2 - 2 u.v, clamped at 0 against
 rounding; no Python loop ever runs over frames. Everything is float32 on the device the tensors live on
 (CPU or CUDA alike). Videos are processed in chunks so one chunk's (chunk, F, F2) distance block stays
 near ``BLOCK_BYTES``.
@@ -12,6 +17,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from vqaloop.selection.registry import CHAMFER_KINDS
 
 BLOCK_BYTES = 64 * 2**20  # target size of one chunk's float32 distance block
 
@@ -33,9 +40,16 @@ def default_chunk(n_frames: int, n_ref_frames: int, n_refs: int = 1) -> int:
     return max(1, BLOCK_BYTES // (4 * n_frames * n_ref_frames * n_refs))
 
 
-def chamfer_from_squared_distances(d2: Tensor) -> Tensor:
-    """Eq. 7 from a block of squared distances (..., F, F2): mean of row minima plus mean of column minima."""
-    return d2.amin(dim=-1).mean(dim=-1) + d2.amin(dim=-2).mean(dim=-1)
+def chamfer_from_squared_distances(d2: Tensor, kind: str = "paper") -> Tensor:
+    """The Chamfer distance from a block of squared distances (..., F, F2). "paper" (Eq. 7): mean of the row
+    minima plus mean of the column minima; "authors": the same with the square roots of the minima (Euclidean
+    distances), halved (module docstring)."""
+    rows, cols = d2.amin(dim=-1), d2.amin(dim=-2)
+    if kind == "paper":
+        return rows.mean(dim=-1) + cols.mean(dim=-1)
+    if kind == "authors":
+        return (rows.sqrt().mean(dim=-1) + cols.sqrt().mean(dim=-1)) / 2.0
+    raise ValueError(f"unknown Chamfer distance {kind!r}; valid: {', '.join(CHAMFER_KINDS)}")
 
 
 def chamfer_to_one(
@@ -43,8 +57,9 @@ def chamfer_to_one(
     ref: Tensor,
     chunk: int | None = None,
     frames_sq: Tensor | None = None,
+    kind: str = "paper",
 ) -> Tensor:
-    """d_CD between each of N videos and one reference video (MDS-VQA Eq. 7).
+    """d_CD between each of N videos and one reference video (MDS-VQA Eq. 7; ``kind`` "authors": their reading).
 
     frames: (N, F, D); ref: (F2, D); returns (N,) float32 on frames' device. ``frames_sq`` (N, F) may pass
     precomputed squared norms (the greedy selection computes them once instead of once per pick).
@@ -66,12 +81,12 @@ def chamfer_to_one(
         stop = min(start + chunk, n)
         gram = torch.mm(frames[start:stop].reshape(-1, d), ref_t).view(-1, f, f2)  # one GEMM, c*F rows
         d2 = gram.mul_(-2.0).add_(frames_sq[start:stop, :, None]).add_(ref_sq).clamp_min_(0.0)
-        out[start:stop] = chamfer_from_squared_distances(d2)
+        out[start:stop] = chamfer_from_squared_distances(d2, kind)
     return out
 
 
-def chamfer_matrix(a: Tensor, b: Tensor, chunk: int | None = None) -> Tensor:
-    """All pairwise d_CD between videos of a (N, F, D) and b (M, F2, D): an (N, M) matrix (Eq. 7).
+def chamfer_matrix(a: Tensor, b: Tensor, chunk: int | None = None, kind: str = "paper") -> Tensor:
+    """All pairwise d_CD between videos of a (N, F, D) and b (M, F2, D): an (N, M) matrix (Eq. 7 or ``kind``).
 
     Costs O(N M F F2 D) time; meant for small sizes, tests and the naive reference in the benchmark.
     """
@@ -91,7 +106,7 @@ def chamfer_matrix(a: Tensor, b: Tensor, chunk: int | None = None) -> Tensor:
         stop = min(start + chunk, n)
         gram = torch.einsum("nfd,mgd->nmfg", a[start:stop], b)  # (c, M, F, F2)
         d2 = gram.mul_(-2.0).add_(a_sq[start:stop, None, :, None]).add_(b_sq[None, :, None, :])
-        out[start:stop] = chamfer_from_squared_distances(d2.clamp_min_(0.0))
+        out[start:stop] = chamfer_from_squared_distances(d2.clamp_min_(0.0), kind)
     return out
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.selection.features_io import load_labelled_pooled, load_selection_inputs
-from vqaloop.selection.registry import accepted_params, describe_methods, get_method, run_method
+from vqaloop.selection.registry import CHAMFER_KINDS, accepted_params, describe_methods, get_method, run_method
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip L2 normalisation of frame features",
     )
     parser.add_argument("--device", default="cpu", help="torch device for the Chamfer products (cpu, cuda)")
+    parser.add_argument(
+        "--chamfer",
+        choices=CHAMFER_KINDS,
+        default="paper",
+        help="the diversity term's Chamfer distance: paper = Eq. 7 (squared distances, the two means summed); "
+        "authors = the MDS-VQA authors' code (Euclidean distances, the two means averaged). Changes the distance "
+        "only: L2 normalisation stays --no-normalise's (default: paper)",
+    )
 
 
 def parse_budget(text: str, pool_size: int) -> int:
@@ -117,12 +125,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             "--labelled and --labelled-manifest go together (features and the manifest whose train rows are L)"
         )
+    params = accepted_params(
+        args.method, {"lam": lam, "normalise": args.normalise, "device": args.device, "chamfer": args.chamfer}
+    )
     inputs = load_selection_inputs(args.features, args.difficulty, args.pool, model_path, args.features_root,
-                                   need_frames="frames" in method.needs)  # fmt: skip
+                                   need_frames="frames" in method.needs_for(params))  # fmt: skip
     if args.labelled is not None:
         inputs.labelled_pooled = load_labelled_pooled(args.labelled, args.labelled_manifest)
     budget = parse_budget(args.budget, inputs.pool_size)
-    params = accepted_params(args.method, {"lam": lam, "normalise": args.normalise, "device": args.device})
     picks = run_method(args.method, inputs, budget, args.seed, **params)
     table = pd.DataFrame({"video_id": [inputs.ids[i] for i in picks], "rank": range(1, len(picks) + 1)})
     write_csv_atomic(table, args.out)

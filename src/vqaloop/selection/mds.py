@@ -2,6 +2,10 @@
 
     x* = argmax_{x in U \\ D_k}  g(x) + lambda / |D_k| * sum_{y in D_k} d_CD(F_x, F_y)        (Eq. 9)
 
+d_CD is Eq. 7 (``chamfer="paper"``, the default) or the authors' Euclidean / 2 reading (``chamfer="authors"``;
+``vqaloop.selection.chamfer``). With lambda = 0 the diversity term vanishes: the picks are the top ``budget`` by
+g, ties to the lowest pool index (``top_by_difficulty``), and no frame features are read.
+
 First pick = argmax g (the diversity term is 0/0 while D is empty; SPEC "Greedy selection"). A running sum
 S(x) = sum_{y in D} d_CD(x, y) is kept for every remaining candidate; after each pick y* one
 ``chamfer_to_one`` call adds d_CD(., y*) for the remaining candidates only. Time O(B N F^2 D), memory
@@ -22,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vqaloop.errors import UserError
-from vqaloop.selection.registry import SelectionInputs, register
+from vqaloop.selection.registry import CHAMFER_KINDS, SelectionInputs, register
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -38,8 +42,10 @@ def mds_greedy(
     first: int | None = None,
     chunk: int | None = None,
     overwrite_frames: bool = False,
+    chamfer: str = "paper",
 ) -> list[int]:
     """Greedy Eq. 9 on frame features (N, F, D) and difficulty g (N,); returns pool indices in pick order.
+    ``chamfer``: the distance of the diversity term ("paper" = Eq. 7, "authors" = Euclidean / 2).
 
     ``first`` forces the first pick (default: argmax g, ties to the lowest index). Rows of ``frames`` are
     reordered during the run, so the function works on a copy unless ``overwrite_frames`` is set (saves one
@@ -54,6 +60,8 @@ def mds_greedy(
         raise ValueError(f"budget {budget} is outside 1..{n}")
     if lam < 0:
         raise ValueError(f"lambda must be >= 0, got {lam}")
+    if chamfer not in CHAMFER_KINDS:
+        raise ValueError(f"unknown Chamfer distance {chamfer!r}; valid: {', '.join(CHAMFER_KINDS)}")
     device = frames.device
     work = frames.to(torch.float32)  # a new tensor unless frames already was float32
     if work is frames and not overwrite_frames:
@@ -83,9 +91,18 @@ def mds_greedy(
         remaining -= 1
         remove_row(row, remaining, (work, work_sq, g, order, div_sum))
         if k + 1 < budget and lam > 0:
-            d = chamfer_to_one(work[:remaining], ref, chunk=chunk, frames_sq=work_sq[:remaining])  # Eq. 7
+            d = chamfer_to_one(work[:remaining], ref, chunk=chunk, frames_sq=work_sq[:remaining], kind=chamfer)
             div_sum[:remaining] += d.to(torch.float64)
     return picks
+
+
+def top_by_difficulty(difficulty, budget: int) -> list[int]:
+    """Eq. 9 with lambda = 0: the ``budget`` highest g in descending order, ties to the lowest pool index (what
+    ``mds_greedy`` picks with ``lam=0``, without any frame features)."""
+    g = np.asarray(difficulty, dtype=np.float64)
+    if g.ndim != 1 or not 1 <= budget <= len(g):
+        raise ValueError(f"budget {budget} is outside 1..{len(g)} (difficulty of shape {g.shape})")
+    return [int(i) for i in np.argsort(-g, kind="stable")[:budget]]
 
 
 def argmax_lowest_index(score: Tensor, order: Tensor) -> int:
@@ -123,10 +140,17 @@ def frames_tensor(inputs: SelectionInputs, normalise: bool, device: str) -> tupl
     return frames - frames.mean(dim=(0, 1), dtype=torch.float64).to(frames.dtype), True
 
 
+def frames_unneeded(params: dict) -> set[str]:
+    """With lambda = 0 Eq. 9 has no diversity term: no frame features are read."""
+    return {"frames"} if params.get("lam", DEFAULT_LAMBDA) == 0 else set()
+
+
 @register(
     "mds",
     needs={"frames", "difficulty"},
-    help="MDS-VQA greedy difficulty + lambda * Chamfer diversity (Eq. 9); first pick = argmax difficulty",
+    help="MDS-VQA greedy difficulty + lambda * Chamfer diversity (Eq. 9); first pick = argmax difficulty "
+    "(lambda 0: top difficulty, no frames needed)",
+    unneeded=frames_unneeded,
 )
 def select_mds(
     inputs: SelectionInputs,
@@ -136,10 +160,13 @@ def select_mds(
     normalise: bool = True,
     device: str = "cpu",
     chunk: int | None = None,
+    chamfer: str = "paper",
 ) -> list[int]:
     """MDS-VQA (Eq. 9). Deterministic: ``seed`` is unused (ties go to the lowest index)."""
+    if lam == 0:
+        return top_by_difficulty(inputs.difficulty, budget)
     frames, scratch = frames_tensor(inputs, normalise, device)
-    return mds_greedy(frames, inputs.difficulty, budget, lam, chunk=chunk, overwrite_frames=scratch)
+    return mds_greedy(frames, inputs.difficulty, budget, lam, chunk=chunk, overwrite_frames=scratch, chamfer=chamfer)
 
 
 @register(
@@ -155,6 +182,7 @@ def select_mds_diversity_only(
     normalise: bool = True,
     device: str = "cpu",
     chunk: int | None = None,
+    chamfer: str = "paper",
 ) -> list[int]:
     """Eq. 9 with g = 0 (the "removing g" ablation of Table 5).
 
@@ -165,4 +193,4 @@ def select_mds_diversity_only(
     frames, scratch = frames_tensor(inputs, normalise, device)
     first = int(np.random.default_rng(seed).integers(inputs.pool_size))
     zeros = np.zeros(inputs.pool_size)
-    return mds_greedy(frames, zeros, budget, 1.0, first=first, chunk=chunk, overwrite_frames=scratch)
+    return mds_greedy(frames, zeros, budget, 1.0, first=first, chunk=chunk, overwrite_frames=scratch, chamfer=chamfer)

@@ -37,6 +37,10 @@ METHOD_MODULES: list[str] = [
     "vqaloop.selection.freesel",  # Xie et al. 2023
 ]
 
+# The readings of the Chamfer distance of MDS-VQA's diversity term (vqaloop.selection.chamfer; torch-free here so
+# that ``vqaloop select --help`` loads no torch).
+CHAMFER_KINDS = ("paper", "authors")
+
 # Inputs a method may need, with the words the error message uses when one is missing.
 INPUT_DESCRIPTIONS: dict[str, str] = {
     "frames": "frame-level features (FEATS.npz 'frames')",
@@ -92,14 +96,25 @@ class SelectionMethod:
     fn: SelectFn
     needs: frozenset[str]
     help: str = ""
+    unneeded: Callable[[dict[str, Any]], set[str]] | None = None  # needs its parameters make unnecessary
+
+    def needs_for(self, params: dict[str, Any]) -> frozenset[str]:
+        """The inputs the method reads with these parameters (``needs`` less what ``unneeded(params)`` drops)."""
+        return self.needs - set(self.unneeded(params)) if self.unneeded else self.needs
 
 
 _METHODS: dict[str, SelectionMethod] = {}
 _loaded = False
 
 
-def register(name: str, needs: set[str] | frozenset[str] = frozenset(), help: str = ""):
-    """Decorator: add ``fn`` to the registry under ``name`` with the inputs it ``needs``."""
+def register(
+    name: str,
+    needs: set[str] | frozenset[str] = frozenset(),
+    help: str = "",
+    unneeded: Callable[[dict[str, Any]], set[str]] | None = None,
+):
+    """Decorator: add ``fn`` to the registry under ``name`` with the inputs it ``needs``; ``unneeded(params)``
+    names the needs some parameter values make unnecessary (MDS-VQA with lambda 0 reads no frames)."""
     unknown = set(needs) - set(INPUT_DESCRIPTIONS)
     if unknown:
         raise ValueError(f"method {name!r} needs unknown inputs {sorted(unknown)}")
@@ -107,7 +122,7 @@ def register(name: str, needs: set[str] | frozenset[str] = frozenset(), help: st
     def decorate(fn: SelectFn) -> SelectFn:
         if name in _METHODS and _METHODS[name].fn is not fn:
             raise ValueError(f"selection method {name!r} registered twice")
-        _METHODS[name] = SelectionMethod(name=name, fn=fn, needs=frozenset(needs), help=help)
+        _METHODS[name] = SelectionMethod(name=name, fn=fn, needs=frozenset(needs), help=help, unneeded=unneeded)
         return fn
 
     return decorate
@@ -152,7 +167,7 @@ def check_budget(budget: int, pool_size: int) -> None:
 def run_method(name: str, inputs: SelectionInputs, budget: int, seed: int, **params) -> list[int]:
     """Look ``name`` up, check its inputs and the budget, run it and check its picks."""
     method = get_method(name)
-    for need in sorted(method.needs):
+    for need in sorted(method.needs_for(params)):
         if getattr(inputs, need) is None:
             raise UserError(f"selection method {name!r} needs {INPUT_DESCRIPTIONS[need]}, which is missing")
     check_budget(budget, inputs.pool_size)
