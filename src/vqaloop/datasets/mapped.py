@@ -19,6 +19,7 @@ import pandas as pd
 
 from vqaloop.corpus.adapter import adapt
 from vqaloop.datasets.base import DatasetAdapter, index_videos, placeholder_mos, touch_videos
+from vqaloop.datasets.mds_release import AuthorsSplits
 from vqaloop.datasets.registry import register_dataset
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
@@ -72,11 +73,69 @@ def _mapped(name: str, title: str, scale: tuple[float, float], scale_note: str):
 # AIGVQA-DB: Baidu pan only; the others: LIVE / Waterloo / YouTube download pages not in the public index).
 _mapped("cgvds", "CGVDS", (1.0, 5.0), "format not public; 5-point ACR per Zadtootaghaj et al. 2020, assumed")
 _mapped("live_livestream", "LIVE-Livestream", (0.0, 100.0), "format not public; continuous 0-100 scale, assumed")
-_mapped("youtube_sfv_sdr", "YouTube-SFV+HDR (SDR)", (1.0, 5.0), "format not public; [1, 5] assumed")
 _mapped("youtube_sfv_hdr2sdr", "YouTube-SFV+HDR (HDR2SDR)", (1.0, 5.0), "format not public; [1, 5] assumed")
 _mapped("aigvqa_db", "AIGVQA-DB", (0.0, 100.0), "format not public (Baidu pan); [0, 100] assumed")
 _mapped("live_yt_gaming", "LIVE-YT-Gaming", (0.0, 100.0), "format not public; continuous 0-100 scale, assumed")
 _mapped("waterloo_ivc_4k", "Waterloo-IVC-4K", (0.0, 100.0), "format not public; 0-100 scale, assumed")
+
+
+@register_dataset("youtube_sfv_sdr")
+class YouTubeSFVSDR(AuthorsSplits, MappedCSV):
+    """YouTube-SFV+HDR, SDR part (Wang et al. 2024). **The MDS-VQA authors' split** (``mds_release.AuthorsSplits``):
+    ``sdr_train_mos.txt`` and ``sdr_test_mos.txt`` (``<file> <raw MOS>``: 1,624 / 406 videos, the train list is the
+    paper's unlabelled pool) at the root, in ``sdr/`` or ``datasets/sdr/`` (their repository) or beside
+    ``metadata``; file names ``SDR_<Category>_<id>.mp4`` found under the root by name; video_id = the file stem.
+    MOS: the authors' raw values (1.93-4.79 in their release: inside [1, 5], kept unchanged; their training lists
+    ``sdr_*_set.txt`` hold the same MOS min-max-normalised to [1, 5]). Official split: theirs (train / test).
+
+    Without those files: ``youtube_sfv_sdr_mos.csv`` in the documented generic mapping (module docstring), whose
+    MOS scale [1, 5] is then assumed."""
+
+    title = "YouTube-SFV+HDR (SDR)"
+    mos_range = (1.0, 5.0)
+    format_source = "MDS-VQA authors' release a6834d5: datasets/sdr/sdr_{train,test}_mos.txt"
+    split_note = "official (MDS-VQA authors' lists): train (the pool) / test"
+    AUTHORS_MOS = "sdr_train_mos.txt"
+    AUTHORS_SPLITS = {"train": "sdr_train_mos.txt", "test": "sdr_test_mos.txt"}
+    AUTHORS_FOLDERS = ("sdr", "datasets/sdr")
+    CATEGORIES = ("Animal", "Cooking", "Dance", "Gameplay", "Health", "Hobby", "Music", "Society", "Speech", "Sports")
+
+    def metadata_paths(self, root: Path, metadata) -> list[Path]:
+        if root.is_dir() and (files := self.authors_files(root, metadata)) is not None:
+            return [files["mos"], files["test"]]
+        return super().metadata_paths(root, metadata)
+
+    def expected_files(self, root) -> list[Path]:
+        files = self.authors_files(Path(root), None) if Path(root).is_dir() else None
+        return [files["mos"], files["test"]] if files else super().expected_files(root)
+
+    def raw_mos_lists(self) -> tuple[str, ...]:
+        return tuple(self.AUTHORS_SPLITS.values())
+
+    def parse(self, root, files):
+        if files[0].name == self.AUTHORS_MOS:
+            return self.parse_authors(root, {"mos": files[0], "train": files[0], "test": files[1]})
+        return super().parse(root, files)
+
+    def write_authors_placeholder(self, root, rows):
+        """Each raw MOS list is a split list."""
+        from vqaloop.io.atomic import write_text_atomic
+
+        for split, name in self.AUTHORS_SPLITS.items():
+            part = rows[rows.split == split]
+            write_text_atomic(root / name, "".join(f"{f} {m!r}\n" for f, m in zip(part.file, part.mos.astype(float),
+                                                                                   strict=True)))  # fmt: skip
+
+    def placeholder_rows(self, rng, n):
+        codes = rng.choice(36**4, size=n, replace=False)
+        alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+        ids = ["".join(alphabet[(int(c) // 36**k) % 36] for k in range(4)) for c in codes]
+        files = [f"SDR_{self.CATEGORIES[k % len(self.CATEGORIES)]}_{i}.mp4" for k, i in enumerate(ids)]
+        split = ["test" if k % 5 == 4 else "train" for k in range(n)]
+        return pd.DataFrame({"file": files, "split": split, "mos": placeholder_mos(rng, n, 1, 5, 3), "path": files})
+
+    def write_metadata(self, root, rows):
+        self.write_authors_placeholder(root, rows)
 
 
 @register_dataset("video_folder")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from vqaloop.datasets import xlsx
 from vqaloop.datasets.base import DatasetAdapter, placeholder_mos, resolve_by_stem
+from vqaloop.datasets.mds_release import UGC_SUFFIX, AuthorsSplits
 from vqaloop.datasets.registry import register_dataset
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic, write_text_atomic
@@ -36,8 +37,15 @@ def _unique_ints(rng: np.random.Generator, n: int, low: int, high: int) -> list[
 
 
 @register_dataset("youtube_ugc")
-class YouTubeUGC(DatasetAdapter):
-    """YouTube-UGC (Wang et al. 2019): ``original_videos_MOS_for_YouTube_UGC_dataset.xlsx`` (the bucket's
+class YouTubeUGC(AuthorsSplits, DatasetAdapter):
+    """YouTube-UGC (Wang et al. 2019). **The MDS-VQA authors' split, when given** (``mds_release.AuthorsSplits``):
+    ``ugc_mos.txt`` (``<file> <raw MOS>``, all 1,016 videos they used) with ``ugc_train_set.txt`` and
+    ``ugc_test_set.txt`` beside it (813 / 203; ``<file> <min-max-normalised MOS>``, only the names are read), at
+    the root, in ``ugc/`` or ``datasets/ugc/`` (their repository) or beside ``metadata``; file names
+    ``<vid>_crf_10_ss_00_t_20.0.mp4`` (their 20-s transcodes; found under the root by name, else the original
+    ``<vid>.*`` by stem); video_id = vid; MOS scale [1, 5] -> unchanged; official split: theirs (train / test).
+
+    Otherwise ``original_videos_MOS_for_YouTube_UGC_dataset.xlsx`` (the bucket's
     ``original_videos/MOS_for_YouTube_UGC_dataset.xlsx``; either name), sheet ``MOS``, columns ``vid``,
     ``category``, ``MOS full`` (overall MOS of the whole video; the chunk MOS columns are ignored).
 
@@ -58,7 +66,27 @@ class YouTubeUGC(DatasetAdapter):
     SHEET, COLUMNS = "MOS", ("vid", "category", "MOS full")
     CATEGORIES = ("Animation", "Gaming", "HowTo", "Lecture", "LiveMusic", "Sports", "Vlog")
 
+    AUTHORS_MOS = "ugc_mos.txt"
+    AUTHORS_SPLITS = {"train": "ugc_train_set.txt", "test": "ugc_test_set.txt"}
+    AUTHORS_FOLDERS = ("ugc", "datasets/ugc")
+
+    def authors_id(self, file_name: str) -> str:
+        from vqaloop.datasets.mds_release import ugc_vid
+
+        return ugc_vid(file_name)
+
+    def metadata_paths(self, root: Path, metadata) -> list[Path]:
+        if root.is_dir() and (files := self.authors_files(root, metadata)) is not None:
+            return list(files.values())
+        return super().metadata_paths(root, metadata)
+
+    def expected_files(self, root) -> list[Path]:
+        files = self.authors_files(Path(root), None) if Path(root).is_dir() else None
+        return list(files.values()) if files else super().expected_files(root)
+
     def parse(self, root: Path, files: list[Path]) -> pd.DataFrame:
+        if files[0].name == self.AUTHORS_MOS:
+            return self.parse_authors(root, dict(zip(["mos", *self.AUTHORS_SPLITS], files, strict=True)))
         table = xlsx.read_sheet(files[0], self.SHEET)
         missing = [c for c in self.COLUMNS if c not in table.columns]
         if missing:
@@ -71,15 +99,17 @@ class YouTubeUGC(DatasetAdapter):
                              "content_id": vids, "domain": table["category"].astype(str).to_numpy()})  # fmt: skip
 
     def placeholder_rows(self, rng, n):
+        """The authors' layout (the paper's split): their file names, 4 in 5 videos in train."""
         categories = [self.CATEGORIES[i] for i in rng.integers(0, len(self.CATEGORIES), size=n)]
         resolutions = [("360P", "480P", "720P", "1080P", "2160P")[i] for i in rng.integers(0, 5, size=n)]
         ids = [f"{v:04x}" for v in _unique_ints(rng, n, 0, 16**4)]
         vids = [f"{c}_{r}-{i}" for c, r, i in zip(categories, resolutions, ids, strict=True)]
-        return pd.DataFrame({"vid": vids, "category": categories, "MOS full": placeholder_mos(rng, n, 1, 5, 3),
-                             "path": [f"original_videos/{v}.mkv" for v in vids]})  # fmt: skip
+        files = [f"{v}{UGC_SUFFIX}" for v in vids]
+        split = ["test" if k % 5 == 4 else "train" for k in range(n)]
+        return pd.DataFrame({"file": files, "split": split, "mos": placeholder_mos(rng, n, 1, 5, 3), "path": files})
 
     def write_metadata(self, root, rows):
-        xlsx.write_sheet(root / self.metadata_files[0][0], self.SHEET, rows[list(self.COLUMNS)])
+        self.write_authors_placeholder(root, rows)
 
 
 @register_dataset("konvid_1k")
