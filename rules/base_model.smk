@@ -24,7 +24,7 @@ rule train_base:
     params:
         command=lambda wc: train_base_command(wc.base),
     shell:
-        gpu_shell("python -m vqaloop {params.command} > {log} 2>&1")
+        recorded(gpu_shell("python -m vqaloop {params.command} > {log} 2>&1"))
 
 
 # f on every test split (its evaluation) and its scores of the datasets read later (tables, gMAD): one job
@@ -54,7 +54,7 @@ rule score_base:
     params:
         commands=lambda wc: batch(score_base_commands(wc.base)),
     shell:
-        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
+        recorded(gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1"))
 
 
 rule oof_errors:
@@ -83,10 +83,12 @@ rule oof_errors:
         folds=MDS.get("out_of_fold", {}).get("folds", 5),
         seed=config["seed"],
     shell:
-        gpu_shell(
-            "python -m vqaloop oof-errors --base {wildcards.base} --manifest {input.manifest}"
-            " --features-root {params.features} --hidden {params.hidden} {params.optim} --folds {params.folds}"
-            " --seed {params.seed} --out {output} > {log} 2>&1"
+        recorded(
+            gpu_shell(
+                "python -m vqaloop oof-errors --base {wildcards.base} --manifest {input.manifest}"
+                " --features-root {params.features} --hidden {params.hidden} {params.optim} --folds {params.folds}"
+                " --seed {params.seed} --out {output} > {log} 2>&1"
+            )
         )
 
 
@@ -117,4 +119,4 @@ rule base_features:
             for m, o in zip(input.manifests, output)
         ),
     shell:
-        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
+        recorded(gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1"))

@@ -38,5 +38,7 @@ rule claims:
         papers=" ".join(CLAIMS_PAPERS),
         level=0.05,  # the significance level written in every row
     shell:
-        "python -m vqaloop claims --tables-dir {params.tables} {params.gmad} --papers {params.papers}"
-        " --level {params.level} --out {output.csv} --markdown {output.markdown} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop claims --tables-dir {params.tables} {params.gmad} --papers {params.papers}"
+            " --level {params.level} --out {output.csv} --markdown {output.markdown} > {log} 2>&1"
+        )

@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints and path helpers shared by every rule file.
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -94,6 +95,23 @@ def codec_args(dataset):
 def features_root(files):
     """The features folder of <root>/<dataset>/<encoder>.npz inputs (derived from the inputs, as --lint asks)."""
     return str(Path(files[0]).parent.parent)
+
+
+# Every job ends by recording the SHA-256 of what it wrote (vqaloop record-job): results/<run>/checksums/<job>.json,
+# <job> being its log path below logs/<run>; `vqaloop compare-runs` reads them to say where two runs first part.
+CHECKSUMS = f"{RESULTS}/checksums"
+
+
+def recorded(command):
+    """A rule's shell followed by its checksum record (appended to the job's log)."""
+    return (f"{command} && python -m vqaloop record-job --rule {{rule}} --log {{log}} --logs-root {LOGS}"
+            f" --into {CHECKSUMS} --inputs {{input:q}} --outputs {{output:q}} >> {{log}} 2>&1")  # fmt: skip
+
+
+# The CPU-dispatch pin of every job (vqaloop.dispatch): config key `dispatch`, passed to jobs through the
+# environment they inherit. portable (the default): the same bits on any x86-64 CPU with AVX2; native: each
+# library's own choice (reproducible on the same CPU only). Changing it reruns nothing: rerun with --forceall.
+os.environ["VQALOOP_DISPATCH"] = config.get("dispatch", "portable")
 
 
 def batch(commands):

@@ -15,8 +15,10 @@ rule sources:
         sources=" ".join(CORPUS["sources"]),
         cache=config["cache_dir"],
     shell:
-        "python -m vqaloop sources --cache {params.cache} --sources {params.sources}"
-        " --out {output} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop sources --cache {params.cache} --sources {params.sources}"
+            " --out {output} > {log} 2>&1"
+        )
 
 
 rule catalogue:
@@ -36,8 +38,10 @@ rule catalogue:
         seed=config["seed"],
         cache=config["cache_dir"],
     shell:
-        "python -m vqaloop catalogue --inventory {input} --cache {params.cache} --clip-seconds {params.seconds}"
-        " --params {params.settings} --seed {params.seed} --out {output} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop catalogue --inventory {input} --cache {params.cache} --clip-seconds {params.seconds}"
+            " --params {params.settings} --seed {params.seed} --out {output} > {log} 2>&1"
+        )
 
 
 rule plan:
@@ -61,9 +65,11 @@ rule plan:
         seed=config["seed"],
         shards=CORPUS["shards"],
     shell:
-        "python -m vqaloop plan --catalogue {input} --dataset {wildcards.dataset}"
-        " --allocation {params.allocation} --spec {params.spec} --seed {params.seed}"
-        " --shards {params.shards} --out {output} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop plan --catalogue {input} --dataset {wildcards.dataset}"
+            " --allocation {params.allocation} --spec {params.spec} --seed {params.seed}"
+            " --shards {params.shards} --out {output} > {log} 2>&1"
+        )
 
 
 rule render:
@@ -88,9 +94,11 @@ rule render:
         codecs=lambda wc: codec_args(wc.dataset),
         cache=config["cache_dir"],
     shell:
-        "python -m vqaloop render --plan {input.plan} --catalogue {input.catalogue}"
-        " --shard {wildcards.shard} --data-root {params.data} --clip {params.clip}"
-        " --rater-noise-sd {params.noise} {params.vmaf} {params.codecs} --cache {params.cache} --out {output} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop render --plan {input.plan} --catalogue {input.catalogue}"
+            " --shard {wildcards.shard} --data-root {params.data} --clip {params.clip}"
+            " --rater-noise-sd {params.noise} {params.vmaf} {params.codecs} --cache {params.cache} --out {output} > {log} 2>&1"
+        )
 
 
 rule manifest:
@@ -109,8 +117,10 @@ rule manifest:
     conda:
         CONDA_ENV
     shell:
-        "python -m vqaloop manifest --plan {input.plan} --shards {input.shards}"
-        " --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop manifest --plan {input.plan} --shards {input.shards}"
+            " --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"
+        )
 
 
 # One of the papers' datasets, read from where the user keeps it by its adapter (vqaloop.datasets): the
@@ -131,5 +141,7 @@ rule adapt_dataset:
         args=lambda wc: adapter_args(wc.dataset),
         seed=config["seed"],
     shell:
-        "python -m vqaloop adapt-dataset {params.args} --dataset {wildcards.dataset} --seed {params.seed}"
-        " --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop adapt-dataset {params.args} --dataset {wildcards.dataset} --seed {params.seed}"
+            " --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"
+        )

@@ -22,7 +22,7 @@ rule train_g:
     params:
         commands=lambda wc: batch(train_g_commands(wc.base, wc.g)),
     shell:
-        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
+        recorded(gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1"))
 
 
 rule difficulty:
@@ -48,4 +48,4 @@ rule difficulty:
     params:
         commands=lambda wc: batch(difficulty_commands(wc.base, wc.g)),
     shell:
-        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
+        recorded(gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1"))

@@ -27,6 +27,8 @@ rule features:
             f"--only-ids {input.only}" if "only" in input.keys() else ""
         ),
     shell:
-        "python -m vqaloop features --manifest {input.manifest} --data-root {params.data}"
-        " --encoders {params.encoders} --options {params.options} --frames {params.frames}"
-        " {params.only} --threads {threads} --out-dir {params.out} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop features --manifest {input.manifest} --data-root {params.data}"
+            " --encoders {params.encoders} --options {params.options} --frames {params.frames}"
+            " {params.only} --threads {threads} --out-dir {params.out} > {log} 2>&1"
+        )

@@ -33,4 +33,4 @@ rule finetune:
     params:
         commands=lambda wc: batch(finetune_commands(wc.base, wc.variant)),
     shell:
-        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
+        recorded(gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1"))

@@ -18,7 +18,7 @@ rule gmad_competition:
     params:
         commands=lambda wc: batch(gmad_commands(wc.base)),
     shell:
-        "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        recorded("python -m vqaloop batch {params.commands} > {log} 2>&1")
 
 
 rule mds_table4_build:
@@ -65,9 +65,11 @@ rule mds_table4_build:
         data=lambda wc, input: corpus_root(input.manifest),
         config_hash=table4_config_hash(),
     shell:
-        "python -m vqaloop mds-table4 --gmad {input.gmad} --table3 {input.table3} --out {output.long}"
-        " --config-hash {params.config_hash} --figure {output.figure} --manifest {input.manifest}"
-        " --data-root {params.data} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop mds-table4 --gmad {input.gmad} --table3 {input.table3} --out {output.long}"
+            " --config-hash {params.config_hash} --figure {output.figure} --manifest {input.manifest}"
+            " --data-root {params.data} > {log} 2>&1"
+        )
 
 
 rule mds_table4:

@@ -30,7 +30,7 @@ rule select:
             select_command(wc.base, wc.variant, s, d) for s in SEEDS for d in TARGETS
         ),
     shell:
-        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
+        recorded(gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1"))
 
 
 rule reveal:
@@ -50,4 +50,4 @@ rule reveal:
             reveal_command(wc.base, wc.variant, s, d) for s in SEEDS for d in TARGETS
         ),
     shell:
-        "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        recorded("python -m vqaloop batch {params.commands} > {log} 2>&1")

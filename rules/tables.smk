@@ -31,10 +31,12 @@ rule corpus_summary:
         domains=as_json({d: s["domain"] for d, s in CORPUS["datasets"].items()}),
         seed=config["seed"],
     shell:
-        "python -m vqaloop corpus-summary --manifests {input.manifests} --oracles {input.oracles}"
-        " --data-root {params.data} --analogues {params.roles} --domains {params.domains}"
-        " --per-dataset {params.per_dataset}"
-        " --seed {params.seed} --table {output.table} --figure {output.figure} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop corpus-summary --manifests {input.manifests} --oracles {input.oracles}"
+            " --data-root {params.data} --analogues {params.roles} --domains {params.domains}"
+            " --per-dataset {params.per_dataset}"
+            " --seed {params.seed} --table {output.table} --figure {output.figure} > {log} 2>&1"
+        )
 
 
 rule corpus:
@@ -91,8 +93,10 @@ if HAS_MDS:
             data=lambda wc, input: corpus_root(input.manifest),
             work=WORK,
         shell:
-            "python -m vqaloop mds-table --spec {params.spec} --data-root {params.data} --work {params.work}"
-            " --out {output.long} > {log} 2>&1"
+            recorded(
+                "python -m vqaloop mds-table --spec {params.spec} --data-root {params.data} --work {params.work}"
+                " --out {output.long} > {log} 2>&1"
+            )
 
     rule mds_table2:
         input:
@@ -157,9 +161,11 @@ if HAS_MDS:
         params:
             dataset=MDS["ablation_dataset"],
         shell:
-            "python -m vqaloop mds-figures --predictions {input.predictions} --oracle {input.oracle}"
-            " --dataset {params.dataset} --mds-selection {input.mds} --random-selection {input.random}"
-            " --table6 {input.table6} --scatter {output.scatter} --tradeoff {output.tradeoff} > {log} 2>&1"
+            recorded(
+                "python -m vqaloop mds-figures --predictions {input.predictions} --oracle {input.oracle}"
+                " --dataset {params.dataset} --mds-selection {input.mds} --random-selection {input.random}"
+                " --table6 {input.table6} --scatter {output.scatter} --tradeoff {output.tradeoff} > {log} 2>&1"
+            )
 
     rule mds_methods_figure:
         input:
@@ -189,8 +195,10 @@ if HAS_MDS:
         params:
             paper=lambda wc, input: Path(input.paper).parent,
         shell:
-            "python -m vqaloop mds-methods-figure --tables {input.tables} --paper-root {params.paper}"
-            " --out {output} > {log} 2>&1"
+            recorded(
+                "python -m vqaloop mds-methods-figure --tables {input.tables} --paper-root {params.paper}"
+                " --out {output} > {log} 2>&1"
+            )
 
     rule mds_tables:
         input:

@@ -19,8 +19,10 @@ rule w2s_metrics:
         data=lambda wc, input: corpus_root(input.manifest),
         split=lambda wc: "--split train" if wc.dataset == W2S_SOURCE else "",
     shell:
-        "python -m vqaloop metrics --manifest {input.manifest} --data-root {params.data} {params.split}"
-        " --out {output} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop metrics --manifest {input.manifest} --data-root {params.data} {params.split}"
+            " --out {output} > {log} 2>&1"
+        )
 
 
 rule w2s_shape:
@@ -46,8 +48,10 @@ rule w2s_shape:
         size=W2S["shaping"]["size"],
         bins=W2S["shaping"]["bins"],
     shell:
-        "python -m vqaloop shape --candidates {input.candidates} --reference {input.reference}"
-        " --size {params.size} --bins {params.bins} --out {output.picks} --figure {output.figure} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop shape --candidates {input.candidates} --reference {input.reference}"
+            " --size {params.size} --bins {params.bins} --out {output.picks} --figure {output.figure} > {log} 2>&1"
+        )
 
 
 rule w2s_teacher:
@@ -73,9 +77,11 @@ rule w2s_teacher:
         sets=" ".join(w2s_sets()),
         source=W2S_SOURCE,
     shell:
-        gpu_shell(
-            "python -m vqaloop w2s-teacher --teacher {wildcards.teacher} --kind {params.kind} {params.args}"
-            " --source {params.source} --sets {params.sets} --pool-ids {input.shaped} --out {output.scores} > {log} 2>&1"
+        recorded(
+            gpu_shell(
+                "python -m vqaloop w2s-teacher --teacher {wildcards.teacher} --kind {params.kind} {params.args}"
+                " --source {params.source} --sets {params.sets} --pool-ids {input.shaped} --out {output.scores} > {log} 2>&1"
+            )
         )
 
 
@@ -94,8 +100,10 @@ rule w2s_anchors:
     params:
         n=W2S["anchors"],
     shell:
-        "python -m vqaloop w2s-anchors --source-manifest {input.manifest} --teachers {input.teachers}"
-        " --count {params.n} --out {output} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop w2s-anchors --source-manifest {input.manifest} --teachers {input.teachers}"
+            " --count {params.n} --out {output} > {log} 2>&1"
+        )
 
 
 rule w2s_pairs:
@@ -112,7 +120,7 @@ rule w2s_pairs:
     params:
         commands=lambda wc: batch(pairs_commands(wc.pairset)),
     shell:
-        "python -m vqaloop batch {params.commands} > {log} 2>&1"
+        recorded("python -m vqaloop batch {params.commands} > {log} 2>&1")
 
 
 rule w2s_mine:
@@ -139,7 +147,7 @@ rule w2s_mine:
     params:
         commands=lambda wc: batch(mine_commands(wc.stage)),
     shell:
-        gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1")
+        recorded(gpu_shell("python -m vqaloop batch {params.commands} > {log} 2>&1"))
 
 
 # one job per student: every seed's training (stage 1 from scratch, stages 2-3 from the previous stage's
@@ -164,8 +172,10 @@ rule w2s_student:
     params:
         commands=lambda wc: batch(student_commands(wc.student)),
     shell:
-        gpu_shell(
-            "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
+        recorded(
+            gpu_shell(
+                "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
+            )
         )
 
 
@@ -191,8 +201,10 @@ rule w2s_scores:
     params:
         commands=lambda wc: batch(score_commands(wc.student)),
     shell:
-        gpu_shell(
-            "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
+        recorded(
+            gpu_shell(
+                "python -m vqaloop batch --threads {threads} {params.commands} > {log} 2>&1"
+            )
         )
 
 
@@ -241,8 +253,10 @@ rule w2s_table_build:
         spec=lambda wc: as_json(w2s_spec(wc.table)),
         work=WORK,
     shell:
-        "python -m vqaloop w2s-table --spec {params.spec} --work {params.work} --manifests {input.manifests}"
-        " --out {output.long} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop w2s-table --spec {params.spec} --work {params.work} --manifests {input.manifests}"
+            " --out {output.long} > {log} 2>&1"
+        )
 
 
 rule w2s_figure:
@@ -263,7 +277,9 @@ rule w2s_figure:
     conda:
         CONDA_ENV
     shell:
-        "python -m vqaloop w2s-figure --table5 {input.table5} --out {output} > {log} 2>&1"
+        recorded(
+            "python -m vqaloop w2s-figure --table5 {input.table5} --out {output} > {log} 2>&1"
+        )
 
 
 rule w2s_table1:

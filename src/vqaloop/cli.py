@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+from vqaloop.dispatch import pin as pin_dispatch
 from vqaloop.errors import UserError
 
 # command name -> (module path, one-line help)
@@ -60,6 +61,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan-memory": ("vqaloop.vlm.memory", "per-GPU memory plan of the paper-scale VLM training (1, 4, 8 GPUs)"),
     "batch": ("vqaloop.batch", "run several vqaloop commands in one process (one workflow job per stage)"),
     "gpu-run": ("vqaloop.devices", "run a command with its own GPU(s): a per-device lock, CUDA_VISIBLE_DEVICES set"),
+    "record-job": ("vqaloop.provenance.records", "write a workflow job's output checksums (results/<run>/checksums)"),
+    "compare-runs": ("vqaloop.provenance.compare", "where two runs' outputs first differ, in DAG order, and by how much"),
+    "dispatch": ("vqaloop.dispatch", "show the CPU-dispatch pin (the environment every command runs under)"),
 }
 
 
@@ -74,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        pin_dispatch()  # before numpy or torch loads: the same bits on every CPU (vqaloop.dispatch)
+    except UserError as err:
+        print(f"vqaloop: error: {err}", file=sys.stderr)
+        return 2
     top = build_parser()
     # Parse only the global flags and the command name; the command's module parses the rest.
     known, rest = top.parse_known_args(argv)
