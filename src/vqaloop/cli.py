@@ -54,6 +54,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "w2s-table": ("vqaloop.tables.w2s_build", "build one W2S-VQA table (long, wide, side by side with the paper)"),
     "w2s-figure": ("vqaloop.tables.w2s_figures", "W2S-VQA Fig. 4 analogue: each teacher vs its student"),
     "claims": ("vqaloop.tables.claims", "claim-by-claim verdicts of both papers: paired tests over seeds"),
+    "mds-replay-inputs": ("vqaloop.selection.replay_inputs", "the MDS-VQA authors' g as vqaloop select inputs"),
+    "mds-replay": ("vqaloop.tables.mds_replay", "MDS-VQA's SDR cells from the authors' outputs; the claim on human MOS"),
     "metrics": ("vqaloop.w2s.metrics", "W2S: the nine low-level metrics (Appendix A.2) of videos at 1 fps"),
     "shape": ("vqaloop.w2s.shaping", "W2S: pick N candidates whose metric histograms match a reference set's"),
     "iqa": ("vqaloop.w2s.classical", "W2S: classical no-reference teachers (BRISQUE, NIQE) of videos at 1 fps"),
