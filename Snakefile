@@ -36,6 +36,11 @@ include: "rules/tables.smk"
 include: "rules/claims.smk"
 
 
+if HAS_REPLAY:
+
+    include: "rules/mds_replay.smk"
+
+
 wildcard_constraints:
     dataset="|".join(DATASETS),
     shard=r"\d+",
@@ -79,3 +84,4 @@ rule all:
         rules.mds_tables.input if HAS_MDS else [],
         rules.w2s_tables.input if HAS_W2S else [],
         rules.claims.output,
+        rules.mds_replay.output if HAS_REPLAY else [],

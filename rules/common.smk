@@ -226,6 +226,40 @@ if IMAGE and CONTAINER_ALL:
     container: IMAGE
 
 
+# ---- MDS-VQA on the authors' published outputs (config mds_replay; rules/mds_replay.smk) ----
+HAS_REPLAY = "mds_replay" in config
+if HAS_REPLAY:
+    from vqaloop.config import with_defaults
+    from vqaloop.datasets.mds_release import release_paths
+
+    REPLAY = with_defaults(config, "mds_replay")
+    REPLAY_WORK = f"{config['work_root']}/{RUN}/mds_replay"
+    # the release's files by role (its inputs: an edit of one reruns the replay); none without the folder
+    REPLAY_FILES = (
+        {role: str(path) for role, path in release_paths(REPLAY["release_dir"]).items()}
+        if Path(REPLAY["release_dir"]).is_dir()
+        else {}
+    )
+
+    def replay_release(wc, input):
+        """The release folder, derived from its pool MOS list where the release is there (as --lint asks)."""
+        from vqaloop.datasets.mds_release import release_root
+
+        return (
+            str(release_root(input.pool_mos)) if REPLAY_FILES else REPLAY["release_dir"]
+        )
+
+    # the published tables the replay's cells are compared with (vqaloop.tables.mds_replay.PAPER_CELLS)
+    REPLAY_PAPER_TABLES = [
+        "mds_table2",
+        "mds_table3",
+        "mds_table5",
+        "mds_table6",
+        "mds_table7",
+        "mds_table8",
+    ]
+
+
 # ---- MDS-VQA (present when the config has an mds section) ----
 HAS_MDS = "mds" in config
 if HAS_MDS:

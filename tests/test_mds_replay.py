@@ -207,3 +207,26 @@ def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("vqaloop: error: ") and expected in err[0], err
     assert not any(tmp_path.glob("o*.csv")) and not (tmp_path / "c.csv").exists()
+
+
+def test_the_workflow_names_every_published_table_the_replay_reads():
+    import re
+
+    from vqaloop.tables.mds_replay import PAPER_CELLS
+
+    text = (ROOT / "rules/common.smk").read_text()
+    listed = re.search(r"REPLAY_PAPER_TABLES = \[(.*?)\]", text, re.DOTALL).group(1)
+    assert sorted(re.findall(r'"(mds_table\d)"', listed)) == sorted(
+        {c[0] for cells in PAPER_CELLS.values() for c in cells}
+    )
+
+
+def test_replay_settings_come_from_the_schema_defaults():
+    from vqaloop.config import load_config, with_defaults
+
+    replay = with_defaults(load_config(ROOT / "config/config.yaml"), "mds_replay")
+    assert replay == {"release_dir": "../shared/data/mds-vqa-a6834d5", "budget": 64, "draws": 10000,
+                      "tie_orders": 10000, "mos_bins": 10, "level": 0.05}  # fmt: skip
+    assert with_defaults({"mds_replay": {"draws": 5}}, "mds_replay")["draws"] == 5
+    assert with_defaults({}, "grpo") == {"g_recipe": "paper", "scores": "deterministic", "train_frames": None,
+                                         "lora_lm_head": False}  # fmt: skip

@@ -132,6 +132,49 @@ def check_mds(config: dict, source: str) -> None:
         raise UserError(
             f"{source}: key mds.budget: a fraction must be < 1, a count a whole number (got {mds['budget']})"
         )
+    check_mds_recipe(mds, config, source)
+
+
+def check_mds_recipe(mds: dict, config: dict, source: str) -> None:
+    """The per-target budgets name targets and are fractions or counts; per-encoder diversity settings name
+    configured encoders."""
+    for name, budget in mds.get("target_budgets", {}).items():
+        if name not in mds["targets"]:
+            raise UserError(f"{source}: key mds.target_budgets.{name}: not one of mds.targets")
+        if budget >= 1 and budget != int(budget):
+            raise UserError(f"{source}: key mds.target_budgets.{name}: a fraction must be < 1, a count a whole number "
+                            f"(got {budget})")  # fmt: skip
+    encoders = set(config["features"]["encoders"]) | {"base"}
+    for name in mds.get("diversity", {}):
+        if name not in encoders:
+            raise UserError(f"{source}: key mds.diversity.{name}: not an encoder of features.encoders")
+
+
+def with_defaults(config: dict, key: str, schema_path: Path = SCHEMA_PATH) -> dict:
+    """``config[key]`` with every default config/schema.yaml declares for it filled in (nested objects too; the
+    schema is the one place defaults live). A missing section is its schema default."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    node = schema["properties"][key]
+    value = config.get(key, node.get("default"))
+    return _fill(value, node, schema)
+
+
+def _fill(value, node: dict, schema: dict):
+    if "$ref" in node:
+        node = schema["definitions"][node["$ref"].rsplit("/", 1)[1]]
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for name, child in node.get("properties", {}).items():
+        if name not in out and "default" in child:
+            out[name] = child["default"]
+        if name in out:
+            out[name] = _fill(out[name], child, schema)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        for name in set(out) - set(node.get("properties", {})):
+            out[name] = _fill(out[name], extra, schema)
+    return out
 
 
 def check_vlm_weights(models: dict, source: str) -> None:

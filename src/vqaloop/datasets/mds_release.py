@@ -93,6 +93,17 @@ def release_paths(root: str | os.PathLike) -> dict[str, Path]:
     return paths
 
 
+def release_root(pool_mos: str | os.PathLike) -> Path:
+    """The release folder of its pool MOS list (the inverse of ``release_paths(root)["pool_mos"]``)."""
+    pool_mos = Path(pool_mos)
+    for files in LAYOUTS.values():
+        rel = Path(files["pool_mos"])
+        if pool_mos.parts[-len(rel.parts) :] == rel.parts:
+            return pool_mos.parents[len(rel.parts) - 1]
+    known = " or ".join(files["pool_mos"] for files in LAYOUTS.values())
+    raise UserError(f"{pool_mos}: not the pool MOS list of an MDS-VQA release ({known})")
+
+
 # ---------------------------------------------------------------------------------------------- readers
 
 
@@ -319,7 +330,8 @@ def check_release(r: Release) -> None:
 
 
 def _covered(ids, within, ids_path, within_path) -> None:
-    missing = [v for v in ids if v not in set(within)]
+    known = set(within)
+    missing = [v for v in ids if v not in known]
     if missing:
         shown = ", ".join(repr(v) for v in missing[:3])
         raise UserError(f"{within_path}: {len(missing)} video(s) of {ids_path} missing ({shown})")
