@@ -62,7 +62,7 @@ def test_every_kind_of_output_gets_the_umask_mode(tmp_path, mask):
         encode(frames, out / "clip.mp4", fps=5)
         with atomic_path(out / "figure.png") as tmp:
             tmp.write_bytes(b"\x89PNG")
-        with atomic_dir(out / "shard0") as tmp:  # a render shard: a folder of files and folders
+        with atomic_dir(out / "shard0", "labels.csv") as tmp:  # a render shard: a folder of files and folders
             (tmp / "videos").mkdir()
             encode(frames, tmp / "videos" / "v.mp4", fps=5)
             write_csv_atomic(pd.DataFrame({"a": [1]}), tmp / "labels.csv")
@@ -81,6 +81,7 @@ def test_select_out_gets_the_umask_mode(tmp_path, mask):
 
     file_mode, _ = plain_modes(tmp_path, mask)
     write_features(tmp_path / "f.npz", [f"v{i}" for i in range(5)], np.eye(5, dtype=np.float32)[:, None], "t", None)
+    (tmp_path / "sel").mkdir()
     with umask(mask):
         code = main(["select", "--method", "random", "--features", str(tmp_path / "f.npz"), "--budget", "2",
                      "--out", str(tmp_path / "sel" / "picks.csv")])  # fmt: skip
@@ -99,7 +100,7 @@ def test_a_killed_writers_temporaries_are_removed_by_the_next_write(tmp_path):
     other.write_text("not ours")
     write_text_atomic(tmp_path / "table.csv", "x")
     assert not stale_file.exists() and other.exists() and stale_dir.exists()
-    with atomic_dir(tmp_path / "shard0") as tmp:
+    with atomic_dir(tmp_path / "shard0", "labels.csv") as tmp:
         (tmp / "labels.csv").write_text("x")
     assert not stale_dir.exists() and (tmp_path / "shard0" / "labels.csv").exists()
     assert remove_stale_temporaries(tmp_path / "table.csv.bak") == [other] and not other.exists()

@@ -39,6 +39,7 @@ def csv(path: Path, df: pd.DataFrame) -> Path:
 def valid(tmp_path_factory) -> dict[str, Path]:
     """One valid file of every kind a command reads (all of one tiny dataset), so each case spoils just one."""
     root = tmp_path_factory.mktemp("valid")
+    (root / "out").mkdir()  # where every case writes (an output's folder must exist)
     data, work = root / "data", root / "work"
     f = {}
     mos = [1.5, 2.0, 3.5, 4.0, 2.5, 3.0, np.nan, np.nan]

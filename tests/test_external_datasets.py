@@ -50,6 +50,7 @@ def test_roles_without_an_official_split_draw_whole_contents(tmp_path):
 
 def test_cli_writes_manifest_and_oracle(lsvq, tmp_path):
     out, oracle = tmp_path / "out" / "m.csv", tmp_path / "out" / "o.csv"
+    out.parent.mkdir()
     proc = run_cli("adapt-dataset", "--adapter", "lsvq", "--root", str(lsvq), "--dataset", "lsvq", "--role", "source",
                    "--out", str(out), "--oracle", str(oracle))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -66,8 +67,9 @@ def test_cli_bad_inputs_are_one_line_and_write_nothing(lsvq, tmp_path, kind):
     elif kind == "binary metadata":
         metadata.write_bytes(b"\x00\x01\x02" * 100)
     out = tmp_path / "out"
+    out.mkdir()
     proc = run_cli("adapt-dataset", "--adapter", "lsvq", "--root", str(root), "--dataset", "lsvq", "--role", "source",
                    "--out", str(out / "m.csv"), "--oracle", str(out / "o.csv"))  # fmt: skip
     line = error_line(proc)
     assert str(root if kind == "no root" else metadata) in line
-    assert not out.exists() or not list(out.iterdir())
+    assert not list(out.iterdir())

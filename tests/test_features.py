@@ -266,6 +266,7 @@ def test_features_cli_shapes_order_and_determinism(tiny_manifest, tmp_path):
     outs = []
     for k in range(2):
         out = tmp_path / f"run{k}" / "efficientnet_lite0.npz"
+        out.parent.mkdir()
         args = ["--manifest", str(manifest), "--data-root", str(root), "--encoder", "efficientnet_lite0"]
         proc = run_cli("features", *args, "--frames", "4", "--batch", "8", "--out", str(out), check=True)
         assert "3 videos (4 frames x 1280)" in proc.stdout
@@ -306,6 +307,8 @@ def test_one_pass_for_several_encoders_equals_each_encoder_alone(tiny_manifest, 
     manifest, root = tiny_manifest
     names = ["efficientnet_lite0", "motion", "thumbnail", "effnet_patterns"]
     common = ["--manifest", str(manifest), "--data-root", str(root), "--frames", "6"]
+    (tmp_path / "many").mkdir()
+    (tmp_path / "one").mkdir()
     proc = run_cli("features", *common, "--encoders", *names, "--out-dir", str(tmp_path / "many"), check=True)
     assert proc.stdout.count("features of 3 videos") == 4
     for name in names:

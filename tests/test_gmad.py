@@ -194,6 +194,7 @@ def test_gmad_cli_and_table4_end_to_end(pool):
                        "ci_low": None, "ci_high": None, "n_seeds": 3, "run": "toy", "config_hash": "abc"})  # fmt: skip
     t3.to_csv(root / "t3.csv", index=False)
     table = root / "tables" / "mds_table4.csv"
+    table.parent.mkdir()
     run_cli("mds-table4", "--gmad", str(out), str(out), "--table3", str(root / "t3.csv"), "--rows", "mds=mds",
             "coreset=coreset", "random=random", "--paper-root", str(REPO / "results" / "paper"), "--out", str(table),
             "--figure", str(root / "fig3.png"), "--data-root", str(root), check=True)  # fmt: skip

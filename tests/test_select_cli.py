@@ -52,6 +52,7 @@ def select_args(feats, diff, out, budget="5", lam="0.25", method="mds", seed="0"
 def test_mds_output_is_ids_and_ranks_in_pick_order(tmp_path):
     feats, diff = write_pool(tmp_path)
     out = tmp_path / "out" / "sel.csv"
+    out.parent.mkdir()
     result = vqaloop(*select_args(feats, diff, out, budget="5"))
     assert result.returncode == 0, result.stderr
     assert out.read_text().splitlines()[0] == "video_id,rank"
@@ -103,7 +104,7 @@ BAD_INPUTS = {
     "budget not a number": (write_pool, {"budget": "lots"}, "neither a count nor a fraction"),
     "lambda negative": (write_pool, {"lam": "-0.1"}, "--lambda"),
     "lambda not a number": (write_pool, {"lam": "big"}, "--lambda"),
-    "unknown method": (write_pool, {"method": "oracle"}, "unknown selection method 'oracle'"),
+    "unknown method": (write_pool, {"method": "oracle"}, "argument --method: invalid choice: 'oracle'"),
     "mds without difficulty": (write_pool, {"diff": None}, "needs difficulty"),
     "nan difficulty": (
         lambda f: write_pool(f, difficulty_rows=[(f"v{i:02d}", "nan" if i == 7 else "1.0") for i in range(N)]),

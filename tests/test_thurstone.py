@@ -237,6 +237,7 @@ def test_cli_round_trip(tmp_path):
     assert np.allclose(scores, T.map_scores(m, "normal"), atol=1e-10)
 
     out = tmp_path / "sub" / "s.csv"
+    out.parent.mkdir()
     counts = write(tmp_path / "c.csv", "item,x,y\nx,-,7\ny,3,-\n")  # diagonal content is ignored
     assert main(["thurstone", "--matrix", str(counts), "--counts", "--link", "sigmoid", "--out", str(out)]) == 0
     rows = out.read_text().splitlines()

@@ -318,8 +318,8 @@ paper_scale:
   models:
     f: {weights: weights/visualquality_r1, arch: qwen2_5_vl, lora_rank: 64, per_device_batch: 24,
         generations: 6, frames: 8, frame_size: 448, max_new_tokens: 256, batch_counts: completions}
-    student: {weights: weights/llava_ov, arch: llava_onevision, lora_rank: 0, per_device_batch: 2,
-              generations: 1, frames: 8, frame_size: 384, max_new_tokens: 0, trainable: full, zero_stage: 3,
+    student: {weights: weights/llava_ov, arch: llava_onevision, per_device_batch: 2,
+              generations: 1, frames: 8, frame_size: 384, max_new_tokens: 1, trainable: full, zero_stage: 3,
               videos_per_sample: 2}
 """
 

@@ -191,7 +191,7 @@ def test_cli_bad_inputs_one_line_and_nothing_written(tables, tmp_path, capsys):
     empty.write_bytes(b"")
     cases = [
         ([good, ref, "301"], "--size 301 must be between 1 and the 300 candidates"),
-        ([good, ref, "0"], "--size 0 must be between 1"),
+        ([good, ref, "0"], "argument --size: expected an integer in [1, "),
         ([_write(tmp_path / "nometric.csv", cand.drop(columns=["ti", "si"])), ref, "10"], "missing metric column(s)"),
         ([_write(tmp_path / "nan.csv", nan), ref, "10"], "nan.csv: row 9 (video_id c0007) has a non-finite noise"),
         ([_write(tmp_path / "noid.csv", cand.drop(columns=["video_id"])), ref, "10"], "noid.csv: no id column"),

@@ -4,7 +4,11 @@ A workflow job that runs a whole stage of one variant (every seed and dataset) c
 one Python process per command: torch, the models and the features files are imported and read once
 (``vqaloop.io.readers`` keeps the arrays it read), which is most of the time of a short command. Each argument
 is one command line without the leading ``vqaloop``, e.g. ``'select --method random --features F.npz ...'``.
-The first failing command stops the batch with its exit status; its error names the command's position.
+Every command's arguments are parsed and checked (``vqaloop.cli.parse_command``: ranges, names, output paths)
+before the first one runs, so a bad argument anywhere writes nothing. The first command that fails while running
+(bad data it reads) stops the batch with its exit status; its error names the command's position. The outputs of
+the commands before it stay (decided): each of them is complete, since a command writes all of its outputs or none,
+and a workflow job that fails has its declared outputs removed by Snakemake anyway.
 ``--threads N`` is a default for every command with a ``--threads`` option: a performance knob the workflow
 passes outside the commands themselves, so changing it reruns nothing.
 """
@@ -21,7 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--threads", type=int, default=None,
+    from vqaloop.cli_checks import threads
+
+    parser.add_argument("--threads", type=threads, default=None,
                         help="CPU threads of every command that has a --threads option and does not set it")  # fmt: skip
     parser.add_argument("commands", nargs="+", metavar="COMMAND",
                         help="one quoted vqaloop command line per argument (without 'vqaloop')")  # fmt: skip
@@ -48,14 +54,20 @@ def parse_commands(lines: list[str]) -> list[list[str]]:
 
 
 def run(args) -> int:
-    from vqaloop.cli import run_command
+    from vqaloop.cli import parse_command
 
     commands = parse_commands(args.commands)
+    parsed = []
+    for k, argv in enumerate(commands, 1):  # every command's arguments and paths, before the first one runs
+        try:
+            parsed.append(parse_command(argv[0], argv[1:], {} if args.threads is None else {"threads": args.threads}))
+        except UserError as err:
+            raise UserError(f"batch command {k}/{len(commands)} ({argv[0]}): {err}") from None
     start = time.perf_counter()
-    for k, argv in enumerate(commands, 1):
+    for k, (argv, (module, command_args)) in enumerate(zip(commands, parsed, strict=True), 1):
         log.info("batch %d/%d: vqaloop %s", k, len(commands), shlex.join(argv))
         try:
-            status = run_command(argv[0], argv[1:], {} if args.threads is None else {"threads": args.threads})
+            status = int(module.run(command_args) or 0)
         except UserError as err:
             raise UserError(f"batch command {k}/{len(commands)} ({argv[0]}): {err}") from None
         if status:

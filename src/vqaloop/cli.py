@@ -55,7 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "w2s-figure": ("vqaloop.tables.w2s_figures", "W2S-VQA Fig. 4 analogue: each teacher vs its student"),
     "claims": ("vqaloop.tables.claims", "claim-by-claim verdicts of both papers: paired tests over seeds"),
     "mds-replay-inputs": ("vqaloop.selection.replay_inputs", "the MDS-VQA authors' g as vqaloop select inputs"),
-    "mds-replay": ("vqaloop.tables.mds_replay", "MDS-VQA's SDR cells from the authors' outputs; the claim on human MOS"),
+    "mds-replay": (
+        "vqaloop.tables.mds_replay",
+        "MDS-VQA's SDR cells from the authors' outputs; the claim on human MOS",
+    ),
     "metrics": ("vqaloop.w2s.metrics", "W2S: the nine low-level metrics (Appendix A.2) of videos at 1 fps"),
     "shape": ("vqaloop.w2s.shaping", "W2S: pick N candidates whose metric histograms match a reference set's"),
     "iqa": ("vqaloop.w2s.classical", "W2S: classical no-reference teachers (BRISQUE, NIQE) of videos at 1 fps"),
@@ -64,13 +67,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("vqaloop.batch", "run several vqaloop commands in one process (one workflow job per stage)"),
     "gpu-run": ("vqaloop.devices", "run a command with its own GPU(s): a per-device lock, CUDA_VISIBLE_DEVICES set"),
     "record-job": ("vqaloop.provenance.records", "write a workflow job's output checksums (results/<run>/checksums)"),
-    "compare-runs": ("vqaloop.provenance.compare", "where two runs' outputs first differ, in DAG order, and by how much"),
+    "compare-runs": (
+        "vqaloop.provenance.compare",
+        "where two runs' outputs first differ, in DAG order, and by how much",
+    ),
     "dispatch": ("vqaloop.dispatch", "show the CPU-dispatch pin (the environment every command runs under)"),
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose errors are the project's one line (``vqaloop: error: ...``, exit 2), not usage."""
+
+    def error(self, message: str):
+        raise UserError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vqaloop", description=__doc__.splitlines()[0])
+    parser = Parser(prog="vqaloop", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in COMMANDS.items():
@@ -87,16 +100,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     top = build_parser()
     # Parse only the global flags and the command name; the command's module parses the rest.
-    known, rest = top.parse_known_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if known.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if known.command is None:
-        top.print_help()
-        return 0 if not argv else 2
     try:
+        known, rest = top.parse_known_args(argv)
+        logging.basicConfig(
+            level=logging.DEBUG if known.verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        if known.command is None:
+            top.print_usage(sys.stderr)
+            raise UserError("no command given (vqaloop --help lists them)")
         return run_command(known.command, rest)
     except UserError as err:
         print(f"vqaloop: error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, always
@@ -108,11 +121,21 @@ def run_command(command: str, argv: list[str], defaults: dict | None = None) -> 
 
     ``defaults``: new defaults for the options the command has (``vqaloop batch --threads``); others ignored.
     """
+    module, args = parse_command(command, argv, defaults)
+    return int(module.run(args) or 0)
+
+
+def parse_command(command: str, argv: list[str], defaults: dict | None = None):
+    """(module, args) of one command line, every argument checked before anything runs (``vqaloop.cli_checks``:
+    ranges, names, paths; a bad one is a UserError naming the option)."""
+    from vqaloop.cli_checks import check_paths
+
     module_name, help_text = COMMANDS[command]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"vqaloop {command}", description=help_text)
+    parser = Parser(prog=f"vqaloop {command}", description=help_text)
     module.add_arguments(parser)
     dests = {action.dest for action in parser._actions}
     parser.set_defaults(**{k: v for k, v in (defaults or {}).items() if k in dests})
     args = parser.parse_args(argv)
-    return int(module.run(args) or 0)
+    check_paths(parser, args, getattr(module, "derived_outputs", None))
+    return module, args

@@ -51,6 +51,18 @@ def validate_config(config: dict, source: str = "config", schema_path: Path = SC
     return config
 
 
+def validate_keys(config: dict, keys: list[str], source: str, schema_path: Path = SCHEMA_PATH) -> None:
+    """Only the top-level ``keys`` of ``config`` against the schema (a tool that reads one section of a config,
+    e.g. ``vqaloop plan-memory``'s ``paper_scale``); one line naming the key otherwise."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    part = {"type": "object", "properties": {k: schema["properties"][k] for k in keys},
+            "definitions": schema.get("definitions", {})}  # fmt: skip
+    errors = jsonschema.Draft7Validator(part).iter_errors({k: config[k] for k in keys if k in config})
+    errors = sorted(errors, key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
+    if errors:
+        raise UserError(f"{source}: {describe_error(errors[0])}")
+
+
 def check_semantics(config: dict, source: str) -> None:
     """Rules a schema cannot express: split fractions sum to 1, recipe keys match the recipe type."""
     for name, ds in config["corpus"]["datasets"].items():

@@ -141,13 +141,16 @@ def describe_cvd(environ) -> str:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--lock-dir", type=Path, default=DEFAULT_LOCK_DIR,
+    from vqaloop.cli_checks import cache_dir, float_in, int_in
+
+    parser.add_argument("--lock-dir", type=cache_dir, default=DEFAULT_LOCK_DIR,
                         help="folder of the per-device lock files (shared by every job of a run)")  # fmt: skip
     parser.add_argument("--devices", help="comma-separated device ids to share (default: CUDA_VISIBLE_DEVICES,"
                         " else nvidia-smi -L)")  # fmt: skip
-    parser.add_argument("--count", type=int, default=1,
-                        help="devices the command gets (0: none; CUDA_VISIBLE_DEVICES is set empty)")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for free devices (default: wait)")
+    parser.add_argument("--count", type=int_in(0, 64), default=1,
+                        help="devices the command gets, 0 to 64 (0: none; CUDA_VISIBLE_DEVICES is set empty)")  # fmt: skip
+    parser.add_argument("--timeout", type=float_in(0.0, 1e7), default=None,
+                        help="seconds to wait for free devices (default: wait)")  # fmt: skip
     parser.add_argument("command", nargs="+", metavar="COMMAND", help="the command to run, after --")
 
 

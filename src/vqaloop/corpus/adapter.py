@@ -82,8 +82,10 @@ def adapt_published(name: str, root: Path, metadata: Path | None, test_fraction:
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import float_in, name, output_file, seed
+
     parser.add_argument("--csv", type=Path, help="the user's table (not with --root)")
-    parser.add_argument("--dataset", required=True,
+    parser.add_argument("--dataset", required=True, type=name,
                         help="dataset name written to the manifest; with --root, a dataset adapter's name")  # fmt: skip
     parser.add_argument("--root", type=Path, help="a published dataset's folder, read by the --dataset adapter")
     parser.add_argument(
@@ -94,10 +96,11 @@ def add_arguments(parser):
     parser.add_argument("--id-column", help="unique id column (default: file name without extension)")
     parser.add_argument("--content-column", help="content/source id column (default: one content per video)")
     parser.add_argument("--split-column", help="train/test/pool column (default: labelled = train, else pool)")
-    parser.add_argument("--test-fraction", type=float, default=0.0, help="hold out labelled contents as test")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--test-fraction", type=float_in(0.0, 1.0, hi_open=True), default=0.0,
+                        help="hold out this share of the labelled contents as test, in [0, 1)")  # fmt: skip
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--data-root", type=Path, help="check that every video exists and decodes")
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def check_mode(args) -> None:

@@ -236,12 +236,16 @@ def build_catalogue(
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import float_in, json_object, output_file, seed
+
     parser.add_argument("--inventory", required=True, type=Path)
     parser.add_argument("--cache", default=".", type=Path, help="download cache the inventory paths are relative to")
-    parser.add_argument("--clip-seconds", required=True, type=float)
-    parser.add_argument("--params", required=True, help="JSON: catalogue settings (config corpus.catalogue)")
-    parser.add_argument("--seed", required=True, type=int)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--clip-seconds", required=True, type=float_in(0.0, 30.0, lo_open=True),
+                        help="seconds per clip, in (0, 30] (config corpus.clip.seconds)")  # fmt: skip
+    parser.add_argument("--params", required=True, type=json_object,
+                        help="JSON: catalogue settings (config corpus.catalogue)")  # fmt: skip
+    parser.add_argument("--seed", required=True, type=seed)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

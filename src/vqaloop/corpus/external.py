@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from vqaloop.errors import UserError
-from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.manifest import validate_manifest
 
 log = logging.getLogger(__name__)
@@ -105,22 +105,25 @@ def adapt_dataset(adapter: str, root: Path, metadata: Path | None, dataset: str,
 
 
 def add_arguments(parser):
-    parser.add_argument("--adapter", required=True, help="adapter name (vqaloop.datasets registry)")
+    from vqaloop.cli_checks import float_in, name, output_file, seed
+    from vqaloop.datasets import adapter_names
+
+    parser.add_argument("--adapter", required=True, choices=adapter_names(), help="adapter (vqaloop.datasets registry)")
     parser.add_argument("--root", required=True, type=Path, help="the dataset's folder as published")
     parser.add_argument("--metadata", type=Path, help="the metadata file, where not at its published place")
-    parser.add_argument("--dataset", required=True, help="the workflow's name of the dataset")
+    parser.add_argument("--dataset", required=True, type=name, help="the workflow's name of the dataset")
     parser.add_argument("--role", required=True, choices=ROLES)
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="test contents where no official split")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, type=Path, help="manifest CSV")
-    parser.add_argument("--oracle", required=True, type=Path, help="hidden pool labels CSV")
+    parser.add_argument("--test-fraction", type=float_in(0.0, 1.0, hi_open=True), default=0.2,
+                        help="share of test contents where no official split, in [0, 1)")  # fmt: skip
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--out", required=True, type=output_file, help="manifest CSV")
+    parser.add_argument("--oracle", required=True, type=output_file, help="hidden pool labels CSV")
 
 
 def run(args) -> int:
     manifest, oracle = adapt_dataset(args.adapter, args.root, args.metadata, args.dataset, args.role,
                                      args.test_fraction, args.seed)  # fmt: skip
-    write_csv_atomic(oracle, args.oracle)
-    write_csv_atomic(manifest, args.out)
+    write_all_atomic([(args.oracle, csv_writer(oracle)), (args.out, csv_writer(manifest))])  # both or neither
     log.info("%s (%s, role %s): %d videos, splits %s", args.dataset, args.adapter, args.role, len(manifest),
              manifest.split.value_counts().to_dict())  # fmt: skip
     return 0

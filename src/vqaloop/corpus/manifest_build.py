@@ -13,7 +13,7 @@ import pandas as pd
 
 from vqaloop.corpus.render import TOOLCHAIN_FILE
 from vqaloop.errors import UserError
-from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.manifest import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_manifest
 from vqaloop.io.readers import read_csv, read_json
 
@@ -39,10 +39,12 @@ def assemble(plan: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, pd
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import output_file
+
     parser.add_argument("--plan", required=True, type=Path)
     parser.add_argument("--shards", required=True, nargs="+", type=Path, help="rendered shard folders")
-    parser.add_argument("--out", required=True, type=Path, help="manifest CSV")
-    parser.add_argument("--oracle", required=True, type=Path, help="hidden pool labels CSV")
+    parser.add_argument("--out", required=True, type=output_file, help="manifest CSV")
+    parser.add_argument("--oracle", required=True, type=output_file, help="hidden pool labels CSV")
 
 
 def shard_toolchain(shards: list[Path]) -> dict:
@@ -66,8 +68,7 @@ def run(args) -> int:
                                  dtype={"video_id": str}) for s in args.shards])  # fmt: skip
     manifest, oracle = assemble(plan, labels)
     validate_manifest(manifest, args.out)
-    write_csv_atomic(oracle, args.oracle)
-    write_csv_atomic(manifest, args.out)
+    write_all_atomic([(args.oracle, csv_writer(oracle)), (args.out, csv_writer(manifest))])  # both or neither
     log.info("manifest %s: %d videos (%d in the pool, labels held by the oracle), rendered by %s", args.out,
              len(manifest), len(oracle), toolchain["ffmpeg"])  # fmt: skip
     return 0

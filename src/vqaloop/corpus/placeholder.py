@@ -22,11 +22,12 @@ import pandas as pd
 import yaml
 
 from vqaloop.errors import UserError
-from vqaloop.io.atomic import write_csv_atomic, write_text_atomic
+from vqaloop.io.atomic import atomic_dir, write_csv_atomic
 
 log = logging.getLogger(__name__)
 
 PLACEHOLDER_CONFIG = "paper_placeholder.yaml"
+MAX_VIDEOS = 100_000  # placeholder videos per dataset (empty files: enough to count any DAG)
 
 
 def placeholder_datasets(config: dict, out: Path, videos: int, seed: int) -> dict[str, Path]:
@@ -108,27 +109,39 @@ def placeholder_config(config: dict, out: Path, new_roots: dict, weights: dict, 
 
 
 def write_placeholder_tree(config_path: Path, out: Path, videos: int, seed: int) -> Path:
+    """The tree, written as a whole (``atomic_dir``: a folder it did not write is never replaced); the config in it
+    points at ``out``, where the tree ends up."""
     from vqaloop.config import load_config, validate_config
 
     config = load_config(config_path)
     if not any("adapter" in s for s in config["corpus"]["datasets"].values()):
         raise UserError(f"{config_path}: no dataset of corpus.datasets has an adapter: nothing to stand in for")
     out = out.resolve()
-    new_roots = placeholder_datasets(config, out, videos, seed)
-    weights = placeholder_weights(config, out)
-    teachers = placeholder_teacher_scores(config, new_roots, out, seed)
-    new = validate_config(placeholder_config(config, out, new_roots, weights, teachers), str(config_path))
-    header = f"# Placeholder tree of {config_path} (vqaloop placeholder-tree): for snakemake -n only.\n"
-    target = out / PLACEHOLDER_CONFIG
-    write_text_atomic(target, header + yaml.safe_dump(new, sort_keys=False))
-    return target
+    with atomic_dir(out, PLACEHOLDER_CONFIG) as tmp:
+        new_roots = placeholder_datasets(config, tmp, videos, seed)
+        weights = placeholder_weights(config, tmp)
+        teachers = placeholder_teacher_scores(config, new_roots, tmp, seed)
+
+        def final(paths: dict[str, Path]) -> dict[str, Path]:
+            return {k: out / p.relative_to(tmp) for k, p in paths.items()}
+
+        new = placeholder_config(config, out, final(new_roots), final(weights), final(teachers))
+        new = validate_config(new, str(config_path))
+        header = f"# Placeholder tree of {config_path} (vqaloop placeholder-tree): for snakemake -n only.\n"
+        (tmp / PLACEHOLDER_CONFIG).write_text(header + yaml.safe_dump(new, sort_keys=False))
+    return out / PLACEHOLDER_CONFIG
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import int_in, output_dir, seed
+
     parser.add_argument("--config", required=True, type=Path, help="a paper-scale config (config/paper.yaml)")
-    parser.add_argument("--out", required=True, type=Path, help="the folder of the placeholder tree")
-    parser.add_argument("--videos", type=int, default=20, help="placeholder videos per dataset")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, type=output_dir(PLACEHOLDER_CONFIG),
+                        help=f"the folder of the placeholder tree: new, empty, or an earlier tree ({PLACEHOLDER_CONFIG} "
+                             "in it), which is replaced")  # fmt: skip
+    parser.add_argument("--videos", type=int_in(2, MAX_VIDEOS), default=20,
+                        help=f"placeholder videos per dataset, 2 to {MAX_VIDEOS}")  # fmt: skip
+    parser.add_argument("--seed", type=seed, default=0)
 
 
 def run(args) -> int:

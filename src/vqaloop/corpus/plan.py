@@ -188,13 +188,17 @@ def plan_dataset(catalogue: pd.DataFrame, dataset: str, allocation_requests: dic
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import int_in, json_object, name, output_file, seed
+
     parser.add_argument("--catalogue", required=True, type=Path)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--allocation", required=True, help="JSON {dataset: {category: count}} of all datasets")
-    parser.add_argument("--spec", required=True, help="JSON: this dataset's config (recipe, versions, splits)")
-    parser.add_argument("--seed", required=True, type=int)
-    parser.add_argument("--shards", required=True, type=int)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--dataset", required=True, type=name)
+    parser.add_argument("--allocation", required=True, type=json_object,
+                        help="JSON {dataset: {category: count}} of all datasets")  # fmt: skip
+    parser.add_argument("--spec", required=True, type=json_object,
+                        help="JSON: this dataset's config (recipe, versions, splits)")  # fmt: skip
+    parser.add_argument("--seed", required=True, type=seed)
+    parser.add_argument("--shards", required=True, type=int_in(1, 10_000), help="render jobs, 1 to 10000")
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

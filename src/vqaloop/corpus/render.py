@@ -28,6 +28,7 @@ from vqaloop.corpus.pristine import ClipFormat, render_content
 from vqaloop.corpus.vmaf import vmaf_means, vmaf_to_mos
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import atomic_dir, write_csv_atomic
+from vqaloop.io.paths import check_name
 from vqaloop.io.readers import parse_json_argument, read_csv
 from vqaloop.io.video import encode, ffmpeg_build, file_sha256
 
@@ -95,6 +96,27 @@ def render_shard(plan: pd.DataFrame, catalogue: pd.DataFrame, out_dir: Path, rel
     return timing
 
 
+CLIP_SIZES = {"width": 7680, "height": 4320}  # even pixels, 2 to this
+CLIP_TIMES = {"fps": 120.0, "seconds": 30.0}  # positive, up to this
+
+
+def clip_format(text: str) -> ClipFormat:
+    """``--clip``'s JSON as a ClipFormat: width and height even integers, fps and seconds positive numbers (the
+    schema's ``corpus.clip``)."""
+    clip = parse_json_argument(text, "--clip")
+    if not isinstance(clip, dict) or set(clip) != {*CLIP_SIZES, *CLIP_TIMES}:
+        raise UserError(f"--clip: expected JSON with width, height, fps, seconds, got {text[:80]}")
+    for key, hi in CLIP_SIZES.items():
+        value = clip[key]
+        if not (isinstance(value, int) and not isinstance(value, bool) and value % 2 == 0 and 2 <= value <= hi):
+            raise UserError(f"--clip: {key} {value!r} is not an even integer in [2, {hi}]")
+    for key, hi in CLIP_TIMES.items():
+        value = clip[key]
+        if not (isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= hi):
+            raise UserError(f"--clip: {key} {value!r} is not a number in (0, {hi:g}]")
+    return ClipFormat(**clip)
+
+
 @contextlib.contextmanager
 def scratch_inside(folder: Path):
     """Temporary files of this process (VMAF logs, codec round trips) inside ``folder``'s ``.scratch``: a job
@@ -111,17 +133,21 @@ def scratch_inside(folder: Path):
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import float_in, json_object, nonneg_int, output_dir
+
     parser.add_argument("--plan", required=True, type=Path)
     parser.add_argument("--catalogue", required=True, type=Path)
-    parser.add_argument("--shard", required=True, type=int)
+    parser.add_argument("--shard", required=True, type=nonneg_int)
     parser.add_argument("--data-root", required=True, type=Path)
-    parser.add_argument("--clip", required=True, help="JSON {width, height, fps, seconds}")
-    parser.add_argument("--rater-noise-sd", type=float, default=0.0)
+    parser.add_argument("--clip", required=True, type=json_object, help="JSON {width, height, fps, seconds}")
+    parser.add_argument("--rater-noise-sd", type=float_in(0.0, 4.0), default=0.0,
+                        help="sd of simulated rater noise on the 1-5 MOS scale, in [0, 4]")  # fmt: skip
     parser.add_argument("--no-vmaf", action="store_true", help="skip VMAF labels (datasets labelled by construction)")
     parser.add_argument("--x265-preset", default=distortions.PAPER_PRESETS["h265"], choices=distortions.X265_PRESETS,
                         help="x265 preset of the h265 family (W2S A.3.3: veryslow, the default)")  # fmt: skip
     parser.add_argument("--cache", default=".", type=Path, help="download cache the catalogue paths are relative to")
-    parser.add_argument("--out", required=True, type=Path, help="the shard folder")
+    parser.add_argument("--out", required=True, type=output_dir(TOOLCHAIN_FILE),
+                        help=f"the shard folder: new, empty, or a shard rendered before ({TOOLCHAIN_FILE} in it)")  # fmt: skip
 
 
 def run(args) -> int:
@@ -132,17 +158,20 @@ def run(args) -> int:
     missing = sorted(set(plan.content_id) - set(catalogue.content_id))
     if missing:
         raise UserError(f"{args.catalogue}: no content {missing[0]!r} of {args.plan} ({len(missing)} missing)")
-    clip = parse_json_argument(args.clip, "--clip")
-    try:
-        fmt = ClipFormat(**clip)
-    except TypeError:
-        raise UserError(f"--clip: expected JSON with width, height, fps, seconds, got {args.clip}") from None
+    for column in ("video_id", "content_id"):  # they name files of the shard
+        for value in plan[column]:
+            check_name(value, f"{args.plan}: {column}")
+    fmt = clip_format(args.clip)
     try:
         rel_root = args.out.resolve().relative_to(args.data_root.resolve()).as_posix()
     except ValueError:
         raise UserError(f"--out {args.out} is not inside --data-root {args.data_root}") from None
     start = time.perf_counter()
-    with atomic_dir(args.out) as tmp, scratch_inside(tmp), distortions.codec_presets(h265=args.x265_preset):
+    with (
+        atomic_dir(args.out, TOOLCHAIN_FILE) as tmp,
+        scratch_inside(tmp),
+        distortions.codec_presets(h265=args.x265_preset),
+    ):
         timing = render_shard(
             plan, catalogue, tmp, rel_root, fmt, args.rater_noise_sd, args.cache, vmaf=not args.no_vmaf
         )

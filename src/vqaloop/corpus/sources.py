@@ -284,9 +284,12 @@ def build_inventory(cache: Path, enabled: list[str]) -> pd.DataFrame:
 
 
 def add_arguments(parser):
-    parser.add_argument("--cache", required=True, type=Path, help="download cache folder (reused)")
-    parser.add_argument("--sources", nargs="+", required=True, help=f"any of {sorted(FETCHERS)}")
-    parser.add_argument("--out", required=True, type=Path, help="inventory CSV")
+    from vqaloop.cli_checks import cache_dir, output_file
+
+    parser.add_argument("--cache", required=True, type=cache_dir, help="download cache folder (reused)")
+    parser.add_argument("--sources", nargs="+", required=True, choices=sorted(FETCHERS), metavar="SOURCE",
+                        help=f"any of {sorted(FETCHERS)}")  # fmt: skip
+    parser.add_argument("--out", required=True, type=output_file, help="inventory CSV")
 
 
 def run(args) -> int:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vqaloop.io.atomic import atomic_path, write_csv_atomic
+from vqaloop.errors import UserError
+from vqaloop.io.atomic import csv_writer, figure_writer, write_all_atomic
 from vqaloop.io.manifest import SPLITS, read_manifest
 from vqaloop.io.readers import parse_json_argument, read_csv, read_json
 from vqaloop.io.video import read_frames
@@ -61,7 +62,8 @@ def pick_samples(df: pd.DataFrame, k: int, seed: int) -> pd.DataFrame:
     return order.iloc[idx]
 
 
-def contact_sheet(tables: list[pd.DataFrame], data_root: Path, k: int, seed: int, out: Path) -> None:
+def contact_sheet(tables: list[pd.DataFrame], data_root: Path, k: int, seed: int):
+    """Sample frames of every dataset across its MOS range (the figure)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,26 +89,30 @@ def contact_sheet(tables: list[pd.DataFrame], data_root: Path, k: int, seed: int
                 ax.set_ylabel(df.dataset.iloc[0], fontsize=8)
     fig.suptitle("Embedded corpus: a middle frame per sample, low to high MOS (VMAF-derived)", fontsize=9)
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    return fig
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import int_in, json_object, output_file, seed
+
     parser.add_argument("--manifests", nargs="+", required=True, type=Path)
     parser.add_argument("--oracles", nargs="+", required=True, type=Path)
     parser.add_argument("--data-root", required=True, type=Path)
-    parser.add_argument("--analogues", required=True, help="JSON {dataset: paper dataset it stands for}")
-    parser.add_argument("--domains", default="{}", help="JSON {dataset: description of its content and distortions}")
-    parser.add_argument("--per-dataset", type=int, default=6)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--table", required=True, type=Path)
-    parser.add_argument("--figure", required=True, type=Path)
+    parser.add_argument("--analogues", required=True, type=json_object,
+                        help="JSON {dataset: paper dataset it stands for}")  # fmt: skip
+    parser.add_argument("--domains", default="{}", type=json_object,
+                        help="JSON {dataset: description of its content and distortions}")  # fmt: skip
+    parser.add_argument("--per-dataset", type=int_in(1, 100), default=6, help="frames shown per dataset, 1 to 100")
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--table", required=True, type=output_file)
+    parser.add_argument("--figure", required=True, type=output_file)
 
 
 def run(args) -> int:
     analogues = parse_json_argument(args.analogues, "--analogues")
     domains = parse_json_argument(args.domains, "--domains")
+    if len(args.manifests) != len(args.oracles):
+        raise UserError(f"--oracles: {len(args.oracles)} file(s) for {len(args.manifests)} --manifests (one each)")
     tables, rows = [], []
     for manifest_path, oracle_path in zip(args.manifests, args.oracles, strict=True):
         manifest = read_manifest(manifest_path)
@@ -117,7 +123,7 @@ def run(args) -> int:
         rows.append({**summarise(full, analogues.get(name, ""), domains.get(name, "")),
                      "ffmpeg": rendered_by(full, args.data_root)})  # fmt: skip
     summary = pd.DataFrame(rows)
-    write_csv_atomic(summary, args.table)
-    contact_sheet(tables, args.data_root, args.per_dataset, args.seed, args.figure)
+    figure = contact_sheet(tables, args.data_root, args.per_dataset, args.seed)
+    write_all_atomic([(args.table, csv_writer(summary)), (args.figure, figure_writer(figure, dpi=110))])
     log.info("corpus summary:\n%s", summary.to_string(index=False))
     return 0

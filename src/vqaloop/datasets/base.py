@@ -16,6 +16,7 @@ import pandas as pd
 
 from vqaloop.errors import UserError
 from vqaloop.io.manifest import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_manifest
+from vqaloop.io.paths import check_relative_path
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".y4m", ".flv", ".ts", ".mpg", ".mpeg", ".3gp")
 SHOWN = 3  # missing files named in an error line
@@ -112,6 +113,10 @@ class DatasetAdapter:
         root = Path(root)
         files = self.metadata_paths(root, metadata)
         table = self.parse(root, files).reset_index(drop=True)
+        for i, path in enumerate(table["path"].astype(str)):  # a metadata file never points outside the dataset
+            if os.path.isabs(path):
+                raise UserError(f"{files[0]}: row {i + 2}: video path {path[:80]!r} is absolute, not under {root}")
+            check_relative_path(path, f"{files[0]}: row {i + 2}")
         table["dataset"] = self.name
         if self.mos_range is not None:
             table["mos"] = self.rescaled(table, files[0])

@@ -37,7 +37,7 @@ import pandas as pd
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation import thurstone
-from vqaloop.io.atomic import write_csv_atomic, write_text_atomic
+from vqaloop.io.atomic import csv_writer, text_writer, write_all_atomic
 from vqaloop.io.manifest import read_manifest
 
 log = logging.getLogger(__name__)
@@ -288,22 +288,22 @@ def read_scores(path: Path, video_ids: pd.Series, column: str = "score") -> np.n
 
 
 def add_arguments(parser):
-    parser.add_argument("--predictions", required=True, nargs="+", metavar="NAME=CSV",
+    from vqaloop.cli_checks import float_in, int_in, name_equals_path, output_file
+
+    parser.add_argument("--predictions", required=True, nargs="+", type=name_equals_path, metavar="NAME=CSV",
                         help="one per model: a CSV with video_id and a score column for the gMAD pool")  # fmt: skip
     parser.add_argument("--manifest", required=True, type=Path, help="manifest of the (labelled) gMAD pool")
-    parser.add_argument("--split", default="test", help="manifest split that forms the pool ('all' for every row)")
+    parser.add_argument("--split", default="test", choices=["train", "test", "pool", "all"],
+                        help="manifest split that forms the pool ('all' for every row)")  # fmt: skip
     parser.add_argument("--score-column", default="score", help="column of the prediction CSVs (score | mos_pred)")
-    parser.add_argument("--levels", type=int, default=5)
-    parser.add_argument("--delta", type=float, default=None, help="half-width of a level set (default: width / 4)")
-    parser.add_argument("--out", required=True, type=Path, help="result JSON")
-    parser.add_argument("--pairs", type=Path, help="CSV of every pair (attacker, defender, level, videos, win)")
+    parser.add_argument("--levels", type=int_in(1, 1000), default=5, help="level sets, 1 to 1000")
+    parser.add_argument("--delta", type=float_in(0.0), default=None,
+                        help="half-width of a level set, >= 0 (default: width / 4)")  # fmt: skip
+    parser.add_argument("--out", required=True, type=output_file, help="result JSON")
+    parser.add_argument("--pairs", type=output_file, help="CSV of every pair (attacker, defender, level, videos, win)")
 
 
 def run(args) -> int:
-    if args.levels < 1:
-        raise UserError(f"--levels must be >= 1, got {args.levels}")
-    if args.delta is not None and args.delta < 0:
-        raise UserError(f"--delta must be >= 0, got {args.delta}")
     named = _parse_named(args.predictions, "--predictions")
     if len(named) < 2:
         raise UserError("--predictions: a gMAD competition needs at least two models")
@@ -327,9 +327,10 @@ def run(args) -> int:
         "score_column": args.score_column, "predictions": {k: str(v) for k, v in named.items()},
         "pairs": None if args.pairs is None else str(args.pairs), **result.to_json(),
     }  # fmt: skip
+    writes = [(args.out, text_writer(json.dumps(payload, indent=2) + "\n"))]
     if args.pairs is not None:
-        write_csv_atomic(pairs_table(result, ids.to_numpy(), scores, mos), args.pairs)
-    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+        writes.append((args.pairs, csv_writer(pairs_table(result, ids.to_numpy(), scores, mos))))
+    write_all_atomic(writes)  # both files or neither
     summary = pd.DataFrame({"a": result.a, "r": result.r, "score": result.score, "rank": result.rank,
                             "thurstone_q": result.thurstone_q, "thurstone_rank": result.thurstone_rank},
                            index=result.names).sort_values("rank")  # fmt: skip

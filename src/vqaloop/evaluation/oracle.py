@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
-from vqaloop.io.readers import read_csv
+from vqaloop.io.readers import numeric_column, read_csv
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,12 @@ class LabelOracle:
         elif self._path.stem != dataset:
             raise UserError(f"{self._path}: oracle labels without a dataset column, and not named {dataset}.csv: "
                             f"cannot check they are {dataset!r}'s (--dataset)")  # fmt: skip
-        self._labels = table.set_index("video_id")["mos"]
+        dup = table.video_id.duplicated()
+        if table.video_id.isna().any() or dup.any():
+            raise UserError(f"{self._path}: empty or repeated video_id in oracle labels (row "
+                            f"{int(np.flatnonzero(dup | table.video_id.isna())[0]) + 2})")  # fmt: skip
+        mos = numeric_column(table, "mos", self._path)
+        self._labels = pd.Series(mos, index=table.video_id, name="mos")
         self.dataset = dataset
         self.revealed: set[str] = set()
 
@@ -45,7 +51,10 @@ class LabelOracle:
         selection_path = Path(selection_path)
         if not selection_path.is_file():
             raise UserError(f"{selection_path}: no selection file: the oracle reveals labels only after selection")
-        selection = read_csv(selection_path, "a selection file (video_id,rank)", ("video_id",), dtype={"video_id": str})
+        if selection_path.resolve() == self._path.resolve():
+            raise UserError(f"{selection_path}: the oracle file itself is no selection (give a vqaloop select output)")
+        selection = read_csv(selection_path, "a selection file (video_id,rank)", ("video_id", "rank"),
+                             dtype={"video_id": str})  # fmt: skip
         if selection.video_id.isna().any() or selection.video_id.duplicated().any():
             raise UserError(f"{selection_path}: empty or repeated video_id in a selection file")
         unknown = sorted(set(selection.video_id) - set(self._labels.index))
@@ -59,10 +68,12 @@ class LabelOracle:
 
 
 def add_arguments(parser):
-    parser.add_argument("--selection", required=True, type=Path)
+    from vqaloop.cli_checks import name, output_file
+
+    parser.add_argument("--selection", required=True, type=Path, help="a selection file (video_id,rank)")
     parser.add_argument("--oracle", required=True, type=Path)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--dataset", required=True, type=name)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

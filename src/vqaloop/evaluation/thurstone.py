@@ -13,7 +13,9 @@ with F the standard normal CDF (``link="normal"``: Thurstone Case V, the paper's
   objective is then strictly concave (log F is concave for both links, the prior is 1-strongly concave), so the
   MAP is unique, and ||q - q*|| <= ||gradient at q|| (strong concavity with modulus 1) certifies any estimate.
 * **The diagonal** is ignored (any value, NaN included): log F(q_i - q_i) = log F(0) does not depend on q.
-* **No symmetry is required**: M_ij + M_ji need not be 1 (counts never sum to 1); any finite M_ij >= 0 works.
+* **No symmetry is required of the solver**: M_ij + M_ji need not be 1 (counts never sum to 1); any finite
+  M_ij >= 0 works. The CLI reads probabilities (P(i over j) + P(j over i) = 1 for every pair, within 1e-6: a
+  matrix that breaks it is refused) or, with ``--counts``, counts of outcomes in [0, 1e12] (any totals).
 * **Numerics.** log F and its derivative r = F'/F in stable forms: log_ndtr and phi/Phi = exp(log phi - log_ndtr)
   for the normal link (no 0/0 for very negative differences), log-sigmoid and sigmoid(-x) for the logistic one.
 * **Solvers.** One matrix: :func:`map_scores`, scipy L-BFGS-B from q = 0 with the analytic gradient (the solver
@@ -51,6 +53,7 @@ from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_text_atomic
 
 LINKS = ("normal", "sigmoid")
+MAX_COUNT = 1e12  # a larger count is no pair-comparison study (and the Newton solve loses its precision)
 GTOL = 1e-10  # max |gradient| at which a MAP counts as converged
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -254,6 +257,8 @@ def _cell(path: Path, line: int, row: str, col: str, text: str, counts: bool) ->
         raise UserError(f"{where}: {text!r} is not a finite number")
     if counts and value < 0:
         raise UserError(f"{where}: {text} is a negative count")
+    if counts and value > MAX_COUNT:
+        raise UserError(f"{where}: {text} is a count above {MAX_COUNT:g}")
     if not counts and not 0.0 <= value <= 1.0:
         raise UserError(f"{where}: {text} is not a probability in [0, 1] (use --counts for counts)")
     return value
@@ -288,6 +293,8 @@ def read_matrix(path: Path, counts: bool = False) -> tuple[list[str], np.ndarray
             raise UserError(f"{path}: header names item {name!r} twice")
         seen.add(name)
     n = len(names)
+    if n < 2:
+        raise UserError(f"{path}: names {n} item; a preference matrix needs at least 2")
     if len(body) != n:
         raise UserError(f"{path}: not square: the header names {n} items but there are {len(body)} data rows")
     m = np.zeros((n, n))
@@ -300,7 +307,21 @@ def read_matrix(path: Path, counts: bool = False) -> tuple[list[str], np.ndarray
         for j in range(n):
             if i != j:  # the diagonal is ignored (any content)
                 m[i, j] = _cell(path, line, names[i], names[j], row[j + 1], counts)
+    if not counts:
+        check_complementary(path, names, m)
     return names, m
+
+
+def check_complementary(path: Path, names: list[str], m: np.ndarray) -> None:
+    """Probabilities of one pair sum to 1 (P(i over j) + P(j over i), within 1e-6); anything else is counts
+    (``--counts``: ties as 0.5 to each side, any totals)."""
+    gap = np.abs(m + m.T - 1.0)
+    np.fill_diagonal(gap, 0.0)
+    if gap.max() > 1e-6:
+        i, j = np.unravel_index(int(np.argmax(gap)), gap.shape)
+        raise UserError(f"{path}: P({names[i]} over {names[j]}) + P({names[j]} over {names[i]}) = "
+                        f"{m[i, j] + m[j, i]:.6g}, not 1: probabilities of a pair must be complementary "
+                        "(use --counts for counts of outcomes)")  # fmt: skip
 
 
 def add_arguments(parser):
@@ -308,16 +329,19 @@ def add_arguments(parser):
         "MAP scores of a pairwise preference matrix: maximise sum_{i != j} M_ij log F(q_i - q_j) - sum_i q_i^2 / 2 "
         "(W2S-VQA Eq. 35), F = normal CDF (Thurstone Case V) or logistic sigmoid (Bradley-Terry)."
     )
+    from vqaloop.cli_checks import output_file
+
     parser.add_argument("--matrix", required=True, type=Path,
                         help="square CSV: the header row is a corner cell then the item names; each row is an item "
                              "name (same names, same order) then its entries; entry (i, j) = P(i preferred over j) "
-                             "in [0, 1] (or a count with --counts). Diagonal cells are ignored (may be blank).")  # fmt: skip
+                             "in [0, 1], P(i over j) + P(j over i) = 1 (or a count with --counts). Diagonal cells "
+                             "are ignored (may be blank).")  # fmt: skip
     parser.add_argument("--link", choices=LINKS, default="normal",
                         help="normal: Thurstone Case V (the paper); sigmoid: Bradley-Terry (the authors' code)")  # fmt: skip
     parser.add_argument("--counts", action="store_true",
-                        help="entries are non-negative counts of 'i preferred over j' (a pair-comparison study; "
-                             "fractions allowed, e.g. 0.5 per tie)")  # fmt: skip
-    parser.add_argument("--out", type=Path, help="output CSV (item,score); default: stdout")
+                        help="entries are counts of 'i preferred over j' in [0, 1e12] (a pair-comparison study; "
+                             "fractions allowed, e.g. 0.5 per tie; no totals required)")  # fmt: skip
+    parser.add_argument("--out", type=output_file, help="output CSV (item,score); default: stdout")
 
 
 def run(args) -> int:

@@ -21,6 +21,14 @@ from vqaloop.io.atomic import atomic_path
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def features_file(root: str | os.PathLike, dataset: str, encoder: str) -> Path:
+    """``<root>/<dataset>/<encoder>.npz``, the place of a dataset's features; ``dataset`` and ``encoder`` are safe
+    names and the file stays under ``root`` (``vqaloop.io.paths.under_root``)."""
+    from vqaloop.io.paths import under_root
+
+    return under_root(root, dataset, f"{encoder}.npz", what=f"features of dataset {str(dataset)[:40]!r}")
+
+
 @dataclass
 class Features:
     ids: list[str]

@@ -15,8 +15,10 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from vqaloop.errors import UserError
 
 
 def current_umask() -> int:
@@ -75,6 +77,8 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     Temporaries of ``target`` left by a killed earlier run are removed first.
     """
     target = Path(target)
+    if target.is_dir():  # outputs are checked before a command runs (vqaloop.cli_checks); this one was not
+        raise UserError(f"{target}: is a folder, expected a file to write")
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     suffix = target.suffix if suffix is None else suffix
@@ -91,24 +95,67 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
 
 
 @contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(target: str | os.PathLike, marker: str) -> Iterator[Path]:
     """Yield a temporary folder beside ``target``; it replaces ``target`` only if the block succeeds.
 
-    Temporaries of ``target`` left by a killed earlier run are removed first.
+    ``marker``: a file the block writes in the folder, by which a later run recognises its own output. An existing
+    ``target`` is replaced only when it is empty or holds that file (``vqaloop.io.paths.check_replaceable``): no
+    command deletes a folder it did not write. Temporaries of ``target`` left by a killed earlier run are removed
+    first.
     """
+    from vqaloop.io.paths import check_replaceable
+
     target = Path(target)
+    check_replaceable(target, marker, str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmpdir", dir=target.parent))
     try:
         yield tmp
+        if not (tmp / marker).is_file():
+            raise RuntimeError(f"{target}: the folder's writer did not write its marker {marker}")
         os.chmod(tmp, dir_mode())
+        check_replaceable(target, marker, str(target))
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_all_atomic(writes: list[tuple[str | os.PathLike, Callable[[Path], object]]]) -> None:
+    """Several outputs of one command as one: ``(target, write)`` pairs, each ``write(tmp)`` filling its temporary;
+    the targets are renamed only once every write succeeded (a failure leaves none of them changed)."""
+    with contextlib.ExitStack() as stack:
+        temporaries = [stack.enter_context(atomic_path(target)) for target, _ in writes]
+        for tmp, (_, write) in zip(temporaries, writes, strict=True):
+            write(tmp)
+
+
+def csv_writer(df, **kwargs) -> Callable[[Path], None]:
+    """A ``write`` of :func:`write_all_atomic` that writes ``df`` as :func:`write_csv_atomic` does."""
+    kwargs.setdefault("index", False)
+    kwargs.setdefault("lineterminator", "\n")
+    return lambda tmp: df.to_csv(tmp, **kwargs)
+
+
+def text_writer(text: str) -> Callable[[Path], None]:
+    """A ``write`` of :func:`write_all_atomic` that writes ``text`` as :func:`write_text_atomic` does."""
+    return lambda tmp: tmp.write_text(text)
+
+
+def figure_writer(fig, dpi: int) -> Callable[[Path], None]:
+    """A ``write`` of :func:`write_all_atomic` that saves a matplotlib figure (format from the target's suffix, no
+    software stamp, so the same figure gives the same bytes) and closes it."""
+
+    def write(tmp: Path) -> None:
+        import matplotlib.pyplot as plt
+
+        fig.savefig(tmp, dpi=dpi, metadata={"Software": None})
+        plt.close(fig)
+
+    return write
 
 
 def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:

@@ -3,17 +3,22 @@
 Required columns: ``video_id`` (unique), ``path`` (relative to the data root), ``mos`` (empty in a pool until
 labelled), ``split`` (train | test | pool), ``dataset``, ``content_id`` (splits never share a content_id).
 Optional: ``domain``, ``distortion``, ``level``, ``fps``, ``width``, ``height``, ``n_frames`` and more.
+``dataset`` names a folder (``<features root>/<dataset>/``): a safe name (``vqaloop.io.paths.check_name``); a
+relative ``path`` stays under the data root (no leading ``..``); a MOS is a finite number within +-1e9.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from vqaloop.errors import UserError
+from vqaloop.io.paths import NAME_PATTERN, check_name, check_relative_path
+from vqaloop.io.readers import MAX_VALUE
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,14 @@ def validate_manifest(df: pd.DataFrame, source: str | Path) -> pd.DataFrame:
     if bad_split.any():
         i = df.index[bad_split.to_numpy()][0]
         raise UserError(f"{source}: {_row(df, i)} has split {df.loc[i, 'split']!r}; valid: {list(SPLITS)}")
+    bad_name = ~df["dataset"].astype(str).str.fullmatch(NAME_PATTERN.pattern)
+    if bad_name.any():
+        i = df.index[bad_name.to_numpy()][0]
+        check_name(df.loc[i, "dataset"], f"{source}: {_row(df, i)}: dataset")
+    escaping = df["path"].astype(str).map(lambda p: not os.path.isabs(p) and os.path.normpath(p).startswith(".."))
+    if escaping.any():
+        i = df.index[escaping.to_numpy()][0]
+        check_relative_path(df.loc[i, "path"], f"{source}: {_row(df, i)}")
     mos = pd.to_numeric(df["mos"], errors="coerce")
     non_numeric = mos.isna() & df["mos"].notna() & (df["mos"].astype(str).str.strip() != "")
     if non_numeric.any():
@@ -59,6 +72,9 @@ def validate_manifest(df: pd.DataFrame, source: str | Path) -> pd.DataFrame:
     if np.isinf(mos).any():
         i = df.index[np.isinf(mos).to_numpy()][0]
         raise UserError(f"{source}: {_row(df, i)} has an infinite mos")
+    if (np.abs(mos) > MAX_VALUE).any():
+        i = df.index[(np.abs(mos) > MAX_VALUE).to_numpy()][0]
+        raise UserError(f"{source}: {_row(df, i)} has a mos of {mos[i]:g}, beyond +-{MAX_VALUE:g} (a corrupt file?)")
     unlabelled = mos.isna() & df["split"].isin(LABELLED_SPLITS)
     if unlabelled.any():
         i = df.index[unlabelled.to_numpy()][0]
@@ -79,6 +95,17 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     df = read_csv(path, "manifest file", dtype={"video_id": str, "content_id": str})
     return validate_manifest(df, path)
+
+
+def read_split(path: str | Path, split: str | None) -> pd.DataFrame:
+    """A manifest's rows, or only one split's, which must then have rows (the option ``--split`` is named)."""
+    df = read_manifest(path)
+    if split is None:
+        return df
+    rows = df[df.split == split]
+    if rows.empty:
+        raise UserError(f"{path}: no rows in split {split!r} (--split)")
+    return rows
 
 
 def manifest_of_args(args) -> pd.DataFrame | None:

@@ -32,7 +32,9 @@ def _reason(err: BaseException) -> str:
 
 def existing_file(path: str | os.PathLike, what: str) -> Path:
     """``path`` as a Path if it is a non-empty regular file; else one UserError naming it and ``what``."""
-    path = Path(path)
+    from vqaloop.io.paths import check_length
+
+    path = check_length(path, what)
     if not path.exists():
         raise UserError(f"{path}: {what} not found")
     if not path.is_file():
@@ -83,6 +85,27 @@ def read_csv(path: str | os.PathLike, what: str, required: tuple[str, ...] | lis
         shown = [str(c)[:40] for c in df.columns[:12]]
         raise UserError(f"{path}: {what} lacks column(s) {', '.join(missing)} (has {', '.join(shown) or 'none'})")
     return df
+
+
+MAX_VALUE = 1e9  # |value| above this in a score, MOS or metric column is a corrupt file (squares must stay finite)
+
+
+def numeric_column(df, column: str, path: str | os.PathLike, empty_ok: bool = False) -> np.ndarray:
+    """``df[column]`` as float64, every value a finite number within +-``MAX_VALUE`` (an empty cell only with
+    ``empty_ok``, as NaN); one UserError naming the file, the CSV line and the row's id otherwise."""
+    import pandas as pd
+
+    values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    empty = df[column].isna().to_numpy() | (df[column].astype(str).str.strip() == "").to_numpy()
+    bad = ~(np.abs(values) <= MAX_VALUE) & ~(empty & empty_ok)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        vid = f" (video_id {df['video_id'].iloc[pos]})" if "video_id" in df.columns else ""
+        raw = df[column].iloc[pos]
+        why = "empty" if empty[pos] else f"{raw!r} is not a finite number within +-{MAX_VALUE:g}"
+        raise UserError(f"{path}: row {pos + 2}{vid}: {column} {why}")
+    values[empty] = np.nan
+    return values
 
 
 def read_json(path: str | os.PathLike, what: str):

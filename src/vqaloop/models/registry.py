@@ -39,6 +39,12 @@ def _load_all() -> None:
     from vqaloop.models import alternatives, effnet_head, vlm  # noqa: F401  (they register themselves)
 
 
+def base_model_names() -> list[str]:
+    """Every registered base model, sorted."""
+    _load_all()
+    return sorted(BASE_MODELS)
+
+
 def get_base_model_class(name: str) -> type[torch.nn.Module]:
     _load_all()
     if name not in BASE_MODELS:

@@ -79,7 +79,8 @@ import pandas as pd
 from scipy import stats
 
 from vqaloop.errors import UserError
-from vqaloop.io.atomic import write_csv_atomic, write_text_atomic
+from vqaloop.io.atomic import csv_writer, text_writer, write_all_atomic
+from vqaloop.io.readers import MAX_VALUE
 from vqaloop.tables.mds_build import SEED_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,10 @@ def read_seeds(path: Path) -> pd.DataFrame:
         bad = df[col].notna() & numeric.isna()
         if bad.any():
             raise UserError(f"{path}: {col} {df[col][bad].iloc[0]!r} (line {int(bad.idxmax()) + 2}) is not a number")
+        huge = numeric.notna() & ~(numeric.abs() <= MAX_VALUE)
+        if huge.any():
+            raise UserError(f"{path}: {col} {df[col][huge].iloc[0]!r} (line {int(huge.idxmax()) + 2}) is not a finite "
+                            f"number within +-{MAX_VALUE:g}")  # fmt: skip
         df[col] = numeric
     if (df.seed.dropna() % 1 != 0).any():
         raise UserError(f"{path}: a seed is not an integer")
@@ -443,24 +448,30 @@ def markdown(claims: pd.DataFrame) -> str:
 
 
 def add_arguments(parser):
-    parser.add_argument("--tables-dir", required=True, type=Path, help="the run's tables folder (<table>_seeds.csv)")
+    from vqaloop.cli_checks import float_in, output_file
+
+    parser.add_argument("--tables-dir", required=True, type=Path,
+                        help="the run's tables folder (<table>_seeds.csv; a table not there is 'not computed')")  # fmt: skip
     parser.add_argument("--gmad", nargs="*", default=[], type=Path, help="vqaloop gmad JSONs, one per seed (Table 4)")
-    parser.add_argument("--level", type=float, default=0.05, help="significance level (default 0.05)")
-    parser.add_argument("--margin", type=float, default=0.01,
-                        help="W2S Table 5 in-domain non-inferiority margin, in SRCC (default 0.01)")  # fmt: skip
+    parser.add_argument("--level", type=float_in(0.0, 1.0, lo_open=True, hi_open=True), default=0.05,
+                        help="significance level, in (0, 1) (default 0.05)")  # fmt: skip
+    parser.add_argument("--margin", type=float_in(0.0, 1.0), default=0.01,
+                        help="W2S Table 5 in-domain non-inferiority margin, in SRCC, in [0, 1] (default 0.01)")  # fmt: skip
     parser.add_argument("--papers", nargs="+", choices=["mds", "w2s"], default=["mds", "w2s"])
-    parser.add_argument("--out", required=True, type=Path, help="claims CSV")
-    parser.add_argument("--markdown", type=Path, help="the same table as Markdown")
+    parser.add_argument("--out", required=True, type=output_file, help="claims CSV")
+    parser.add_argument("--markdown", type=output_file, help="the same table as Markdown")
 
 
 def run(args) -> int:
-    if not 0 < args.level < 1:
-        raise UserError(f"--level {args.level}: must lie strictly between 0 and 1")
-    if args.margin < 0:
-        raise UserError(f"--margin {args.margin}: must not be negative")
+    if not args.tables_dir.is_dir():
+        raise UserError(f"--tables-dir {args.tables_dir}: not a folder (the run's tables)")
+    absent = [str(p) for p in args.gmad if not p.is_file()]
+    if absent:
+        raise UserError(f"--gmad: gMAD result(s) not found: {', '.join(absent[:3])}")
     claims = build_claims(args.tables_dir, list(args.gmad), args.level, args.margin, tuple(args.papers))
+    writes = [(args.out, csv_writer(claims))]
     if args.markdown is not None:
-        write_text_atomic(args.markdown, markdown(claims))
-    write_csv_atomic(claims, args.out)
+        writes.append((args.markdown, text_writer(markdown(claims))))
+    write_all_atomic(writes)  # both files or neither
     log.info("claims:\n%s", claims[["claim", "verdict", "statistic", "p_value"]].to_string(index=False))
     return 0

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from vqaloop.evaluation.metrics import plcc, srcc
-from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.readers import parse_json_argument, read_csv
 from vqaloop.tables.published import LONG_COLUMNS, load_published
 from vqaloop.workflow_paths import MdsPaths
@@ -201,12 +201,20 @@ def side_by_side(long: pd.DataFrame, table: str, paper_root: Path) -> pd.DataFra
 
 
 def add_arguments(parser):
-    parser.add_argument("--spec", required=True, help="JSON from vqaloop.tables.mds_spec.table_spec")
+    from vqaloop.cli_checks import json_object, output_file
+
+    parser.add_argument("--spec", required=True, type=json_object, help="JSON from vqaloop.tables.mds_spec.table_spec")
     parser.add_argument("--data-root", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--paper-root", default="results/paper", type=Path)
-    parser.add_argument("--out", required=True, type=Path,
+    parser.add_argument("--out", required=True, type=output_file,
                         help="long CSV; _wide.csv, _vs_paper.csv and _seeds.csv beside it")  # fmt: skip
+
+
+def derived_outputs(args) -> list[tuple[str, Path]]:
+    from vqaloop.cli_checks import beside
+
+    return [("--out (beside it)", p) for p in beside(args.out, "_wide.csv", "_vs_paper.csv", "_seeds.csv")]
 
 
 def run(args) -> int:
@@ -214,9 +222,9 @@ def run(args) -> int:
     reader = CellReader(args.data_root, args.work)
     long = build_long(spec, reader)
     stem = args.out.with_suffix("")
-    write_csv_atomic(wide(long), f"{stem}_wide.csv")
-    write_csv_atomic(side_by_side(long, spec["table"], args.paper_root), f"{stem}_vs_paper.csv")
-    write_csv_atomic(build_seeds(spec, reader), f"{stem}_seeds.csv")
-    write_csv_atomic(long, args.out)
+    write_all_atomic([(f"{stem}_wide.csv", csv_writer(wide(long))),
+                      (f"{stem}_vs_paper.csv", csv_writer(side_by_side(long, spec["table"], args.paper_root))),
+                      (f"{stem}_seeds.csv", csv_writer(build_seeds(spec, reader))),
+                      (args.out, csv_writer(long))])  # fmt: skip
     log.info("%s:\n%s", spec["table"], wide(long).to_string(index=False))
     return 0

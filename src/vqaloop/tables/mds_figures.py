@@ -9,7 +9,7 @@ import numpy as np
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import srcc
-from vqaloop.io.atomic import atomic_path
+from vqaloop.io.atomic import figure_writer, write_all_atomic
 from vqaloop.io.readers import read_csv
 
 log = logging.getLogger(__name__)
@@ -25,12 +25,10 @@ def _plt():
 
 
 def _save(fig, out: Path) -> None:
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, metadata={"Software": None})
-    _plt().close(fig)
+    write_all_atomic([(out, figure_writer(fig, dpi=120))])
 
 
-def failure_scatter(predictions: Path, oracle: Path, selections: dict[str, Path], dataset: str, out: Path) -> None:
+def failure_scatter(predictions: Path, oracle: Path, selections: dict[str, Path], dataset: str):
     """Base-model predictions vs MOS on a target pool; each method's selected videos marked (Fig. 1 bottom)."""
     plt = _plt()
     pred = read_csv(predictions, "prediction file", ("video_id", "mos_pred"), dtype={"video_id": str}).set_index(
@@ -66,14 +64,14 @@ def failure_scatter(predictions: Path, oracle: Path, selections: dict[str, Path]
     ax.set_title(f"Failure identification on the {dataset} pool", fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    _save(fig, out)
+    return fig
 
 
 def read_table6(table6: Path):
     return read_csv(table6, "Table 6 long CSV", ("row", "column", "metric", "value", "ci_low", "ci_high"))
 
 
-def lambda_tradeoff(table6: Path, out: Path) -> None:
+def lambda_tradeoff(table6: Path):
     """Failure identification (lower is better) and active fine-tuning SRCC against lambda, with 95% CIs."""
     plt = _plt()
     long = read_table6(table6)
@@ -93,24 +91,28 @@ def lambda_tradeoff(table6: Path, out: Path) -> None:
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, out)
+    return fig
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import name, output_file
+
     parser.add_argument("--predictions", required=True, type=Path, help="base predictions on the dataset")
     parser.add_argument("--oracle", required=True, type=Path)
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset", required=True, type=name)
     parser.add_argument("--mds-selection", required=True, type=Path)
     parser.add_argument("--random-selection", required=True, type=Path)
     parser.add_argument("--table6", required=True, type=Path)
-    parser.add_argument("--scatter", required=True, type=Path)
-    parser.add_argument("--tradeoff", required=True, type=Path)
+    parser.add_argument("--scatter", required=True, type=output_file)
+    parser.add_argument("--tradeoff", required=True, type=output_file)
 
 
 def run(args) -> int:
-    read_table6(args.table6)  # checked before the first figure is written
-    failure_scatter(args.predictions, args.oracle, {"mds": args.mds_selection, "random": args.random_selection},
-                    args.dataset, args.scatter)  # fmt: skip
-    lambda_tradeoff(args.table6, args.tradeoff)
+    scatter = failure_scatter(args.predictions, args.oracle,
+                              {"mds": args.mds_selection, "random": args.random_selection}, args.dataset)  # fmt: skip
+    tradeoff = lambda_tradeoff(args.table6)
+    write_all_atomic(
+        [(args.scatter, figure_writer(scatter, dpi=120)), (args.tradeoff, figure_writer(tradeoff, dpi=120))]
+    )
     log.info("figures: %s, %s", args.scatter, args.tradeoff)
     return 0

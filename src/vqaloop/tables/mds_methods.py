@@ -103,8 +103,10 @@ def methods_figure(tables: list[Path], paper_root: Path, out: Path) -> None:
 def add_arguments(parser):
     parser.add_argument("--tables", nargs="+", required=True, type=Path,
                         help="long CSVs of mds_table2 / mds_table3 / mds_table9")  # fmt: skip
+    from vqaloop.cli_checks import output_file
+
     parser.add_argument("--paper-root", default=Path("results/paper"), type=Path)
-    parser.add_argument("--out", required=True, type=Path, help="PNG")
+    parser.add_argument("--out", required=True, type=output_file, help="PNG")
 
 
 def run(args) -> int:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.gmad import rank_by
-from vqaloop.io.atomic import atomic_path, write_csv_atomic
+from vqaloop.io.atomic import csv_writer, figure_writer, write_all_atomic
 from vqaloop.io.manifest import read_manifest
 from vqaloop.io.readers import read_csv, read_json
 from vqaloop.tables.mds_build import side_by_side
@@ -146,18 +146,18 @@ def middle_frame(path: Path) -> np.ndarray:
     return read_frames(path, uniform_indices(count_frames(path), 1))[0]
 
 
-def no_pairs_figure(out: Path, message: str) -> None:
+def no_pairs_figure(message: str):
+    """A figure that says why there is no pair to show (its writer: ``vqaloop.io.atomic.figure_writer``)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 1.5))
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=9, wrap=True)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    return figure_writer(fig, dpi=100)
 
 
-def gmad_figure(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, model_b: str, out: Path) -> None:
-    """2 levels x 2 roles of gMAD pairs between two models (MDS-VQA Fig. 3): middle frames, scores, MOS."""
+def gmad_figure(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, model_b: str):
+    """2 levels x 2 roles of gMAD pairs between two models (MDS-VQA Fig. 3): middle frames, scores, MOS; the
+    figure's writer (``vqaloop.io.atomic.figure_writer``)."""
     from vqaloop.io.manifest import read_manifest
 
     pairs = read_csv(pairs_csv, "gMAD pairs CSV", ("attacker", "defender", "level"),
@@ -169,8 +169,7 @@ def gmad_figure(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, 
         sub = pairs[(pairs.attacker == att) & (pairs.defender == dfd)].sort_values("level")
         if sub.empty:  # a pool too small for any level set (e.g. the tiny test config): say so in the figure
             log.warning("%s: no gMAD pair with attacker %r and defender %r", pairs_csv, att, dfd)
-            no_pairs_figure(out, f"no gMAD pair between {att} and {dfd}: the pool is too small for any level set")
-            return
+            return no_pairs_figure(f"no gMAD pair between {att} and {dfd}: the pool is too small for any level set")
         chosen.append([sub.iloc[0], sub.iloc[-1]] if len(sub) > 1 else [sub.iloc[0]])
     plt = _plt()
     fig, axes = plt.subplots(2, 4, figsize=(12, 6.4), squeeze=False)
@@ -191,27 +190,35 @@ def gmad_figure(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, 
         axes[0, 2 * c].annotate(f"attacker {att} / defender {dfd}", xy=(1.0, 1.32), xycoords="axes fraction",
                                 ha="center", fontsize=10, weight="bold")  # fmt: skip
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    return figure_writer(fig, dpi=100)
 
 
 # --------------------------------------------------------------------------------------------------- CLI
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import output_file
+
     parser.add_argument("--gmad", required=True, nargs="+", type=Path, help="vqaloop gmad result JSON(s), one per seed")
     parser.add_argument("--table3", required=True, type=Path, help="Table 3 long CSV (its 'mean' column)")
     parser.add_argument("--rows", nargs="+", metavar="KEY=NAME", help="Table 3 row key = gMAD model name")
     parser.add_argument("--paper-root", default="results/paper", type=Path)
     parser.add_argument("--run", default=None, help="run label (default: Table 3's)")
     parser.add_argument("--config-hash", default=None, help="config hash (default: Table 3's)")
-    parser.add_argument("--out", required=True, type=Path, help="long CSV; _wide.csv and _vs_paper.csv beside it")
-    parser.add_argument("--figure", type=Path, help="PNG of representative gMAD pairs (Fig. 3)")
+    parser.add_argument(
+        "--out", required=True, type=output_file, help="long CSV; _wide.csv and _vs_paper.csv beside it"
+    )
+    parser.add_argument("--figure", type=output_file, help="PNG of representative gMAD pairs (Fig. 3)")
     parser.add_argument("--figure-models", nargs=2, metavar=("A", "B"), help="gMAD model names (default: top two)")
     parser.add_argument("--pairs", type=Path, help="pairs CSV for the figure (default: the first JSON's)")
     parser.add_argument("--manifest", type=Path, help="gMAD pool manifest for the figure (default: the JSON's)")
     parser.add_argument("--data-root", type=Path, help="folder the manifest paths are relative to (figure)")
+
+
+def derived_outputs(args) -> list[tuple[str, Path]]:
+    from vqaloop.cli_checks import beside
+
+    return [("--out (beside it)", p) for p in beside(args.out, "_wide.csv", "_vs_paper.csv")]
 
 
 def _first(table3: pd.DataFrame, col: str) -> str:
@@ -239,16 +246,16 @@ def run(args) -> int:
         read_csv(pairs, "gMAD pairs CSV", ("attacker", "defender", "level"))
         read_manifest(manifest)
     stem = args.out.with_suffix("")
-    write_csv_atomic(wide(long), f"{stem}_wide.csv")
-    write_csv_atomic(side_by_side(long, TABLE, args.paper_root), f"{stem}_vs_paper.csv")
-    write_csv_atomic(long, args.out)
-    log.info("%s:\n%s", TABLE, wide(long).to_string(index=False))
+    writes = [(f"{stem}_wide.csv", csv_writer(wide(long))),
+              (f"{stem}_vs_paper.csv", csv_writer(side_by_side(long, TABLE, args.paper_root))), (args.out, csv_writer(long))]  # fmt: skip
     if args.figure is not None:
         if args.figure_models:
             model_a, model_b = args.figure_models
         else:
             g = long[long.metric == "gmad_rank"].sort_values("value")
             model_a, model_b = (mapping[k] for k in g.row.iloc[:2])
-        gmad_figure(pairs, manifest, args.data_root, model_a, model_b, args.figure)
-        log.info("gMAD figure (%s vs %s): %s", model_a, model_b, args.figure)
+        writes.append((args.figure, gmad_figure(pairs, manifest, args.data_root, model_a, model_b)))
+        log.info("gMAD figure: %s vs %s", model_a, model_b)
+    write_all_atomic(writes)  # the tables and the figure, or nothing
+    log.info("%s:\n%s", TABLE, wide(long).to_string(index=False))
     return 0

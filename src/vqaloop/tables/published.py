@@ -56,8 +56,10 @@ def load_published(table: str, root: str | os.PathLike = Path("results/paper")) 
     its header is not exactly :data:`LONG_COLUMNS`, when a ``value`` is not a number, when a line belongs
     to another table, or when a (table, row, column, metric) key repeats.
     """
+    from vqaloop.io.paths import under_root
+
     name = table[:-4] if table.endswith(".csv") else table
-    path = Path(root) / f"{name}.csv"
+    path = under_root(root, f"{name}.csv", what="published table")
     if not path.is_file():
         known = ", ".join(PUBLISHED_TABLES)
         raise UserError(f"{path}: published table {name!r} not found (known tables: {known})")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import plcc, srcc
-from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.manifest import read_manifest
 from vqaloop.tables.mds_build import METRICS, SEED_COLUMNS, mean_ci, seed_records, side_by_side, wide
 from vqaloop.tables.published import LONG_COLUMNS
@@ -108,12 +108,20 @@ def build_long(spec: dict, paths: W2sPaths, test_rows: dict[str, pd.DataFrame]) 
 
 
 def add_arguments(parser):
-    parser.add_argument("--spec", required=True, help="JSON from vqaloop.tables.w2s_spec.table_spec")
+    from vqaloop.cli_checks import json_object, output_file
+
+    parser.add_argument("--spec", required=True, type=json_object, help="JSON from vqaloop.tables.w2s_spec.table_spec")
     parser.add_argument("--work", required=True, help="the run's work folder (teacher scores, student evaluations)")
     parser.add_argument("--manifests", nargs="+", required=True, type=Path, help="manifests of the test sets")
     parser.add_argument("--paper-root", default="results/paper", type=Path)
-    parser.add_argument("--out", required=True, type=Path,
+    parser.add_argument("--out", required=True, type=output_file,
                         help="long CSV; _wide.csv, _vs_paper.csv and _seeds.csv beside it")  # fmt: skip
+
+
+def derived_outputs(args) -> list[tuple[str, Path]]:
+    from vqaloop.cli_checks import beside
+
+    return [("--out (beside it)", p) for p in beside(args.out, "_wide.csv", "_vs_paper.csv", "_seeds.csv")]
 
 
 def run(args) -> int:
@@ -127,9 +135,9 @@ def run(args) -> int:
             test_rows[name] = manifest[manifest.split == "test"].reset_index(drop=True)
     long = build_long(spec, W2sPaths(args.work), test_rows)
     stem = args.out.with_suffix("")
-    write_csv_atomic(wide(long), f"{stem}_wide.csv")
-    write_csv_atomic(side_by_side(long, spec["table"], args.paper_root), f"{stem}_vs_paper.csv")
-    write_csv_atomic(build_seeds(spec, W2sPaths(args.work), test_rows), f"{stem}_seeds.csv")
-    write_csv_atomic(long, args.out)
+    write_all_atomic([(f"{stem}_wide.csv", csv_writer(wide(long))),
+                      (f"{stem}_vs_paper.csv", csv_writer(side_by_side(long, spec["table"], args.paper_root))),
+                      (f"{stem}_seeds.csv", csv_writer(build_seeds(spec, W2sPaths(args.work), test_rows))),
+                      (args.out, csv_writer(long))])  # fmt: skip
     log.info("%s:\n%s", spec["table"], wide(long).to_string(index=False))
     return 0

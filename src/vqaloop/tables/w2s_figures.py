@@ -56,8 +56,10 @@ def figure(table5: pd.DataFrame, out: Path) -> None:
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import output_file
+
     parser.add_argument("--table5", required=True, type=Path, help="long CSV of W2S Table 5")
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

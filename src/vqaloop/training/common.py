@@ -7,23 +7,37 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from vqaloop.errors import UserError
+from vqaloop.features.io import features_file
 from vqaloop.io.manifest import read_manifest
 from vqaloop.models.registry import model_encoders
 from vqaloop.training.data import load_inputs
 
 
 def add_optimiser_arguments(parser, epochs: int, lr: float, batch: int) -> None:
-    parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--lr", type=float, default=lr)
-    parser.add_argument("--batch", type=int, default=batch)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    from vqaloop.cli_checks import MAX_EPOCHS, float_in, int_in, seed, threads
+
+    parser.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), default=epochs)
+    parser.add_argument("--lr", type=float_in(0.0, 10.0, lo_open=True), default=lr, help="learning rate, in (0, 10]")
+    parser.add_argument("--batch", type=int_in(2, 1 << 16), default=batch, help="videos per batch (pairs need 2)")
+    parser.add_argument("--weight-decay", type=float_in(0.0, 10.0), default=1e-4)
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--threads", type=threads, default=1)
+
+
+def add_model_arguments(parser, base: bool = True) -> None:
+    """``--base`` (a registered base model) and ``--hidden`` of the commands that build one."""
+    from vqaloop.cli_checks import int_in
+    from vqaloop.models.registry import base_model_names
+
+    if base:
+        parser.add_argument("--base", required=True, choices=base_model_names(), help="base model name (registry)")
+    parser.add_argument("--hidden", type=int_in(1, 1 << 16), default=128)
 
 
 def feature_paths(features_root: str | Path, dataset: str, model_name: str) -> list[Path]:
     """``<root>/<dataset>/<encoder>.npz`` for each encoder the base model reads."""
-    return [Path(features_root) / dataset / f"{enc}.npz" for enc in model_encoders(model_name)]
+    return [features_file(features_root, dataset, enc) for enc in model_encoders(model_name)]
 
 
 def manifest_inputs(
@@ -33,6 +47,8 @@ def manifest_inputs(
     manifest = read_manifest(manifest_path)
     if split is not None:
         manifest = manifest[manifest.split == split].reset_index(drop=True)
-    dataset = str(manifest.dataset.iloc[0]) if len(manifest) else ""
+        if manifest.empty:
+            raise UserError(f"{manifest_path}: no rows in split {split!r}")
+    dataset = str(manifest.dataset.iloc[0])
     x = load_inputs(feature_paths(features_root, dataset, model_name), list(manifest.video_id))
     return manifest, x

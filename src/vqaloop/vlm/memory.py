@@ -592,15 +592,19 @@ def read_roles(config_path: Path) -> dict[str, dict]:
     """``paper_scale.models.<role>`` of a config file, checked (UserError naming the key)."""
     import yaml
 
+    from vqaloop.config import validate_keys
     from vqaloop.io.readers import read_text
 
     try:
         config = yaml.safe_load(read_text(config_path, "config file")) or {}
     except yaml.YAMLError as err:
         raise UserError(f"{config_path}: not valid YAML ({' '.join(str(err).split())})") from err
+    if not isinstance(config, dict):
+        raise UserError(f"{config_path}: top level must be a mapping of keys")
     models = (config.get("paper_scale") or {}).get("models")
     if not isinstance(models, dict) or not models:
         raise UserError(f"{config_path}: no paper_scale.models section (role -> model settings)")
+    validate_keys(config, ["paper_scale"], str(config_path))  # types and ranges, as validate-config checks them
     roles = {}
     for role, settings in models.items():
         where = f"{config_path}: paper_scale.models.{role}"
@@ -688,10 +692,14 @@ def plan_table(config_path: Path, gpu_gib: float = 80.0, headroom: float = 0.10)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vqaloop.cli_checks import float_in, output_file
+
     parser.add_argument("--config", required=True, type=Path, help="config with paper_scale.models.<role>")
-    parser.add_argument("--out", type=Path, default=None, help="write the table as CSV")
-    parser.add_argument("--gpu-gib", type=float, default=80.0, help="memory of one GPU in GiB (default 80)")
-    parser.add_argument("--headroom", type=float, default=0.10, help="fraction kept free (allocator, CUDA context)")
+    parser.add_argument("--out", type=output_file, default=None, help="write the table as CSV")
+    parser.add_argument("--gpu-gib", type=float_in(0.0, 100_000.0, lo_open=True), default=80.0,
+                        help="memory of one GPU in GiB, in (0, 100000] (default 80)")  # fmt: skip
+    parser.add_argument("--headroom", type=float_in(0.0, 1.0, hi_open=True), default=0.10,
+                        help="fraction kept free (allocator, CUDA context), in [0, 1)")  # fmt: skip
 
 
 def run(args) -> int:

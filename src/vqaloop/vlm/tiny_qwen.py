@@ -153,10 +153,13 @@ def build_tiny_qwen2_5_vl(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     return save_tiny(model, processor, out_dir, "qwen2_5_vl", seed)
 
 
+TINY_MARKER = "vqaloop_tiny.json"  # what tiny-vlm writes in every folder: a folder without it is never replaced
+
+
 def save_tiny(model, processor, out_dir: Path, arch: str, seed: int) -> Path:
     """Model, processor and a note of what they are, written to ``out_dir`` at once (atomically)."""
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, TINY_MARKER) as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
-        (tmp / "vqaloop_tiny.json").write_text(json.dumps({"arch": arch, "seed": seed}, indent=1) + "\n")
+        (tmp / TINY_MARKER).write_text(json.dumps({"arch": arch, "seed": seed}, indent=1) + "\n")
     return out_dir

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def choose_anchors(train: pd.DataFrame, teacher_sd: np.ndarray, count: int) -> pd.DataFrame:
     """One video per MOS quantile bin: the one with the smallest teacher spread (W2S Appendix C.3, SPEC)."""
     if count < 2 or count > len(train):
-        raise UserError(f"anchors: count {count} must be between 2 and the {len(train)} source training videos")
+        raise UserError(f"--count {count}: anchors must number between 2 and the {len(train)} source training videos")
     order = np.argsort(train.mos.to_numpy(dtype=float), kind="stable")
     picks = []
     for chunk in np.array_split(order, count):
@@ -35,10 +35,12 @@ def choose_anchors(train: pd.DataFrame, teacher_sd: np.ndarray, count: int) -> p
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import int_in, output_file
+
     parser.add_argument("--source-manifest", required=True, type=Path)
     parser.add_argument("--teachers", nargs="+", required=True, type=Path, help="teacher score files")
-    parser.add_argument("--count", type=int, default=5)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--count", type=int_in(2), default=5, help="anchors, at most the source training videos")
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

