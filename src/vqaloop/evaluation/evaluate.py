@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import plcc, srcc
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.models.registry import load_checkpoint
@@ -15,12 +16,17 @@ from vqaloop.training.common import manifest_inputs
 from vqaloop.training.loops import predict
 
 log = logging.getLogger(__name__)
+MIN_VIDEOS = 2  # SRCC and PLCC of one video are undefined
 
 
 def evaluate_model(model, manifests: list[Path], features_root: Path, name: str, split: str = "test") -> pd.DataFrame:
     rows = []
     for path in manifests:
         manifest, x = manifest_inputs(path, features_root, name, split=split)
+        if len(manifest) < MIN_VIDEOS:
+            raise UserError(
+                f"{path}: split {split!r} has {len(manifest)} video(s); SRCC/PLCC need at least {MIN_VIDEOS}"
+            )
         pred = predict(model, x)
         mos = manifest.mos.to_numpy()
         rows.append({"dataset": manifest.dataset.iloc[0], "split": split, "n": len(mos),
@@ -29,12 +35,14 @@ def evaluate_model(model, manifests: list[Path], features_root: Path, name: str,
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import output_file, threads
+
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--manifests", required=True, nargs="+", type=Path)
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--split", default="test", choices=["train", "test"])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--threads", type=threads, default=1)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

@@ -40,8 +40,11 @@ def sample_indices(n_frames: int, k: int) -> list[int]:
 
 
 def read_sampled(path: Path, k: int, pairs: bool) -> tuple[np.ndarray, np.ndarray | None, list[int]]:
-    """(frames (k, H, W, 3), next frames or None, indices) of one clip; UserError if unreadable."""
+    """(frames (k, H, W, 3), next frames or None, indices) of one clip; UserError if unreadable, or if the clip has
+    fewer than k frames (``--frames`` is bounded by the data: k distinct frames of every clip)."""
     n = count_frames(path)
+    if k > n:
+        raise UserError(f"{path}: the clip has {n} frames, fewer than the {k} asked (--frames)")
     indices = sample_indices(n, k)
     following = [min(i + 1, n - 1) for i in indices] if pairs else []
     unique = sorted(set(indices) | set(following))
@@ -191,33 +194,41 @@ def extract_many(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vqaloop.cli_checks import MAX_FRAMES, device, int_in, json_object, output_file, output_into, threads
+
     parser.add_argument("--manifest", type=Path, required=True, help="dataset manifest CSV")
     parser.add_argument("--data-root", type=Path, required=True, help="folder the manifest's paths are relative to")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--encoder", help=f"one of: {', '.join(encoder_names())}")
-    which.add_argument("--encoders", nargs="+", metavar="NAME",
+    which.add_argument(
+        "--encoder", choices=encoder_names(), metavar="NAME", help=f"one of: {', '.join(encoder_names())}"
+    )
+    which.add_argument("--encoders", nargs="+", choices=encoder_names(), metavar="NAME",
                        help="several encoders from one decode of each video (shared forward passes); with --out-dir")  # fmt: skip
-    parser.add_argument("--options", default="{}",
+    parser.add_argument("--options", default="{}", type=json_object,
                         help="with --encoders: JSON {encoder: {option: value}} (e.g. clip's model and weights)")  # fmt: skip
     parser.add_argument("--model", help="open_clip model name (clip, siglip2)")
     parser.add_argument("--weights", type=Path, help="local checkpoint file (clip, siglip2)")
-    parser.add_argument("--frames", type=int, default=8, help="frames sampled per video (default 8)")
-    parser.add_argument(
-        "--batch", type=int, default=64, help="frames handed to the encoder at a time (memory; default 64)"
-    )
-    parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--frames", type=int_in(1, MAX_FRAMES), default=8,
+                        help="frames sampled per video, at most every clip's frame count (default 8)")  # fmt: skip
+    parser.add_argument("--batch", type=int_in(1, 1 << 16), default=64,
+                        help="frames handed to the encoder at a time (memory; default 64)")  # fmt: skip
+    parser.add_argument("--device", type=device, help="torch device, e.g. cpu or cuda (default cpu)")
+    parser.add_argument("--threads", type=threads, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--only-ids", type=Path,
                         help="CSV with a video_id column: features of these manifest rows only (manifest order)")  # fmt: skip
-    parser.add_argument("--out", type=Path, help="output .npz (with --encoder)")
-    parser.add_argument("--out-dir", type=Path, help="with --encoders: writes <out-dir>/<encoder>.npz for each")
+    parser.add_argument("--out", type=output_file, help="output .npz (with --encoder)")
+    parser.add_argument("--out-dir", type=output_into,
+                        help="with --encoders: writes <out-dir>/<encoder>.npz for each (an existing folder)")  # fmt: skip
+
+
+def derived_outputs(args) -> list[tuple[str, Path]]:
+    """``--out-dir``'s files, one per encoder."""
+    if args.out_dir is None or not args.encoders:
+        return []
+    return [(f"--out-dir ({name}.npz)", args.out_dir / f"{name}.npz") for name in dict.fromkeys(args.encoders)]
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.frames < 1:
-        raise UserError(f"--frames must be >= 1, got {args.frames}")
-    if args.batch < 1:
-        raise UserError(f"--batch must be >= 1, got {args.batch}")
     import torch
 
     torch.set_num_threads(args.threads)
@@ -225,6 +236,8 @@ def run(args: argparse.Namespace) -> int:
         return run_many(args)
     if args.out is None:
         raise UserError("--encoder needs --out (the output .npz)")
+    if args.options != "{}" or args.out_dir is not None:
+        raise UserError("--options and --out-dir go with --encoders (with --encoder: --model, --weights, --out)")
     manifest = manifest_rows(args)
     options = {"model": args.model, "weights": args.weights, "device": args.device}
     encoder = get_encoder(args.encoder, **options)
@@ -256,8 +269,8 @@ def run_many(args: argparse.Namespace) -> int:
     """``--encoders A B ... --out-dir DIR``: DIR/A.npz, DIR/B.npz, ... from one pass over the videos."""
     from vqaloop.io.readers import parse_json_argument
 
-    if args.out_dir is None:
-        raise UserError("--encoders needs --out-dir (one <encoder>.npz each is written there)")
+    if args.out_dir is None or args.out is not None:
+        raise UserError("--encoders writes <encoder>.npz files into --out-dir (not --out)")
     if len(set(args.encoders)) != len(args.encoders):
         raise UserError(f"--encoders: an encoder named twice ({' '.join(args.encoders)})")
     options = parse_json_argument(args.options, "--options")

@@ -22,11 +22,13 @@ def frame_embeddings(model, x: torch.Tensor, batch: int = 512) -> np.ndarray:
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import output_file, threads
+
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--manifest", required=True, type=Path)
     parser.add_argument("--features-root", required=True, type=Path)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--threads", type=threads, default=1)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

@@ -22,13 +22,15 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import output_file, threads
+
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--manifest", required=True, type=Path)
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--split", choices=["train", "test", "pool"], help="only this split")
     parser.add_argument("--column", choices=["score", "difficulty"], default="score")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--threads", type=threads, default=1)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

@@ -17,13 +17,22 @@ import argparse
 import logging
 import math
 import re
+from pathlib import Path
 
 import pandas as pd
 
+from vqaloop.cli_checks import MAX_COUNT
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.selection.features_io import load_labelled_pooled, load_selection_inputs
-from vqaloop.selection.registry import CHAMFER_KINDS, accepted_params, describe_methods, get_method, run_method
+from vqaloop.selection.registry import (
+    CHAMFER_KINDS,
+    accepted_params,
+    describe_methods,
+    get_method,
+    method_names,
+    run_method,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +43,35 @@ DEFAULT_LAMBDA = "0.25"  # MDS-VQA Sec. 4.1 and Table 6
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "methods:\n" + "\n".join("  " + line for line in describe_methods().splitlines())
-    parser.add_argument("--method", default="mds", help="selection method (listed below; default: mds)")
+    from vqaloop.cli_checks import device, float_in, output_file, seed
+
+    parser.add_argument("--method", default="mds", choices=method_names(), metavar="METHOD",
+                        help="selection method (listed below; default: mds)")  # fmt: skip
     parser.add_argument(
         "--features",
         required=True,
+        type=Path,
         help="FEATS.npz: ids (N), frames (N,F,D), pooled (N,D); methods that need nothing but ids (random) read ids",
     )
-    parser.add_argument("--difficulty", help="DIFF.csv: video_id,difficulty (needed by mds)")
+    parser.add_argument("--difficulty", type=Path, help="DIFF.csv: video_id,difficulty (needed by mds)")
     parser.add_argument(
-        "--labelled", help="FEATS.npz of the already-labelled set L (core-set, RD); needs --labelled-manifest"
+        "--labelled",
+        type=Path,
+        help="FEATS.npz of the already-labelled set L (core-set, RD); needs --labelled-manifest",
     )
-    parser.add_argument("--labelled-manifest", help="manifest whose 'train' rows form L (e.g. the source dataset)")
-    parser.add_argument("--pool", help="a manifest: select only among its rows with split 'pool' (default: every id)")
-    parser.add_argument("--model", help="CKPT: a base-model checkpoint (needed by methods that query f)")
+    parser.add_argument("--labelled-manifest", type=Path,
+                        help="manifest whose 'train' rows form L (e.g. the source dataset)")  # fmt: skip
+    parser.add_argument("--pool", type=Path,
+                        help="a manifest: select only among its rows with split 'pool' (default: every id)")  # fmt: skip
+    parser.add_argument("--model", type=Path, help="CKPT: a base-model checkpoint (needed by methods that query f)")
     parser.add_argument(
         "--features-root",
+        type=Path,
         help="folder of f's input features <root>/<dataset>/<encoder>.npz (default: grandparent of --features)",
     )
     parser.add_argument(
         "--budget",
+        type=budget_text,
         default=DEFAULT_BUDGET,
         help="a fraction of the pool in (0,1), rounded to the nearest count (at least 1), or a count "
         f"such as 20, at most the pool size (default: {DEFAULT_BUDGET})",
@@ -60,18 +79,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lambda",
         dest="lam",
+        type=float_in(0.0),
         default=DEFAULT_LAMBDA,
         help=f"diversity weight >= 0 (default: {DEFAULT_LAMBDA})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for methods that draw at random (default: 0)")
-    parser.add_argument("--out", required=True, help="OUT.csv: video_id,rank in pick order")
+    parser.add_argument("--seed", type=seed, default=0, help="seed for methods that draw at random (default: 0)")
+    parser.add_argument("--out", required=True, type=output_file, help="OUT.csv: video_id,rank in pick order")
     parser.add_argument(
         "--no-normalise",
         dest="normalise",
         action="store_false",
         help="skip L2 normalisation of frame features",
     )
-    parser.add_argument("--device", default="cpu", help="torch device for the Chamfer products (cpu, cuda)")
+    parser.add_argument(
+        "--device", type=device, default="cpu", help="torch device for the Chamfer products (cpu, cuda)"
+    )
     parser.add_argument(
         "--chamfer",
         choices=CHAMFER_KINDS,
@@ -80,6 +102,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "authors = the MDS-VQA authors' code (Euclidean distances, the two means averaged). Changes the distance "
         "only: L2 normalisation stays --no-normalise's (default: paper)",
     )
+
+
+def budget_text(text: str) -> str:
+    """``type=`` of ``--budget``: a count >= 1 or a fraction in (0, 1) (the pool size bounds it once read)."""
+    try:
+        parse_budget(text, MAX_COUNT)
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
 
 
 def parse_budget(text: str, pool_size: int) -> int:

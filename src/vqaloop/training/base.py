@@ -15,7 +15,7 @@ import torch
 from vqaloop.evaluation.metrics import fit_logistic4, srcc
 from vqaloop.losses.fidelity import ranking_loss
 from vqaloop.models.registry import Checkpoint, get_base_model_class
-from vqaloop.training.common import add_optimiser_arguments, manifest_inputs
+from vqaloop.training.common import add_model_arguments, add_optimiser_arguments, manifest_inputs
 from vqaloop.training.data import Group
 from vqaloop.training.distributed import is_main_process
 from vqaloop.training.loops import predict, seed_everything, train_groups
@@ -36,18 +36,20 @@ def train_base_model(name: str, x: torch.Tensor, mos: torch.Tensor, hidden: int,
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import int_in, output_file
     from vqaloop.vlm.grpo import add_grpo_arguments
 
-    parser.add_argument("--base", required=True, help="base model name (registry)")
+    add_model_arguments(parser)
     parser.add_argument("--manifest", required=True, type=Path, help="source dataset manifest")
     parser.add_argument("--features-root", required=True, type=Path)
-    parser.add_argument("--hidden", type=int, default=128)
     add_optimiser_arguments(parser, epochs=60, lr=1e-3, batch=32)
     parser.add_argument("--weights", help="VLM base models: the pretrained model (folder or Hugging Face id)")
-    parser.add_argument("--dtype", default="float32", help="VLM base models: float32, bfloat16 or float16")
-    parser.add_argument("--rank", type=int, default=64, help="VLM base models: LoRA rank of the GRPO training")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                        help="VLM base models: float32, bfloat16 or float16")  # fmt: skip
+    parser.add_argument("--rank", type=int_in(1, 4096), default=64,
+                        help="VLM base models: LoRA rank of the GRPO training")  # fmt: skip
     add_grpo_arguments(parser)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

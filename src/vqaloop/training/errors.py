@@ -25,7 +25,7 @@ from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import apply_logistic4, srcc
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.training.base import train_base_model
-from vqaloop.training.common import add_optimiser_arguments, manifest_inputs
+from vqaloop.training.common import add_model_arguments, add_optimiser_arguments, manifest_inputs
 from vqaloop.training.loops import predict
 
 log = logging.getLogger(__name__)
@@ -73,13 +73,14 @@ def read_errors(path: str | Path, video_ids: list[str]) -> np.ndarray:
 
 
 def add_arguments(parser):
-    parser.add_argument("--base", required=True, help="base model name (registry)")
+    from vqaloop.cli_checks import int_in, output_file
+
+    add_model_arguments(parser)
     parser.add_argument("--manifest", required=True, type=Path, help="source dataset manifest (train split used)")
     parser.add_argument("--features-root", required=True, type=Path)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=int_in(2, 1000), default=5, help="folds, 2 to 1000 (and at most the videos)")
     add_optimiser_arguments(parser, epochs=60, lr=1e-3, batch=32)
-    parser.add_argument("--out", required=True, type=Path, help="CSV: " + ", ".join(ERROR_COLUMNS))
+    parser.add_argument("--out", required=True, type=output_file, help="CSV: " + ", ".join(ERROR_COLUMNS))
 
 
 def run(args) -> int:

@@ -53,15 +53,17 @@ def train_failure_predictor(
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import int_in, output_file
+
     parser.add_argument("--base-model", required=True, type=Path)
     parser.add_argument("--manifest", required=True, type=Path, help="source dataset manifest (train split used)")
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--loss", required=True, choices=sorted(LOSSES))
-    parser.add_argument("--rank", required=True, type=int)
+    parser.add_argument("--rank", required=True, type=int_in(1, 4096))
     parser.add_argument("--errors", type=Path, help="targets from an oof-errors CSV instead of f's in-sample errors")
     add_optimiser_arguments(parser, epochs=30, lr=2e-3, batch=8)
     add_grpo_arguments(parser)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

@@ -53,15 +53,17 @@ def finetune(base: Checkpoint, groups: list[Group], rank: int, args, full: bool 
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import int_in, output_file
+
     parser.add_argument("--base-model", required=True, type=Path)
     parser.add_argument("--source-manifest", required=True, type=Path)
     parser.add_argument("--labels", nargs="*", default=[], type=Path, help="revealed selections, one per dataset")
     parser.add_argument("--features-root", required=True, type=Path)
-    parser.add_argument("--rank", type=int, default=64)
+    parser.add_argument("--rank", type=int_in(1, 4096), default=64)
     parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA (Table 9)")
     add_optimiser_arguments(parser, epochs=10, lr=1e-3, batch=8)
     add_grpo_arguments(parser)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

@@ -22,9 +22,14 @@ TINY_ARCHES = ("qwen2_5_vl", "llava_onevision")
 
 # ---- tiny-vlm ----
 def add_arguments(parser):
+    from vqaloop.cli_checks import output_dir, seed
+    from vqaloop.vlm.tiny_qwen import TINY_MARKER
+
     parser.add_argument("--arch", required=True, choices=TINY_ARCHES)
-    parser.add_argument("--out", required=True, type=Path, help="model folder to write (replaced if present)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, type=output_dir(TINY_MARKER),
+                        help=f"model folder to write: a new or empty folder, or one tiny-vlm wrote ({TINY_MARKER} in "
+                             "it), which is replaced")  # fmt: skip
+    parser.add_argument("--seed", type=seed, default=0)
 
 
 def run(args) -> int:
@@ -41,12 +46,16 @@ def run(args) -> int:
 def add_score_arguments(parser) -> None:
     """Options of ``vqaloop score`` used only when ``--model`` is a VLM."""
     group = parser.add_argument_group("VLM models (a Qwen2.5-VL folder or a visualquality_r1 checkpoint)")
-    group.add_argument("--fps", type=float, help="VLM: sample frames at this rate instead of --frames evenly")
-    group.add_argument("--frame-size", type=int, help="VLM folder: resize frames to this square size")
+    from vqaloop.cli_checks import MAX_FRAME_SIZE, device, float_in, int_in, positive_int
+
+    group.add_argument("--fps", type=float_in(0.0, 240.0, lo_open=True),
+                       help="VLM: sample frames at this rate instead of --frames evenly (at most each clip's rate)")  # fmt: skip
+    group.add_argument("--frame-size", type=int_in(14, MAX_FRAME_SIZE),
+                       help="VLM folder: resize frames to this square size")  # fmt: skip
     group.add_argument("--prompt", choices=("quality", "failure"), default=None, help="VLM folder: default quality")
     group.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default=None)
-    group.add_argument("--device", default="cpu", help="VLM: cpu or cuda[:N]")
-    group.add_argument("--vlm-batch", type=int, default=4, help="VLM: videos per forward pass")
+    group.add_argument("--device", type=device, default="cpu", help="VLM: cpu or cuda[:N]")
+    group.add_argument("--vlm-batch", type=positive_int, default=4, help="VLM: videos per forward pass")
 
 
 def vlm_model_kind(model: str | Path) -> str | None:
@@ -78,10 +87,9 @@ def vlm_model_kind(model: str | Path) -> str | None:
 def score_rows(args) -> tuple[list[str], list[Path]]:
     """(ids, paths) of the videos to score: VIDEO files, or every row (or --split) of --manifest."""
     if args.manifest is not None:
-        from vqaloop.io.manifest import read_manifest
+        from vqaloop.io.manifest import read_split
 
-        rows = read_manifest(args.manifest)
-        rows = rows if args.split is None else rows[rows.split == args.split]
+        rows = read_split(args.manifest, args.split)
         return list(rows.video_id), [args.data_root / p for p in rows.path]
     if args.videos:
         return [str(p) for p in args.videos], list(args.videos)

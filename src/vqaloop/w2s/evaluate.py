@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from vqaloop.evaluation.metrics import plcc, srcc
-from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.w2s.scoring import read_anchors, score_ids
 from vqaloop.w2s.teachers import rows_to_score
 
@@ -32,16 +32,18 @@ def evaluate_sets(scores: pd.Series, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import manifest_split, output_file, positive_float, threads
+
     parser.add_argument("--model", required=True, type=Path, help="W2S student checkpoint")
     parser.add_argument("--anchors", required=True, type=Path)
-    parser.add_argument("--sets", nargs="+", required=True, metavar="MANIFEST[:split]")
+    parser.add_argument("--sets", nargs="+", required=True, type=manifest_split, metavar="MANIFEST[:split]")
     parser.add_argument("--features-root", required=True, type=Path)
-    parser.add_argument("--temperature", type=float, default=5.0)
+    parser.add_argument("--temperature", type=positive_float, default=5.0)
     parser.add_argument("--link", choices=["normal", "sigmoid"], default="normal")
     parser.add_argument("--solver", choices=["newton", "lbfgs", "adam"], default="newton")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--scores-out", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--threads", type=threads, default=1)
+    parser.add_argument("--scores-out", required=True, type=output_file)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:
@@ -57,7 +59,6 @@ def run(args) -> int:
                        temperature=args.temperature, link=args.link, solver=args.solver)  # fmt: skip
     table = rows[["video_id", "dataset", "split"]].assign(score=scores.loc[list(rows.video_id)].round(6).to_numpy())
     evaluation = evaluate_sets(scores, rows)
-    write_csv_atomic(table, args.scores_out)
-    write_csv_atomic(evaluation, args.out)
+    write_all_atomic([(args.scores_out, csv_writer(table)), (args.out, csv_writer(evaluation))])  # both or neither
     log.info("student %s:\n%s", args.model, json.dumps(evaluation.to_dict("records"), indent=0))
     return 0

@@ -23,7 +23,10 @@ import pandas as pd
 import torch
 
 from vqaloop.errors import UserError
-from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.atomic import csv_writer, write_all_atomic
+from vqaloop.io.manifest import SPLITS, read_split
+from vqaloop.io.paths import check_name, check_relative_path
+from vqaloop.io.readers import numeric_column
 from vqaloop.vlm.cli import add_score_arguments, vlm_model_kind
 from vqaloop.vlm.cli import run_score as run_vlm_score
 from vqaloop.w2s.data import VideoBank
@@ -91,6 +94,14 @@ def read_anchors(path: str | Path) -> pd.DataFrame:
     if mos.isna().any():
         i = int(np.flatnonzero(mos.isna().to_numpy())[0])
         raise UserError(f"{path}: row {i + 2}: anchor {table.video_id.iloc[i]!r} has no MOS")
+    numeric_column(table, "mos", path)
+    dup = table.video_id.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise UserError(f"{path}: row {i + 2}: anchor {table.video_id.iloc[i]!r} is listed twice")
+    for i, (dataset, video) in enumerate(zip(table.dataset, table.path, strict=True)):
+        check_name(dataset, f"{path}: row {i + 2}: dataset")
+        check_relative_path(video, f"{path}: row {i + 2}")
     return table
 
 
@@ -130,25 +141,27 @@ def computed_features(paths: list[Path], encoders, frames: int, batch: int = 64)
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import MAX_FRAMES, int_in, output_file, positive_float, threads
+
     parser.add_argument("--model", required=True, type=Path, help="a W2S student checkpoint, or a VLM (see below)")
     parser.add_argument("--anchors", type=Path, help="CSV: video_id, dataset, path, mos (W2S students)")
     parser.add_argument("videos", nargs="*", type=Path, help="video files to score")
     parser.add_argument("--manifest", type=Path, help="score every row of a manifest instead of VIDEO files")
-    parser.add_argument("--split", help="with --manifest: only this split")
+    parser.add_argument("--split", choices=SPLITS, help="with --manifest: only this split")
     parser.add_argument("--data-root", type=Path, default=Path("."), help="root of manifest and anchor paths")
     parser.add_argument("--features-root", type=Path, help="read features <root>/<dataset>/<encoder>.npz")
-    parser.add_argument("--frames", type=int, default=8, help="frames per video when features are computed")
-    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
+    parser.add_argument("--frames", type=int_in(1, MAX_FRAMES), default=8,
+                        help="frames per video when features are computed (at most each clip's frame count)")  # fmt: skip
+    parser.add_argument("--temperature", type=positive_float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--link", choices=["normal", "sigmoid"], default="normal")
     parser.add_argument("--solver", choices=SOLVERS, default="newton", help="adam = the authors' recipe")
-    parser.add_argument("--matrix-out", type=Path, help="CSV of each video's (n+1) x (n+1) matrix (long format)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, help="CSV video_id,score (stdout without)")
+    parser.add_argument("--matrix-out", type=output_file, help="CSV of each video's (n+1) x (n+1) matrix (long format)")
+    parser.add_argument("--threads", type=threads, default=1)
+    parser.add_argument("--out", type=output_file, help="CSV video_id,score (stdout without)")
     add_score_arguments(parser)  # a VLM --model: vqaloop.vlm.cli (deterministic expected scores)
 
 
 def run(args) -> int:
-    from vqaloop.io.manifest import read_manifest
     from vqaloop.w2s.students import load_student
 
     kind = vlm_model_kind(args.model)
@@ -160,8 +173,7 @@ def run(args) -> int:
     student = load_student(args.model)
     anchors = read_anchors(args.anchors)
     if args.manifest is not None:
-        rows = read_manifest(args.manifest)
-        rows = rows if args.split is None else rows[rows.split == args.split]
+        rows = read_split(args.manifest, args.split)
         ids, datasets = list(rows.video_id), list(rows.dataset)
         paths = [args.data_root / p for p in rows.path]
     elif args.videos:
@@ -185,13 +197,15 @@ def run(args) -> int:
     scores, matrices = soft_comparison_scores(student.build(), x_anchor, x_video, temperature=args.temperature,
                                               link=args.link, solver=args.solver)  # fmt: skip
     table = pd.DataFrame({"video_id": ids, "score": np.round(scores, 6)})
+    writes = []
     if args.matrix_out is not None:
         names = [*anchors.video_id, "test"]
         long = [{"video_id": vid, "row": names[i], "column": names[j], "p": round(float(m[i, j]), 6)}
                 for vid, m in zip(ids, matrices, strict=True) for i in range(len(names)) for j in range(len(names))]  # fmt: skip
-        write_csv_atomic(pd.DataFrame(long), args.matrix_out)
+        writes.append((args.matrix_out, csv_writer(pd.DataFrame(long))))
+    if args.out is not None:
+        writes.append((args.out, csv_writer(table)))
+    write_all_atomic(writes)  # both files or neither
     if args.out is None:
         table.to_csv(sys.stdout, index=False, lineterminator="\n")
-    else:
-        write_csv_atomic(table, args.out)
     return 0

@@ -94,6 +94,8 @@ def misclassified_synthetic(model, bank_x, bank_rows, candidates: pd.DataFrame, 
 
 
 def add_arguments(parser):
+    from vqaloop.cli_checks import int_in, output_file, positive_float, positive_int, seed, threads
+
     parser.add_argument("--student", required=True, type=Path, help="the previous stage's student checkpoint")
     parser.add_argument("--stage", required=True, type=int, choices=[2, 3])
     parser.add_argument("--teachers", nargs="+", required=True, type=Path, help="weak teachers' score files")
@@ -103,16 +105,16 @@ def add_arguments(parser):
     parser.add_argument("--source-manifest", required=True, type=Path)
     parser.add_argument("--anchors", required=True, type=Path)
     parser.add_argument("--features-root", required=True, type=Path)
-    parser.add_argument("--gmad-count", required=True, type=int)
-    parser.add_argument("--synthetic-count", required=True, type=int)
-    parser.add_argument("--levels", type=int, default=5, help="xi: level sets per teacher (W2S Eq. 1)")
-    parser.add_argument("--split-seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=5.0)
+    parser.add_argument("--gmad-count", required=True, type=positive_int)
+    parser.add_argument("--synthetic-count", required=True, type=positive_int)
+    parser.add_argument("--levels", type=int_in(1, 1000), default=5, help="xi: level sets per teacher (W2S Eq. 1)")
+    parser.add_argument("--split-seed", type=seed, default=0)
+    parser.add_argument("--temperature", type=positive_float, default=5.0)
     parser.add_argument("--link", choices=["normal", "sigmoid"], default="normal")
     parser.add_argument("--solver", choices=["newton", "lbfgs", "adam"], default="newton")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--threads", type=threads, default=1)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:

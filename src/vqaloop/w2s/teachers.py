@@ -25,8 +25,9 @@ import pandas as pd
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import apply_logistic4, fit_logistic4, srcc
-from vqaloop.io.atomic import write_csv_atomic, write_text_atomic
+from vqaloop.io.atomic import csv_writer, text_writer, write_all_atomic
 from vqaloop.io.manifest import read_manifest
+from vqaloop.io.readers import MAX_VALUE, numeric_column
 
 log = logging.getLogger(__name__)
 
@@ -116,19 +117,28 @@ def map_to_mos(raw: np.ndarray, rows: pd.DataFrame, source: str) -> tuple[np.nda
 
 
 def add_arguments(parser):
-    parser.add_argument("--teacher", required=True, help="teacher name (a base model or brisque | niqe)")
+    from vqaloop.cli_checks import cache_dir, manifest_split, name, output_file, threads
+
+    parser.add_argument("--teacher", required=True, type=name, help="teacher name (a base model or brisque | niqe)")
     parser.add_argument("--kind", required=True, choices=TEACHER_KINDS)
     parser.add_argument("--model", type=Path, help="base-model checkpoint (kind base_model)")
-    parser.add_argument("--source", required=True, help="the labelled source dataset (its train split fits the map)")
-    parser.add_argument("--sets", nargs="+", required=True, metavar="MANIFEST[:split]", help="rows to score")
+    parser.add_argument("--source", required=True, type=name,
+                        help="the labelled source dataset (its train split fits the map)")  # fmt: skip
+    parser.add_argument("--sets", nargs="+", required=True, type=manifest_split, metavar="MANIFEST[:split]",
+                        help="rows to score")  # fmt: skip
     parser.add_argument("--features-root", type=Path, help="features folder (kind base_model)")
     parser.add_argument("--scores", type=Path, help="CSV of video_id, score (kind scores)")
     parser.add_argument("--data-root", type=Path, help="corpus root the manifests' paths are relative to (classical)")
-    parser.add_argument("--cache", type=Path, default=Path(".cache/vqaloop"), help="download cache (NIQE model)")
+    parser.add_argument("--cache", type=cache_dir, default=Path(".cache/vqaloop"), help="download cache (NIQE model)")
     parser.add_argument("--pool-ids", type=Path,
                         help="CSV with a video_id column: of the pool rows, score only these (the shaped D_w2s)")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", required=True, type=Path, help="CSV; the fit's statistics go to <out>.json")
+    parser.add_argument("--threads", type=threads, default=1)
+    parser.add_argument("--out", required=True, type=output_file, help="CSV; the fit's statistics go to <out>.json")
+
+
+def derived_outputs(args) -> list[tuple[str, Path]]:
+    """The fit's statistics, beside --out."""
+    return [("--out (its .json)", args.out.with_suffix(".json"))]
 
 
 def run(args) -> int:
@@ -158,8 +168,10 @@ def run(args) -> int:
         raise UserError(f"teacher {args.teacher}: non-finite score for video {bad!r}")
     mapped, stats = map_to_mos(raw, rows, args.source)
     table = rows[["video_id", "dataset", "split"]].assign(raw=raw.round(6), mos=mapped.round(6))
-    write_text_atomic(args.out.with_suffix(".json"), json.dumps({"teacher": args.teacher, **stats}, indent=1) + "\n")
-    write_csv_atomic(table[TEACHER_COLUMNS], args.out)
+    statistics = json.dumps({"teacher": args.teacher, **stats}, indent=1) + "\n"
+    write_all_atomic(
+        [(args.out.with_suffix(".json"), text_writer(statistics)), (args.out, csv_writer(table[TEACHER_COLUMNS]))]
+    )
     log.info("teacher %s: %d videos; source SRCC %.3f, RMSE on the MOS scale %.3f", args.teacher, len(table),
              stats["source_srcc"], stats["source_rmse"])  # fmt: skip
     return 0
@@ -178,4 +190,11 @@ def read_teacher(path: str | Path) -> tuple[pd.DataFrame, dict]:
     missing = set(TEACHER_COLUMNS) - set(table.columns)
     if missing:
         raise UserError(f"{path}: not a teacher scores file (lacks {sorted(missing)})")
+    dup = table.video_id.duplicated() | table.video_id.isna()
+    if dup.any():
+        raise UserError(f"{path}: row {int(np.flatnonzero(dup.to_numpy())[0]) + 2}: empty or repeated video_id")
+    table["mos"] = numeric_column(table, "mos", path)  # NaN or inf scores would become labels
+    rmse = stats.get("source_rmse") if isinstance(stats, dict) else None
+    if rmse is not None and not (isinstance(rmse, int | float) and 0 < rmse <= MAX_VALUE):
+        raise UserError(f"{path.with_suffix('.json')}: source_rmse {rmse!r} is not a positive finite number")
     return table.set_index("video_id"), stats

@@ -49,9 +49,9 @@ def ids_by_dataset(manifests: list[Path], wanted: set[str]) -> dict[str, list[st
 
 
 def encoder_dims(features_root: Path, encoders: tuple[str, ...], dataset: str) -> list[int]:
-    from vqaloop.features.io import load_features
+    from vqaloop.features.io import features_file, load_features
 
-    return [load_features(Path(features_root) / dataset / f"{e}.npz").frames.shape[2] for e in encoders]
+    return [load_features(features_file(features_root, dataset, e)).frames.shape[2] for e in encoders]
 
 
 def student_encoders(cls, options: dict) -> tuple[str, ...]:
@@ -122,28 +122,36 @@ def train_student(model: torch.nn.Module, x: torch.Tensor, pairs: pd.DataFrame, 
 
 
 def add_arguments(parser):
-    parser.add_argument("--student", default="pair_transformer", help="student registry name")
+    from vqaloop.cli_checks import MAX_EPOCHS, float_in, int_in, json_object, output_file, seed, threads
+    from vqaloop.losses.confidence import W2S_LOSSES
+    from vqaloop.w2s.students import STUDENT_MODULES, STUDENTS
+
+    parser.add_argument("--student", default="pair_transformer", choices=sorted(set(STUDENTS) | set(STUDENT_MODULES)),
+                        help="student registry name")  # fmt: skip
     parser.add_argument(
         "--pairs", nargs="+", required=True, type=Path, help="pair files (vqaloop w2s-pairs / w2s-mine)"
     )
     parser.add_argument("--manifests", nargs="+", required=True, type=Path, help="manifests listing the paired videos")
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--init", type=Path, help="continue from this student checkpoint (iterative stages)")
-    parser.add_argument("--loss", default="ce", help="ce | confidence | burns")
-    parser.add_argument("--loss-warmup", type=float, default=0.1, help="T_warmup of the confidence loss (Eq. 25)")
-    parser.add_argument("--student-options", default="{}",
+    parser.add_argument("--loss", default="ce", choices=sorted(W2S_LOSSES), help="ce | confidence | burns")
+    parser.add_argument("--loss-warmup", type=float_in(0.0, 1.0, lo_open=True), default=0.1,
+                        help="T_warmup of the confidence loss (Eq. 25), in (0, 1]")  # fmt: skip
+    parser.add_argument("--student-options", type=json_object, default="{}",
                         help="JSON options of students that take them (llava_onevision: weights, motion, ...)")  # fmt: skip
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--weight-decay", type=float, default=0.05)
-    parser.add_argument("--warmup", type=float, default=0.03, help="learning-rate warm-up ratio")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--hidden", type=int_in(1, 1 << 16), default=128)
+    parser.add_argument("--layers", type=int_in(1, 1024), default=2)
+    parser.add_argument("--heads", type=int_in(1, 1024), default=4)
+    parser.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), default=3)
+    parser.add_argument("--lr", type=float_in(0.0, 10.0, lo_open=True), default=5e-4, help="learning rate, in (0, 10]")
+    parser.add_argument("--batch", type=int_in(2, 1 << 16), default=64, help="pairs per batch")
+    parser.add_argument("--weight-decay", type=float_in(0.0, 10.0), default=0.05)
+    parser.add_argument(
+        "--warmup", type=float_in(0.0, 1.0), default=0.03, help="learning-rate warm-up ratio, in [0, 1]"
+    )
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--threads", type=threads, default=1)
+    parser.add_argument("--out", required=True, type=output_file)
 
 
 def run(args) -> int:
