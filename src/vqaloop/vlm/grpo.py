@@ -486,14 +486,20 @@ def settings_from_args(args, **overrides) -> GRPOSettings:
 
 def add_grpo_arguments(parser) -> None:
     """The GRPO options of train-base / train-g / finetune (used when the base model's TRAINER is "grpo")."""
+    from vqaloop.cli_checks import float_in, int_in
+
     d = GRPOSettings()
     group = parser.add_argument_group("GRPO (vision-language base models)")
-    group.add_argument("--generations", type=int, default=d.generations, help="answers sampled per video (G)")
-    group.add_argument("--temperature", type=float, default=d.temperature)
-    group.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
-    group.add_argument("--beta", type=float, default=d.beta, help="KL weight")
-    group.add_argument("--clip-eps", type=float, default=d.clip_eps)
-    group.add_argument("--micro-batch", type=int, default=d.micro_batch, help="answers per forward/backward pass")
+    group.add_argument("--generations", type=int_in(1, 1024), default=d.generations,
+                       help="answers sampled per video (G)")  # fmt: skip
+    group.add_argument("--temperature", type=float_in(0.0, 100.0, lo_open=True), default=d.temperature,
+                       help="sampling temperature, in (0, 100]")  # fmt: skip
+    group.add_argument("--max-new-tokens", type=int_in(1, 1 << 16), default=d.max_new_tokens)
+    group.add_argument("--beta", type=float_in(0.0, 100.0), default=d.beta, help="KL weight, in [0, 100]")
+    group.add_argument("--clip-eps", type=float_in(0.0, 1.0, lo_open=True), default=d.clip_eps,
+                       help="PPO clip range, in (0, 1]")  # fmt: skip
+    group.add_argument("--micro-batch", type=int_in(1, 1 << 16), default=d.micro_batch,
+                       help="answers per forward/backward pass")  # fmt: skip
     group.add_argument("--gradient-checkpointing", action="store_true")
     group.add_argument("--mixed-precision", choices=("no", "bf16"), default=d.mixed_precision)
 
