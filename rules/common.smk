@@ -279,7 +279,10 @@ if HAS_MDS:
     )
     from vqaloop.workflow_paths import SHARED, MdsPaths
 
-    MDS = config["mds"]
+    from vqaloop.config import with_defaults
+
+    # every key's schema default filled in
+    MDS = config["mds"] = with_defaults(config, "mds")
     FEATURES = config["features"]
     WORK = f"{config['work_root']}/{RUN}"
     BASE = MDS["base"]
@@ -376,9 +379,10 @@ if HAS_MDS:
         v = parse_variant(variant)
         p = paths(base)
         if v.method == "divonly":
-            return "--method mds_diversity_only"
+            return f"--method mds_diversity_only {diversity_args(v.encoder)}"
         if v.method == "mds":
-            return f"--method mds --lambda {v.lam:g} --difficulty {p.difficulty(v.g_id, seed, dataset)}"
+            return (f"--method mds --lambda {v.lam:g} --difficulty {p.difficulty(v.g_id, seed, dataset)}"
+                    f" {diversity_args(v.encoder)}")  # fmt: skip
         if v.method in MODEL_METHODS:
             return f"--method {v.method} --model {p.f_model()} --features-root {FEATURES_ROOT}"
         if v.method in LABELLED_METHODS and MDS.get("labelled_set", True):
@@ -387,11 +391,20 @@ if HAS_MDS:
                     f" --labelled-manifest {p.manifest(source)}")  # fmt: skip
         return f"--method {v.method}"
 
+    def diversity_args(encoder):
+        """The diversity term's settings (config mds.chamfer, mds.diversity.<encoder>.normalise), passed explicitly."""
+        normalise = MDS["diversity"].get(encoder, {}).get("normalise", True)
+        return f"--chamfer {MDS['chamfer']}" + ("" if normalise else " --no-normalise")
+
+    def budget_of(dataset):
+        """A target's budget: mds.target_budgets.<dataset> where set, else mds.budget (a fraction or a count)."""
+        return MDS["target_budgets"].get(dataset, MDS["budget"])
+
     def select_command(base, variant, seed, dataset):
         p = paths(base)
         return (f"select {selection_args(base, variant, seed, dataset)}"
                 f" --features {p.features(dataset, variant_encoder(variant))} --pool {p.manifest(dataset)}"
-                f" --budget {MDS['budget']} --seed {seed} --out {p.selection(variant, seed, dataset)}")  # fmt: skip
+                f" --budget {budget_of(dataset):g} --seed {seed} --out {p.selection(variant, seed, dataset)}")  # fmt: skip
 
     def reveal_command(base, variant, seed, dataset):
         p = paths(base)
@@ -417,7 +430,7 @@ if HAS_MDS:
         extra = f" --errors {p.oof_errors()}" if errors else ""
         return [
             f"train-g --base-model {p.f_model()} --manifest {p.manifest(MDS['source'])}"
-            f" --features-root {FEATURES_ROOT} --loss {loss} --rank {rank}{extra} {optim_args(base, 'g')}{grpo_args(base)}"
+            f" --features-root {FEATURES_ROOT} --loss {loss} --rank {rank}{extra} {optim_args(base, 'g')}{grpo_args(base, 'g')}"
             f" --seed {seed} --out {p.g_model(g_id, seed)}"
             for seed in SEEDS
         ]
@@ -440,14 +453,27 @@ if HAS_MDS:
 
         return getattr(get_base_model_class(base), "TRAINER", "") == "grpo"
 
-    def grpo_args(base):
-        """The GRPO options of train-base / train-g / finetune for a VLM base (none for the compact ones)."""
+    # the GRPO recipe of VLM f and g (the paper's reading or the authors' code)
+    GRPO = with_defaults(config, "grpo")
+
+    def grpo_args(base, stage="base"):
+        """The GRPO options of train-base / train-g (stage "g") / finetune for a VLM base (none for the compact
+        ones); config grpo: the training frames, LoRA on lm_head, and for g its recipe (the authors': G = 1).
+        """
         if not is_vlm(base):
             return ""
         f = VLM_MODELS["f"]
-        args = f" --generations {f.get('generations', 6)} --max-new-tokens {f.get('max_new_tokens', 256)}"
+        authors_g = stage == "g" and GRPO["g_recipe"] == "authors"
+        generations = 1 if authors_g else f.get("generations", 6)
+        args = f" --generations {generations} --max-new-tokens {f.get('max_new_tokens', 256)}"
         if f.get("dtype", "bfloat16") == "bfloat16":
             args += " --mixed-precision bf16 --gradient-checkpointing"
+        if GRPO["train_frames"] is not None:
+            args += f" --train-frames {GRPO['train_frames']}"
+        if GRPO["lora_lm_head"]:
+            args += " --lora-lm-head"
+        if stage == "g":
+            args += f" --recipe {GRPO['g_recipe']}"
         return args
 
     def train_base_command(base):
@@ -455,7 +481,8 @@ if HAS_MDS:
         vlm = ""
         if is_vlm(base):
             f = VLM_MODELS["f"]
-            vlm = f" --weights {f['weights']} --dtype {f.get('dtype', 'bfloat16')} --rank {f.get('lora_rank', 64)}"
+            vlm = (f" --weights {f['weights']} --dtype {f.get('dtype', 'bfloat16')} --rank {f.get('lora_rank', 64)}"
+                   f" --scores {GRPO['scores']}")  # fmt: skip
         return (f"train-base --base {base} --manifest {p.manifest(MDS['source'])} --features-root {FEATURES_ROOT}"
                 f" --hidden {t.get('hidden', 128)} {optim_args(base, 'base')}{vlm}{grpo_args(base)}"
                 f" --seed {config['seed']} --out {p.f_model()}")  # fmt: skip

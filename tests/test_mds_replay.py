@@ -161,7 +161,7 @@ def test_tie_orders_are_top_k_sets_and_pool_order_is_select_s():
 
 @pytest.mark.parametrize("layout", ["original", "transcribed"])
 def test_the_command_on_hand_made_releases(tmp_path, layout):
-    out = replay(tmp_path, FIXTURES / layout, 3, draws=50)
+    out = replay(tmp_path, FIXTURES / layout, 3, draws=50, extra=["--mos-bins", "4"])
     long = pd.read_csv(out / "mds_replay.csv").set_index(["row", "metric"])
     assert long.loc[("mds", "srcc"), "value"] == pytest.approx(
         stats.spearmanr([2.5, 3.8, 4.0], [1.926, 3.05, 2.312]).statistic
@@ -194,13 +194,14 @@ def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, capsys):
     (tmp_path / "sel.csv").write_text(
         "video_id,rank\nSDR_Gameplay_d004.mp4,1\nSDR_Nowhere_zzzz.mp4,2\nSDR_Dance_c003.mp4,3\n"
     )
-    base = ["mds-replay", "--release", str(release), "--paper-root", str(ROOT / "results/paper"),
+    base = ["mds-replay", "--release", str(release), "--mos-bins", "4", "--paper-root", str(ROOT / "results/paper"),
             "--out", str(tmp_path / "o.csv"), "--claims", str(tmp_path / "c.csv")]  # fmt: skip
     cases = [
         (["--lambda0", str(tmp_path / "sel.csv"), "--budget", "3"], "not pool videos of the release"),
         (["--lambda0", str(tmp_path / "sel.csv"), "--budget", "4"], "not pool videos"),
         ([], "--lambda0"),
         (["--lambda0", str(tmp_path / "sel.csv"), "--draws", "0"], "--draws"),
+        (["--lambda0", str(tmp_path / "sel.csv"), "--budget", "9"], "must not exceed the pool's 8 videos"),
     ]
     for extra, expected in cases:
         assert main([*base, *extra]) == 2

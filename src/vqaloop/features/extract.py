@@ -55,6 +55,28 @@ def read_sampled(path: Path, k: int, pairs: bool) -> tuple[np.ndarray, np.ndarra
     return frames, next_frames, indices
 
 
+def read_every(path: Path, k: int, pairs: bool) -> tuple[np.ndarray, np.ndarray | None, list[int]]:
+    """Every decoded frame of a clip as k rows (an encoder option ``frames: every``, the MDS-VQA authors' diversity
+    features): k is the longest clip's frame count, so a clip of k frames gives each frame once and a shorter one
+    repeats its frames evenly (``sample_indices``: a features file holds one frame count)."""
+    n = count_frames(path)
+    indices = sample_indices(n, k)
+    following = [min(i + 1, n - 1) for i in indices] if pairs else []
+    unique = sorted(set(indices) | set(following))
+    got = read_frames(path, unique)
+    where = {index: pos for pos, index in enumerate(unique)}
+    return got[[where[i] for i in indices]], got[[where[i] for i in following]] if pairs else None, indices
+
+
+def frames_setting(value, manifest: pd.DataFrame, data_root: Path, what: str) -> tuple[int, bool]:
+    """(frames per video, every) of an encoder's ``frames`` option: a count, or "every" (the longest clip's count)."""
+    if value == "every":
+        return max(count_frames(Path(data_root) / str(p)) for p in manifest["path"]), True
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"{what}: expected a frame count >= 1 or 'every', got {value!r}")
+    return value, False
+
+
 def chunk_frames(encoder: Encoder) -> int:
     """T > 0 for an encoder that reads the chunk starting at each sampled frame (features.motion3d), else 0."""
     return int(getattr(encoder, "chunk_frames", 0) or 0)
@@ -157,8 +179,10 @@ def extract_many(
     n_frames: int = 8,
     source: str | Path = "manifest",
     progress: bool | None = None,
+    every: bool = False,
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Features of several encoders from ONE decode of every video and one forward pass per shared trunk.
+    """Features of several encoders from ONE decode of every video and one forward pass per shared trunk
+    (``every``: each decoded frame, ``read_every``, instead of ``n_frames`` spread over each clip).
 
     Returns one (N, F or K, D) float32 array per encoder (in ``encoders`` order) and the frame indices (N, F).
     Each array equals what ``extract`` gives for that encoder alone: every network pass has the fixed shape of
@@ -175,7 +199,8 @@ def extract_many(
     with tqdm(total=n, desc=f"features {names}", unit="video", disable=disable) as bar:
         for pos, (video_id, rel_path) in enumerate(zip(manifest["video_id"], manifest["path"], strict=True)):
             try:
-                frames, following, idx = read_sampled(root / str(rel_path), n_frames, pairs)
+                read = read_every if every else read_sampled
+                frames, following, idx = read(root / str(rel_path), n_frames, pairs)
                 chunks = {t: read_chunks_of(root / str(rel_path), idx, t) for t in sorted(chunk_sizes)}
             except UserError as err:
                 raise UserError(f"{source}: row {pos + 2} (video_id {video_id}): {err}") from None
@@ -280,15 +305,22 @@ def run_many(args: argparse.Namespace) -> int:
     if unknown:
         raise UserError(f"--options: {unknown[0]!r} is not one of --encoders ({' '.join(args.encoders)})")
     manifest = manifest_rows(args)
-    encoders = [get_encoder(name, **{"device": args.device, **(options.get(name) or {})}) for name in args.encoders]
-    arrays, indices = extract_many(manifest, args.data_root, encoders, args.frames, source=args.manifest)
     ids = manifest["video_id"].astype(str).tolist()
-    for encoder, features in zip(encoders, arrays, strict=True):
-        per_video = getattr(encoder, "per_video", False)
-        write_features(
-            args.out_dir / f"{encoder.name}.npz", ids, features, encoder.name, None if per_video else indices
-        )
-        n, f, d = features.shape
-        print(f"{args.out_dir / encoder.name}.npz: {encoder.name} features of {n} videos "
-              f"({f} {'patterns' if per_video else 'frames'} x {d})")  # fmt: skip
+    # an encoder's "frames" option (a count or "every") replaces --frames for it; one decode per frame setting
+    settings = {name: dict(options.get(name) or {}) for name in args.encoders}
+    groups: dict = {}
+    for name in args.encoders:
+        groups.setdefault(settings[name].pop("frames", args.frames), []).append(name)
+    for setting, names in groups.items():
+        n_frames, every = frames_setting(setting, manifest, args.data_root, f"--options {names[0]}.frames")
+        encoders = [get_encoder(name, **{"device": args.device, **settings[name]}) for name in names]
+        arrays, indices = extract_many(manifest, args.data_root, encoders, n_frames, source=args.manifest, every=every)
+        for encoder, features in zip(encoders, arrays, strict=True):
+            per_video = getattr(encoder, "per_video", False)
+            write_features(
+                args.out_dir / f"{encoder.name}.npz", ids, features, encoder.name, None if per_video else indices
+            )
+            n, f, d = features.shape
+            print(f"{args.out_dir / encoder.name}.npz: {encoder.name} features of {n} videos "
+                  f"({f} {'patterns' if per_video else 'frames'} x {d})")  # fmt: skip
     return 0

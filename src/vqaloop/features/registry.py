@@ -91,9 +91,13 @@ def encoder_class(name: str) -> type[Encoder]:
     return _REGISTRY[name]
 
 
+# Options of an encoder's config block that ``vqaloop features`` reads, not the encoder (frames: its frame count).
+EXTRACTION_OPTIONS = ("frames",)
+
+
 def _check_options(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
-    """Drop None values (= default) and refuse options the encoder does not take."""
-    options = {k: v for k, v in options.items() if v is not None}
+    """Drop None values (= default) and the extraction options, and refuse options the encoder does not take."""
+    options = {k: v for k, v in options.items() if v is not None and k not in EXTRACTION_OPTIONS}
     params = inspect.signature(cls.__init__).parameters
     accepted = [p for p in params if p != "self" and params[p].kind is inspect.Parameter.KEYWORD_ONLY]
     unknown = sorted(set(options) - set(accepted))

@@ -15,7 +15,9 @@ merges the live one into the weights first, W <- W + (alpha / r) B A (MDS-VQA Eq
 and keeps its tensors; building from the checkpoint redoes that merge with the same arithmetic, so the rebuilt
 model is bit-identical to the trained one. ``LORA_TARGETS`` is a regular expression (peft full-matches it against
 module names): the q/k/v/o and gate/up/down projections of the language model's decoder layers, not the vision
-tower or its merger, and not ``lm_head`` (the read-out of the score tokens stays f's; SPEC "VisualQuality-R1").
+tower or its merger, and not ``lm_head`` (the read-out of the score tokens stays f's; SPEC "VisualQuality-R1"),
+unless asked (``vqaloop.vlm.grpo.lora_targets``: the MDS-VQA authors' trainer adapts ``lm_head`` too).
+``scoring="sampled"`` (config ``grpo.scores``) scores by one sampled answer instead (``scoring.sampled_scores``).
 
 ``frame_embeddings(x)`` (the ``base`` diversity encoder): the last hidden state (after the final norm) of the
 video tokens, averaged per frame. Qwen2.5-VL patches frames in temporal pairs (``temporal_patch_size`` 2) and
@@ -41,6 +43,7 @@ from vqaloop.models.registry import register_base_model
 LM_LINEAR_RE = r".*language_model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"
 LORA_KEY = re.compile(r"^(?P<module>.+)\.lora_(?P<ab>[AB])(\.[^.]+)?\.weight$")
 PEFT_PREFIX = "base_model.model."
+SCORINGS = ("deterministic", "sampled")  # config grpo.scores
 
 
 @register_base_model("visualquality_r1")
@@ -64,6 +67,8 @@ class VisualQualityR1(nn.Module):
         batch: int = 8,
         lora: list[dict] | None = None,
         device: str = "auto",
+        scoring: str = "deterministic",
+        sample_tokens: int = 2048,
     ):
         super().__init__()
         from vqaloop.vlm.loading import load_vlm
@@ -74,6 +79,9 @@ class VisualQualityR1(nn.Module):
                             "features.encoders.frames.size must match the model's frame_size")  # fmt: skip
         self.weights, self.frames, self.frame_size, self.dtype_name = str(weights), frames, frame_size, dtype
         self.prompt_name, self.fps, self.batch = prompt, fps, batch
+        if scoring not in SCORINGS:
+            raise UserError(f"visualquality_r1: scoring {scoring!r} is not one of {', '.join(SCORINGS)}")
+        self.scoring, self.sample_tokens = scoring, int(sample_tokens)
         self.prompt, self.answer_prefix = prompt_text(prompt), answer_prefix(prompt)
         # "auto": the job's GPU when it has one (vqaloop gpu-run gives each GPU job its own), else the CPU; not kept
         # in the checkpoint, so a model trained on a GPU scores on a CPU-only machine and the other way round
@@ -92,7 +100,8 @@ class VisualQualityR1(nn.Module):
         """The constructor arguments that rebuild this model, adapters included (a Checkpoint's ``kwargs``)."""
         return {"weights": self.weights, "frames": self.frames, "frame_size": self.frame_size,
                 "dtype": self.dtype_name, "prompt": self.prompt_name, "fps": self.fps, "batch": self.batch,
-                "lora": [dict(s) for s in self.lora]}  # fmt: skip
+                "lora": [dict(s) for s in self.lora], "scoring": self.scoring,
+                "sample_tokens": self.sample_tokens}  # fmt: skip
 
     # ---- inputs ----
     def videos(self, x: torch.Tensor) -> list[np.ndarray]:
@@ -107,9 +116,14 @@ class VisualQualityR1(nn.Module):
 
     # ---- scores and embeddings ----
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N,) expected score in [1, 5] (float32), one forward pass per ``batch`` videos."""
-        from vqaloop.vlm.scoring import expected_scores
+        """(N,) expected score in [1, 5] (float32), one forward pass per ``batch`` videos; with ``scoring``
+        "sampled" one sampled answer per video, parsed (the MDS-VQA authors' inference; ``sampled_scores``)."""
+        from vqaloop.vlm.scoring import expected_scores, sampled_scores
 
+        if self.scoring == "sampled":
+            scores = sampled_scores(self.vlm, self.processor, self.videos(x), self.prompt, fps=self.fps,
+                                    max_new_tokens=self.sample_tokens)  # fmt: skip
+            return scores.to(x.device)
         scores = expected_scores(self.vlm, self.processor, self.videos(x), self.prompt,
                                  answer_prefix=self.answer_prefix, fps=self.fps, batch_size=self.batch)  # fmt: skip
         return scores.to(x.device)  # on the inputs' device, as every base model (training.loops.predict)

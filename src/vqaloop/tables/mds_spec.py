@@ -27,9 +27,15 @@ class Row:
     base: str = ""  # the base model whose predictions / fine-tuning the row reads
 
 
+def default_lambda(cfg: dict, encoder: str) -> float:
+    """The lambda of a default-lambda row with this diversity encoder: ``mds.diversity.<encoder>.weight`` where set
+    (the MDS-VQA authors: CLIP 0.25, SigLIP 2 0.075), else ``mds.default.lambda`` (the paper's 0.25 for any)."""
+    return float(cfg.get("diversity", {}).get(encoder, {}).get("weight", cfg["default"]["lambda"]))
+
+
 def default_variant(cfg: dict, errors: str = "") -> Variant:
     d = cfg["default"]
-    return mds(d["loss"], d["rank"], d["encoder"], d["lambda"], errors)
+    return mds(d["loss"], d["rank"], d["encoder"], default_lambda(cfg, d["encoder"]), errors)
 
 
 def method_rows(cfg: dict, base: str, prefix: str = "") -> list[Row]:
@@ -55,7 +61,7 @@ def table_rows(table: str, cfg: dict, encoder_available: dict[str, tuple[bool, s
     if table == "mds_table5":
         rows.append(Row("removing_g", "variant", Variant("divonly", encoder=d["encoder"]).id, base=base))
         rows += [
-            Row(loss, "variant", mds(loss, d["rank"], d["encoder"], d["lambda"]).id, base=base)
+            Row(loss, "variant", mds(loss, d["rank"], d["encoder"], default_lambda(cfg, d["encoder"])).id, base=base)
             for loss in cfg["losses"]
         ]
     elif table == "mds_table6":
@@ -66,12 +72,12 @@ def table_rows(table: str, cfg: dict, encoder_available: dict[str, tuple[bool, s
             key = "base_feature" if enc == "base" else enc
             ok, why = encoder_available.get(enc, (True, ""))
             if ok:
-                rows.append(Row(key, "variant", mds(d["loss"], d["rank"], enc, d["lambda"]).id, base=base))
+                rows.append(Row(key, "variant", mds(d["loss"], d["rank"], enc, default_lambda(cfg, enc)).id, base=base))
             else:
                 rows.append(Row(key, "unavailable", note=f"unavailable: {why}", base=base))
     elif table == "mds_table8":
         rows += [
-            Row(f"rank_{r}", "variant", mds(d["loss"], r, d["encoder"], d["lambda"]).id, base=base)
+            Row(f"rank_{r}", "variant", mds(d["loss"], r, d["encoder"], default_lambda(cfg, d["encoder"])).id, base=base)
             for r in cfg["ranks"]
         ]
     else:
@@ -152,6 +158,7 @@ def config_slice(spec: dict, config: dict, base_encoders: dict[str, list[str]]) 
         "source": mds_cfg["source"],
         "targets": sorted(mds_cfg["targets"]),
         "budget": mds_cfg["budget"],
+        **{k: mds_cfg[k] for k in ("target_budgets", "chamfer", "diversity") if k in mds_cfg},  # schema defaults filled
         "labelled_set": mds_cfg.get("labelled_set", True),
         "training": training,
     }

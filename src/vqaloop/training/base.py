@@ -49,6 +49,9 @@ def add_arguments(parser):
     parser.add_argument("--rank", type=int_in(1, 4096), default=64,
                         help="VLM base models: LoRA rank of the GRPO training")  # fmt: skip
     add_grpo_arguments(parser)
+    parser.add_argument("--scores", choices=("deterministic", "sampled"), default="deterministic",
+                        help="VLM base models: f's (and its g's) scores, stored in the checkpoint: the expected rating "
+                        "of one forward pass, or one sampled answer (the MDS-VQA authors; config grpo.scores)")  # fmt: skip
     parser.add_argument("--out", required=True, type=output_file)
 
 

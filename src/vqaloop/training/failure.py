@@ -63,6 +63,10 @@ def add_arguments(parser):
     parser.add_argument("--errors", type=Path, help="targets from an oof-errors CSV instead of f's in-sample errors")
     add_optimiser_arguments(parser, epochs=30, lr=2e-3, batch=8)
     add_grpo_arguments(parser)
+    parser.add_argument("--recipe", choices=("paper", "authors"), default="paper",
+                        help="VLM g: paper = this project's reading; authors = the MDS-VQA authors' code (one answer "
+                        "per video, batch-local pairs, unit variances, advantage = minus the loss; config "
+                        "grpo.g_recipe)")  # fmt: skip
     parser.add_argument("--out", required=True, type=output_file)
 
 
@@ -76,8 +80,11 @@ def run(args) -> int:
     if getattr(get_base_model_class(base.name), "TRAINER", None) == "grpo":  # a VLM: GRPO (vqaloop.vlm.failure)
         from vqaloop.vlm.failure import train_vlm_failure_predictor
 
-        g = train_vlm_failure_predictor(base, x, manifest.mos.to_numpy(), args.loss, args.rank, args, given)
+        g = train_vlm_failure_predictor(base, x, manifest.mos.to_numpy(), args.loss, args.rank, args, given,
+                                        recipe=args.recipe)  # fmt: skip
     else:
+        if args.recipe != "paper":
+            raise UserError(f"--recipe {args.recipe}: a GRPO recipe of vision-language g; {base.name} is not one")
         errors = base_errors(base, x, manifest.mos.to_numpy()) if given is None else given
         g = train_failure_predictor(base, x, errors, args.loss, args.rank, args)
     if is_main_process():  # under `accelerate launch`, every process holds the same model: one writes it

@@ -60,6 +60,10 @@ class GRPOSettings:
     max_grad_norm: float = 1.0
     gradient_checkpointing: bool = False
     mixed_precision: str = "no"  # "no" or "bf16" (accelerate)
+    # "paper" (group-normalised advantages of the rewards) or "authors": the MDS-VQA authors' g recipe (G = 1,
+    # rewards.authors_failure_losses, advantage = minus the losses); config grpo.g_recipe
+    recipe: str = "paper"
+    train_frames: int | None = None  # k random key frames of each video per step (sorted); None = all of them
 
 
 @dataclass
@@ -284,12 +288,40 @@ def sequence_mean(values: Tensor, mask: Tensor) -> Tensor:
 
 
 def batch_rewards(batch: Rollout, targets: Tensor, reward: str, settings: GRPOSettings, device) -> tuple[Tensor, dict]:
-    """(B*G,) total rewards (format + score) and their parts' means."""
+    """(B*G,) total rewards (format + score) and their parts' means; the authors' recipe: minus their losses,
+    -(fidelity loss + format loss), the format loss being 1 - the format reward (``authors_advantages``)."""
     preds = batch.scores.to(device)
+    if settings.recipe == "authors":
+        losses = R.authors_failure_losses(preds, targets.to(device=device, dtype=torch.float64))
+        fmt = R.format_rewards(batch.texts, settings.answer_layout).to(device).view_as(losses)
+        total = -(losses + (1.0 - fmt))
+        return total, {"format_reward": float(fmt.mean()), "score_reward": float(-losses.mean())}
     score = R.score_rewards(reward, preds, targets.to(device=device, dtype=torch.float64))
     fmt = R.format_rewards(batch.texts, settings.answer_layout).to(device).view_as(score)
     total = settings.format_weight * fmt + score
     return total, {"format_reward": float(fmt.mean()), "score_reward": float(score.mean())}
+
+
+def step_advantages(rewards: Tensor, settings: GRPOSettings) -> Tensor:
+    """(B, G) advantages: GRPO's group-normalised rewards; the authors' g recipe: the rewards themselves (their
+    trainer sets advantages = -(summed losses) when num_generations is 1, no group baseline)."""
+    if settings.recipe == "authors":
+        return rewards
+    return R.group_advantages(rewards)
+
+
+def subsample_frames(videos: Sequence[np.ndarray], k: int | None, seed: int) -> list[np.ndarray]:
+    """Each video's frames, or k of them drawn at random and kept in time order (the authors' trainer: 14 of
+    the frames it decoded at 2 fps, the same for the G answers of a video; config grpo.train_frames)."""
+    if k is None:
+        return list(videos)
+    rng = np.random.default_rng([seed, 7])
+    out = []
+    for video in videos:
+        if len(video) > k:
+            video = video[np.sort(rng.choice(len(video), size=k, replace=False))]
+        out.append(video)
+    return out
 
 
 def grpo_step(
@@ -309,10 +341,11 @@ def grpo_step(
     """One GRPO step on this process's videos (whole groups); ``model`` is the (possibly prepared) peft model."""
     started = time.perf_counter()
     policy = accelerator.unwrap_model(model) if accelerator is not None else model
+    videos = subsample_frames(videos, settings.train_frames, seed)
     batch = rollout(policy, processor, videos, prompt, settings, seed)
     unparsable = int(torch.isnan(batch.scores).sum())
     rewards, parts = batch_rewards(batch, targets, reward, settings, batch.completion_ids.device)
-    advantages = R.group_advantages(rewards).reshape(-1).float()
+    advantages = step_advantages(rewards, settings).reshape(-1).float()
     ref = reference_logprobs(policy, batch, settings) if settings.beta > 0 else None
     old = chunked_logprobs(policy, batch, settings) if settings.updates_per_batch > 1 else None
     n = len(batch.completion_ids)
@@ -403,6 +436,12 @@ def train_grpo(
 
     if reward not in R.SCORE_REWARDS:
         raise ValueError(f"unknown reward {reward!r}; valid: {R.SCORE_REWARDS}")
+    if settings.recipe == "authors" and settings.generations != 1:
+        from vqaloop.errors import UserError
+
+        raise UserError(
+            f"the authors' g recipe samples one answer per video (--generations 1), got {settings.generations}"
+        )
     accelerator = accelerator or make_accelerator(settings)
     world, rank = accelerator.num_processes, accelerator.process_index
     prepare_policy(model, settings.gradient_checkpointing)
@@ -478,10 +517,16 @@ def _epoch_summary(stats: list[StepStats], accelerator) -> dict:
 
 def settings_from_args(args, **overrides) -> GRPOSettings:
     """GRPOSettings from the ``add_grpo_arguments`` options (``overrides``: fields the caller fixes)."""
+    frames = getattr(args, "train_frames", None)
+    if frames is not None and frames < 1:
+        from vqaloop.errors import UserError
+
+        raise UserError(f"--train-frames must be at least 1, got {frames}")
     return GRPOSettings(**overrides, generations=args.generations, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                         beta=args.beta, clip_eps=args.clip_eps, micro_batch=args.micro_batch,
                         gradient_checkpointing=args.gradient_checkpointing,
-                        mixed_precision=args.mixed_precision)  # fmt: skip
+                        mixed_precision=args.mixed_precision,
+                        train_frames=getattr(args, "train_frames", None))  # fmt: skip
 
 
 def add_grpo_arguments(parser) -> None:
@@ -501,6 +546,14 @@ def add_grpo_arguments(parser) -> None:
     group.add_argument("--micro-batch", type=int_in(1, 1 << 16), default=d.micro_batch,
                        help="answers per forward/backward pass")  # fmt: skip
     group.add_argument("--gradient-checkpointing", action="store_true")
+    group.add_argument("--train-frames", type=int, default=None,
+                       help="k random key frames of each video per step, in time order (config grpo.train_frames; "
+                       "the authors: 14); default: all of them")  # fmt: skip
+    group.add_argument(
+        "--lora-lm-head",
+        action="store_true",
+        help="LoRA on the output layer lm_head too (config grpo.lora_lm_head; the authors' trainer)",
+    )
     group.add_argument("--mixed-precision", choices=("no", "bf16"), default=d.mixed_precision)
 
 
@@ -525,7 +578,7 @@ def train_vlm_on_groups(wrapper, groups: Sequence, reward: str, rank: int, setti
     with GRPO on ``groups`` with the wrapper's prompt (``args``: epochs, lr, batch, weight_decay, seed)."""
     accelerator = accelerator or make_accelerator(settings)
     wrapper.vlm.to(accelerator.device)
-    wrapper.add_lora(r=rank)
+    wrapper.add_lora(r=rank, targets=lora_targets(wrapper, getattr(args, "lora_lm_head", False)))
     wrapper.vlm.to(accelerator.device)
 
     def videos(g: int, rows: np.ndarray) -> list[np.ndarray]:
@@ -534,6 +587,12 @@ def train_vlm_on_groups(wrapper, groups: Sequence, reward: str, rank: int, setti
     return train_grpo(wrapper.vlm, wrapper.processor, groups, videos, wrapper.prompt, reward, settings,
                       epochs=args.epochs, lr=args.lr, batch_size=args.batch, weight_decay=args.weight_decay,
                       seed=args.seed, desc=desc, accelerator=accelerator)  # fmt: skip
+
+
+def lora_targets(wrapper, lm_head: bool) -> str:
+    """The LoRA's target modules: the class's ``LORA_TARGETS`` (the language model's linear layers), plus the
+    output layer ``lm_head`` when asked (the MDS-VQA authors' trainer adapts every Linear outside the vision tower)."""
+    return f"(?:{wrapper.LORA_TARGETS})|(?:.*lm_head)" if lm_head else wrapper.LORA_TARGETS
 
 
 def history_meta(history: TrainingHistory, settings: GRPOSettings) -> dict:
@@ -568,7 +627,8 @@ def train_vlm_base(name: str, x: Tensor, mos: Tensor, args):
     seed_everything(args.seed)
     settings = settings_from_args(args)
     kwargs = {"in_dim": int(x.shape[-1]), "weights": str(args.weights), "frames": int(x.shape[1]),
-              "frame_size": frame_side(int(x.shape[-1])), "dtype": args.dtype, "prompt": "quality"}  # fmt: skip
+              "frame_size": frame_side(int(x.shape[-1])), "dtype": args.dtype, "prompt": "quality",
+              "scoring": getattr(args, "scores", "deterministic")}  # fmt: skip
     wrapper = get_base_model_class(name)(**kwargs)
     accelerator = make_accelerator(settings)
     wrapper.vlm.to(accelerator.device)

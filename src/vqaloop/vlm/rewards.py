@@ -30,6 +30,10 @@ The format reward is 1 when the whole answer has the prompt's layout: ``<think>.
 for f (MDS-VQA Table 10, VisualQuality-R1's format reward); ``<answer>.*?</answer>`` for g, whose Table-1 prompt
 asks for the answer tags only.
 Advantage = (r - group mean) / (group std + 1e-4) (GRPO; unbiased std as in trl / VLM-R1).
+
+The MDS-VQA authors' recipe for g (``authors_failure_losses``; ``vqaloop train-g --recipe authors``, config
+``grpo.g_recipe``) differs: one answer per video, pairs inside the local batch, unit variances, ties count as
+harder, and the trainer's advantage is minus the summed losses (fidelity + format), with no group baseline.
 """
 
 from __future__ import annotations
@@ -126,6 +130,28 @@ def regression_rewards(preds: Tensor, target: Tensor) -> Tensor:
     """(B, G) max(0, 1 - (s - t)^2 / 16) for the target t (B,) = 1 + e, e on the [1, 5] MOS scale."""
     rewards = (1.0 - (preds - target.to(preds.dtype)[:, None]) ** 2 / 16.0).clamp_min(0.0)
     return torch.where(torch.isnan(preds), torch.zeros_like(rewards), rewards)
+
+
+def authors_failure_losses(preds: Tensor, errors: Tensor, eps: float = REWARD_EPS) -> Tensor:
+    """(B, G) the MDS-VQA authors' g loss (their ``grpo_jsonl.py: accuracy_loss_difficult``; config
+    ``grpo.g_recipe: authors``): for answer i and every other video j of the *local* batch (no gather),
+    p = Phi((s_i - s_j) / sqrt(1 + 1 + eps)) (Eq. 3 with unit variances), gt = 1 if e_i >= e_j else 0 (Eq. 4, ties
+    count as harder), loss = 1 - sqrt(p gt + eps) - sqrt((1-p)(1-gt) + eps) (Eq. 5), averaged over j. Each video
+    has one answer in their recipe (G = 1); with G > 1 every answer is compared with the other videos' answers
+    one to one (column by column). An unparsable answer gets the largest loss, 1, and is nobody's partner (their
+    code draws a random score instead: never guessed here)."""
+    b, g = preds.shape
+    valid = ~torch.isnan(preds)
+    filled = torch.where(valid, preds, torch.zeros_like(preds))
+    z = (filled[:, None, :] - filled[None, :, :]) / math.sqrt(2.0 + eps)  # (B, B, G): i against j
+    p = torch.special.ndtr(z)
+    gt = (errors[:, None] >= errors[None, :]).to(preds.dtype)[:, :, None]
+    loss = 1.0 - torch.sqrt(p * gt + eps) - torch.sqrt((1.0 - p) * (1.0 - gt) + eps)
+    partner = valid[None, :, :] & ~torch.eye(b, dtype=torch.bool, device=preds.device)[:, :, None]
+    total = torch.where(partner, loss, torch.zeros_like(loss)).sum(1)
+    count = partner.sum(1)
+    mean = torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total))
+    return torch.where(valid, mean, torch.ones_like(mean))
 
 
 def group_advantages(rewards: Tensor) -> Tensor:

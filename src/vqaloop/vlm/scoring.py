@@ -189,3 +189,49 @@ def generate_scores(
     texts = [answer_prefix + t for t in processor.batch_decode(new, skip_special_tokens=False)]
     stats = stats if stats is not None else AnswerStats()
     return stats.add_all(texts), texts
+
+
+SAMPLE_TOP_K = 50  # the MDS-VQA authors' inference.py: generate(do_sample=True, top_k=50, top_p=1)
+SAMPLE_RETRIES = 3  # further samples of a video whose answer is unparsable, before giving up with one line
+
+
+def sampled_scores(
+    model,
+    processor,
+    videos: Sequence[np.ndarray],
+    prompt: str,
+    *,
+    seed: int = 0,
+    fps: float | Sequence[float] | None = None,
+    max_new_tokens: int = 2048,
+):
+    """(N,) float32 scores from ONE sampled answer per video, as the MDS-VQA authors' ``inference.py`` scores f and
+    g (config ``grpo.scores: sampled``): the chat prompt with the assistant turn opened, ``generate(do_sample=True,
+    top_k=50, top_p=1, temperature 1)``, then ``parse_score`` (the last ``<answer>`` block, its first number).
+    Seeded per video (``seed``, its position): the same inputs give the same answers on the same hardware. An
+    unparsable answer is sampled again (at most ``SAMPLE_RETRIES`` times, the next seeds) and then refused with one
+    line: never replaced by a guess (their code stores the raw text as the score)."""
+    import torch
+
+    from vqaloop.vlm.answers import parse_score
+
+    videos = check_videos(videos)
+    rates = list(fps) if isinstance(fps, Sequence) else [fps] * len(videos)
+    pad = processor.tokenizer.pad_token_id
+    scores = []
+    for i, video in enumerate(videos):
+        inputs = to_model(video_inputs(processor, [video], prompt, "", fps=[rates[i]]), model)
+        for attempt in range(1 + SAMPLE_RETRIES):
+            torch.manual_seed((seed * 1_000_003 + i * 7919 + attempt) % (2**63 - 1))
+            with torch.no_grad():
+                out = model.generate(**inputs, do_sample=True, top_k=SAMPLE_TOP_K, top_p=1.0, temperature=1.0,
+                                     max_new_tokens=max_new_tokens, pad_token_id=pad)  # fmt: skip
+            # special tokens kept: a tokenizer may hold the answer tags as special tokens (parse_score ignores the rest)
+            text = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=False)[0]
+            score = parse_score(text)
+            if score is not None:
+                scores.append(float(score))
+                break
+        else:
+            raise UserError(f"video {i}: {1 + SAMPLE_RETRIES} sampled answers, none parsable (last: {text[:60]!r})")
+    return torch.tensor(scores, dtype=torch.float32)
