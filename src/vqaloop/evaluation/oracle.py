@@ -38,8 +38,8 @@ class LabelOracle:
         if table.video_id.isna().any() or dup.any():
             raise UserError(f"{self._path}: empty or repeated video_id in oracle labels (row "
                             f"{int(np.flatnonzero(dup | table.video_id.isna())[0]) + 2})")  # fmt: skip
-        mos = numeric_column(table, "mos", self._path)
-        self._labels = pd.Series(mos, index=table.video_id, name="mos")
+        numeric_column(table, "mos", self._path)  # NaN or infinite labels are refused (the values are kept as read)
+        self._labels = table.set_index("video_id")["mos"]
         self.dataset = dataset
         self.revealed: set[str] = set()
 

@@ -193,7 +193,7 @@ def read_teacher(path: str | Path) -> tuple[pd.DataFrame, dict]:
     dup = table.video_id.duplicated() | table.video_id.isna()
     if dup.any():
         raise UserError(f"{path}: row {int(np.flatnonzero(dup.to_numpy())[0]) + 2}: empty or repeated video_id")
-    table["mos"] = numeric_column(table, "mos", path)  # NaN or inf scores would become labels
+    numeric_column(table, "mos", path)  # NaN or infinite scores would become labels
     rmse = stats.get("source_rmse") if isinstance(stats, dict) else None
     if rmse is not None and not (isinstance(rmse, int | float) and 0 < rmse <= MAX_VALUE):
         raise UserError(f"{path.with_suffix('.json')}: source_rmse {rmse!r} is not a positive finite number")
