@@ -141,7 +141,14 @@ def test_an_encoder_frames_option_takes_every_decoded_frame(tmp_path):
                                     "--out-dir", str(out)]) == 0  # fmt: skip
     every, motion = load_features(out / "thumbnail.npz"), load_features(out / "motion.npz")
     assert every.frames.shape[1] == 6 and motion.frames.shape[1] == 2
-    assert every.frame_indices[0].tolist() == [0, 1, 2, 3, 4, 5] and every.frame_indices[1].tolist() == [0, 0, 1, 1, 2, 2]
+    assert every.frame_indices[0].tolist() == [0, 1, 2, 3, 4, 5] and every.frame_indices[1].tolist() == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- the g recipe
@@ -295,3 +302,29 @@ def test_sampled_scores_parse_one_answer_and_never_guess(tiny_folder, monkeypatc
         wrapper(x)
     deterministic = VisualQualityR1(weights=str(tiny_folder), frames=2, frame_size=56)
     assert deterministic.scoring == "deterministic" and torch.equal(deterministic(x), deterministic(x))
+
+
+def test_the_authors_overlay_sets_every_recipe_key_away_from_the_paper_s_default():
+    """config/paper_authors.yaml merged into config/paper.yaml (as Snakemake merges --configfile A B) is valid and
+    sets each recipe key to the authors' value, the schema's default being the paper's reading."""
+    import copy
+
+    from snakemake.utils import update_config
+
+    from vqaloop.config import validate_config, with_defaults
+
+    paper = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    merged = copy.deepcopy(paper)
+    update_config(merged, yaml.safe_load((REPO / "config/paper_authors.yaml").read_text()))
+    validate_config(merged, "paper + paper_authors")
+    authors, default = with_defaults(merged, "grpo"), with_defaults({}, "grpo")
+    assert authors == {"g_recipe": "authors", "scores": "sampled", "train_frames": 14, "lora_lm_head": True}
+    assert all(authors[k] != default[k] for k in default)
+    mds, paper_mds = with_defaults(merged, "mds"), with_defaults(paper, "mds")
+    assert (mds["chamfer"], paper_mds["chamfer"]) == ("authors", "paper")
+    assert mds["diversity"]["siglip2"] == {"weight": 0.075, "normalise": False} and paper_mds["diversity"] == {}
+    assert mds["target_budgets"] == paper_mds["target_budgets"] == {"sfv_sdr": 64}  # paper.yaml: the authors' count
+    encoders = merged["features"]["encoders"]
+    assert encoders["clip"]["frames"] == encoders["siglip2"]["frames"] == "every"
+    assert "frames" not in paper["features"]["encoders"]["clip"]
+    assert encoders["frames"]["size"] == merged["paper_scale"]["models"]["f"]["frame_size"] == 504
