@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vqaloop.corpus.render import TOOLCHAIN_FILE
+from vqaloop.corpus.render import LABEL_COLUMNS, TOOLCHAIN_FILE
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.manifest import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_manifest
@@ -64,7 +64,7 @@ def run(args) -> int:
     plan = read_csv(args.plan, "a dataset plan (vqaloop plan)", ("video_id", "content_id", "split"),
                     dtype={"video_id": str, "content_id": str})  # fmt: skip
     toolchain = shard_toolchain(args.shards)
-    labels = pd.concat([read_csv(s / "labels.csv", "a rendered shard's labels", ("video_id", "path", "mos"),
+    labels = pd.concat([read_csv(s / "labels.csv", "a rendered shard's labels", LABEL_COLUMNS,
                                  dtype={"video_id": str}) for s in args.shards])  # fmt: skip
     manifest, oracle = assemble(plan, labels)
     validate_manifest(manifest, args.out)

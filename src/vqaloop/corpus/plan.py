@@ -127,6 +127,8 @@ def dataset_contents(allocation: dict, dataset: str, spec: dict, seed: int) -> l
     """The dataset's own allocation, or K contents of another dataset's (``contents_from``)."""
     source = spec.get("contents_from")
     if not source:
+        if dataset not in allocation:
+            raise UserError(f"--allocation has no contents for dataset {dataset!r} (has {sorted(allocation)[:5]})")
         return allocation[dataset]
     pool = sorted(allocation.get(source["dataset"], []))
     count = int(source["count"])

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import plcc, srcc
 from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.readers import parse_json_argument, read_csv
@@ -211,6 +212,13 @@ def add_arguments(parser):
                         help="long CSV; _wide.csv, _vs_paper.csv and _seeds.csv beside it")  # fmt: skip
 
 
+def check_spec(spec: dict) -> None:
+    """A table spec names its table and has rows and columns (``--spec``, from the workflow's table_spec)."""
+    for key in ("table", "rows", "columns"):
+        if not spec.get(key):
+            raise UserError(f"--spec: no {key!r} (expected the JSON of a table spec, with rows and columns)")
+
+
 def derived_outputs(args) -> list[tuple[str, Path]]:
     from vqaloop.cli_checks import beside
 
@@ -219,6 +227,7 @@ def derived_outputs(args) -> list[tuple[str, Path]]:
 
 def run(args) -> int:
     spec = parse_json_argument(args.spec, "--spec")
+    check_spec(spec)
     reader = CellReader(args.data_root, args.work)
     long = build_long(spec, reader)
     stem = args.out.with_suffix("")

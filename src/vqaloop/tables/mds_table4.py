@@ -60,6 +60,11 @@ def read_table3(path: Path) -> pd.DataFrame:
     mean = df[(df.column == "mean") & df.metric.isin(["srcc", "plcc"])]
     if mean.empty:
         raise UserError(f"{path}: has no 'mean' column srcc/plcc values")
+    repeated = mean.duplicated(["row", "metric"])
+    if repeated.any():
+        raise UserError(
+            f"{path}: row {mean.row[repeated].iloc[0]!r} has two 'mean' {mean.metric[repeated].iloc[0]} values"
+        )
     wide = mean.pivot_table(index="row", columns="metric", values="value", aggfunc="first", dropna=False)
     for extra in ("n_seeds", "run", "config_hash"):
         if extra in mean.columns:

@@ -21,7 +21,7 @@ from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import plcc, srcc
 from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.manifest import read_manifest
-from vqaloop.tables.mds_build import METRICS, SEED_COLUMNS, mean_ci, seed_records, side_by_side, wide
+from vqaloop.tables.mds_build import METRICS, SEED_COLUMNS, check_spec, mean_ci, seed_records, side_by_side, wide
 from vqaloop.tables.published import LONG_COLUMNS
 from vqaloop.workflow_paths import W2sPaths
 
@@ -126,6 +126,7 @@ def derived_outputs(args) -> list[tuple[str, Path]]:
 
 def run(args) -> int:
     spec = json.loads(args.spec)
+    check_spec(spec)
     wanted = {c["dataset"] for c in spec["columns"] if c["dataset"]}
     test_rows = {}
     for path in args.manifests:

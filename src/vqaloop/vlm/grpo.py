@@ -531,7 +531,7 @@ def settings_from_args(args, **overrides) -> GRPOSettings:
 
 def add_grpo_arguments(parser) -> None:
     """The GRPO options of train-base / train-g / finetune (used when the base model's TRAINER is "grpo")."""
-    from vqaloop.cli_checks import float_in, int_in
+    from vqaloop.cli_checks import MAX_FRAMES, float_in, int_in
 
     d = GRPOSettings()
     group = parser.add_argument_group("GRPO (vision-language base models)")
@@ -546,7 +546,7 @@ def add_grpo_arguments(parser) -> None:
     group.add_argument("--micro-batch", type=int_in(1, 1 << 16), default=d.micro_batch,
                        help="answers per forward/backward pass")  # fmt: skip
     group.add_argument("--gradient-checkpointing", action="store_true")
-    group.add_argument("--train-frames", type=int, default=None,
+    group.add_argument("--train-frames", type=int_in(1, MAX_FRAMES), default=None,
                        help="k random key frames of each video per step, in time order (config grpo.train_frames; "
                        "the authors: 14); default: all of them")  # fmt: skip
     group.add_argument(

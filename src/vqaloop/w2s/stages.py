@@ -93,6 +93,15 @@ def misclassified_synthetic(model, bank_x, bank_rows, candidates: pd.DataFrame, 
     return wrong
 
 
+def teacher_scores(path: Path, ids: list[str]) -> np.ndarray:
+    """A teacher's MOS-scale scores of ``ids``; one line naming the file when it lacks one."""
+    table, _ = read_teacher(path)
+    missing = [v for v in ids if v not in table.index]
+    if missing:
+        raise UserError(f"{path}: no score for {len(missing)} stage video(s), e.g. {missing[0]!r}")
+    return table.loc[ids, "mos"].to_numpy(dtype=float)
+
+
 def add_arguments(parser):
     from vqaloop.cli_checks import int_in, output_file, positive_float, positive_int, seed, threads
 
@@ -132,12 +141,14 @@ def run(args) -> int:
     train = labelled_split(args.source_manifest, "train")
     anchors = read_anchors(args.anchors)
     pool_name, source_name = str(pool.dataset.iloc[0]), str(train.dataset.iloc[0])
+    if pool_name == source_name:
+        raise UserError(f"{args.pool} and {args.source_manifest} are both dataset {pool_name!r}: the pool is another")
     inference = {"temperature": args.temperature, "link": args.link, "solver": args.solver}
     scores = score_ids(student, anchors, {pool_name: ids, source_name: list(train.video_id)}, args.features_root,
                        **inference)  # fmt: skip
     fit = fit_logistic4(scores.loc[list(train.video_id)].to_numpy(), train.mos.to_numpy(dtype=float))
     student_mos = apply_logistic4(fit, scores.loc[ids].to_numpy())
-    teacher_mos = np.stack([read_teacher(p)[0].loc[ids, "mos"].to_numpy(dtype=float) for p in args.teachers], axis=1)
+    teacher_mos = np.stack([teacher_scores(p, ids) for p in args.teachers], axis=1)
     low, high = gmad_pairs_between(student_mos, teacher_mos, args.levels, args.gmad_count)
     mean, var = ensemble_statistics(np.concatenate([teacher_mos, student_mos[:, None]], axis=1))
     ids_arr = np.asarray(ids)
