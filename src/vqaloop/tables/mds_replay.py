@@ -84,7 +84,8 @@ ROWS: dict[str, tuple[str, str]] = {
 PAPER_CELLS: dict[str, list[tuple[str, str, str]]] = {
     "base_model_pool": [("mds_table2", "base_model", SDR)]
     + [(t, "base_model", "failure_identification") for t in ("mds_table5", "mds_table6", "mds_table7")],
-    "base_model_all": [("mds_table2", "base_model", SDR)],
+    "base_model_all": [("mds_table2", "base_model", SDR)]
+    + [(t, "base_model", "failure_identification") for t in ("mds_table5", "mds_table6", "mds_table7")],
     "base_model_test": [("mds_table3", "base_model", SDR)]
     + [(t, "base_model", "active_finetuning") for t in ("mds_table5", "mds_table6", "mds_table7")],
     "mds": [
