@@ -379,7 +379,7 @@ def baselines(pool: Pool) -> dict[str, tuple[np.ndarray | None, str]]:
     """Top-``budget`` rules that need only f's or g's scores: name -> (score, what)."""
     out = {
         "lambda_0": (pool.g, "the top g (Eq. 9 with lambda = 0)"),
-        "f_extreme": (np.abs(pool.f - np.median(pool.f)), "the largest |f - median f|"),
+        "f_extreme": (np.abs(pool.f - np.median(pool.f)), "the largest abs(f - median f)"),
         "f_lowest": (-pool.f, "the lowest f"),
         "f_highest": (pool.f, "the highest f"),
         "f_answer_length": (pool.reasoning, "the longest reasoning text of f"),
@@ -464,7 +464,7 @@ def error_claims(pool: Pool, subjects: dict[str, np.ndarray], mean_errors: dict[
     tie_rhos = srcc_rows(orders, np.broadcast_to(pool.errors, orders.shape))
     distinct = len(np.unique(pool.g))
     rows.append(claim_row("replay_g_predicts_f_errors_srcc",
-                          "the authors' g ranks the pool by f's actual errors |logistic(f) - MOS| (SRCC of g with "
+                          "the authors' g ranks the pool by f's actual errors abs(logistic(f) - MOS) (SRCC of g with "
                           "the errors above 0)", "g", "srcc", rho, "permutations", null, +1, s.level,
                           f"g takes {distinct} distinct values on {len(pool.g)} videos "
                           f"({np.mean(pool.g == np.median(pool.g)):.0%} at its median {np.median(pool.g):g}); "
@@ -477,7 +477,7 @@ def error_claims(pool: Pool, subjects: dict[str, np.ndarray], mean_errors: dict[
     rand_err = pool.errors[rand_idx].mean(axis=1)
     for name in ("mds", "lambda_0"):
         rows.append(claim_row(f"replay_{name}_larger_errors_than_random",
-                              f"the videos of {name} carry larger errors of f (mean |logistic(f) - MOS|) than random "
+                              f"the videos of {name} carry larger errors of f (mean abs(logistic(f) - MOS)) than random "
                               f"{s.budget}-video draws", name, "mean_error", mean_errors[name], "random", rand_err, +1,
                               s.level, f"pool mean error {pool.errors.mean():.4f}"))  # fmt: skip
     return rows
