@@ -363,9 +363,11 @@ def report_lines(a: Run, b: Run, result: Comparison, show_all: bool = False) -> 
 
 
 def add_arguments(parser) -> None:
+    from vqaloop.cli_checks import name
+
     parser.add_argument("run_a", metavar="RUN_A", help="a record folder (results/<run>/checksums) or a working folder")
     parser.add_argument("run_b", metavar="RUN_B", help="the other run, the same way")
-    parser.add_argument("--run", default=None, help="the run's name when a working folder holds several")
+    parser.add_argument("--run", default=None, type=name, help="the run's name when a working folder holds several")
     parser.add_argument("--all", action="store_true", help="list every differing job, not only the first ones")
 
 

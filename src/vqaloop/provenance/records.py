@@ -90,10 +90,14 @@ def record_path(records_dir: str | os.PathLike, job: str) -> Path:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--rule", required=True, help="the rule's name ({rule} in a shell directive)")
+    from vqaloop.cli_checks import cache_dir, name
+
+    parser.add_argument("--rule", required=True, type=name, help="the rule's name ({rule} in a shell directive)")
     parser.add_argument("--log", required=True, help="the job's log file: names the record")
     parser.add_argument("--logs-root", required=True, help="the run's log folder (logs/<run>)")
-    parser.add_argument("--into", required=True, help="the run's record folder (results/<run>/checksums)")
+    parser.add_argument(
+        "--into", required=True, type=cache_dir, help="the run's record folder (results/<run>/checksums)"
+    )
     parser.add_argument("--inputs", nargs="*", default=[], help="the job's input files")
     parser.add_argument("--outputs", nargs="+", required=True, help="the job's output files and folders")
 

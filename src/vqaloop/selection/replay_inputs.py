@@ -22,15 +22,19 @@ import pandas as pd
 from vqaloop.datasets.mds_release import load_release
 from vqaloop.errors import UserError
 from vqaloop.features.io import write_npz_deterministic
-from vqaloop.io.atomic import atomic_path, write_csv_atomic
+from vqaloop.io.atomic import csv_writer, write_all_atomic
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vqaloop.cli_checks import output_file
+
     parser.add_argument("--release", required=True, type=Path, help="the MDS-VQA authors' release folder")
-    parser.add_argument("--difficulty", required=True, type=Path, help="output: video_id,difficulty (g's scores)")
-    parser.add_argument("--ids", required=True, type=Path, help="output: an ids-only features file (the pool)")
+    parser.add_argument(
+        "--difficulty", required=True, type=output_file, help="output: video_id,difficulty (g's scores)"
+    )
+    parser.add_argument("--ids", required=True, type=output_file, help="output: an ids-only features file (the pool)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     release = load_release(args.release)
     g = release.g
     table = pd.DataFrame({"video_id": g.index, "difficulty": g.to_numpy()})
-    with atomic_path(args.ids) as tmp:
-        write_npz_deterministic(tmp, {"ids": np.array(g.index.tolist(), dtype=str)})
-    write_csv_atomic(table, args.difficulty)
+    ids = np.array(g.index.tolist(), dtype=str)
+    write_all_atomic([(args.ids, lambda tmp: write_npz_deterministic(tmp, {"ids": ids})),
+                      (args.difficulty, csv_writer(table))])  # both files, or neither  # fmt: skip
     log.info("g of %d pool videos (%s layout) -> %s, %s", len(g), release.layout, args.difficulty, args.ids)
     return 0

@@ -57,7 +57,7 @@ import pandas as pd
 from vqaloop.datasets.mds_release import WHERE_TO_GET, Release, load_release
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import apply_logistic4, fit_logistic4, plcc, plcc_rows, srcc, srcc_rows
-from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.readers import read_csv
 from vqaloop.tables.mds_build import wide
 from vqaloop.tables.published import LONG_COLUMNS
@@ -512,18 +512,33 @@ def not_computed(claim: str, statement: str, subject: str, metric: str, why: str
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vqaloop.cli_checks import float_in, int_in, output_file, seed
+
     parser.add_argument("--release", required=True, type=Path,
                         help="the MDS-VQA authors' release folder (absent: the tables say where to get it)")  # fmt: skip
     parser.add_argument("--lambda0", type=Path, help="vqaloop select's lambda-0 picks from the authors' g")
-    parser.add_argument("--budget", type=int, default=64, help="videos per selection and draw (authors: 64)")
-    parser.add_argument("--draws", type=int, default=10000, help="random and MOS-matched draws per null")
-    parser.add_argument("--tie-orders", type=int, default=10000, help="random tie orders of lambda 0")
-    parser.add_argument("--mos-bins", type=int, default=10, help="equal-count MOS bins of the MOS-matched null")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--level", type=float, default=0.05, help="significance level of the verdicts")
+    parser.add_argument("--budget", type=int_in(2, 1_000_000), default=64,
+                        help="videos per selection and draw (authors: 64)")  # fmt: skip
+    parser.add_argument("--draws", type=int_in(1, 10_000_000), default=10000,
+                        help="random and MOS-matched draws per null")  # fmt: skip
+    parser.add_argument("--tie-orders", type=int_in(1, 10_000_000), default=10000,
+                        help="random tie orders of lambda 0")  # fmt: skip
+    parser.add_argument("--mos-bins", type=int_in(1, 10_000), default=10,
+                        help="equal-count MOS bins of the MOS-matched null")  # fmt: skip
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--level", type=float_in(0.0, 1.0, lo_open=True, hi_open=True), default=0.05,
+                        help="significance level of the verdicts, in (0, 1)")  # fmt: skip
     parser.add_argument("--paper-root", type=Path, default=Path("results/paper"))
-    parser.add_argument("--out", required=True, type=Path, help="long CSV; _wide.csv and _vs_paper.csv beside it")
-    parser.add_argument("--claims", required=True, type=Path, help="the claims-style CSV")
+    parser.add_argument(
+        "--out", required=True, type=output_file, help="long CSV; _wide.csv and _vs_paper.csv beside it"
+    )
+    parser.add_argument("--claims", required=True, type=output_file, help="the claims-style CSV")
+
+
+def derived_outputs(args) -> list[tuple[str, Path]]:
+    from vqaloop.cli_checks import beside
+
+    return [("--out (beside it)", p) for p in beside(args.out, "_wide.csv", "_vs_paper.csv")]
 
 
 def check_settings(args: argparse.Namespace) -> Settings:
@@ -584,7 +599,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_all(long: pd.DataFrame, paper: pd.DataFrame, claims: pd.DataFrame, args, stem: Path) -> None:
-    write_csv_atomic(wide(long), f"{stem}_wide.csv")
-    write_csv_atomic(paper, f"{stem}_vs_paper.csv")
-    write_csv_atomic(claims, args.claims)
-    write_csv_atomic(long, args.out)
+    """The four outputs together, or none of them (``write_all_atomic``)."""
+    write_all_atomic([(f"{stem}_wide.csv", csv_writer(wide(long))), (f"{stem}_vs_paper.csv", csv_writer(paper)),
+                      (args.claims, csv_writer(claims)), (args.out, csv_writer(long))])  # fmt: skip
