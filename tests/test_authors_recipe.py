@@ -328,3 +328,24 @@ def test_the_authors_overlay_sets_every_recipe_key_away_from_the_paper_s_default
     assert encoders["clip"]["frames"] == encoders["siglip2"]["frames"] == "every"
     assert "frames" not in paper["features"]["encoders"]["clip"]
     assert encoders["frames"]["size"] == merged["paper_scale"]["models"]["f"]["frame_size"] == 504
+
+
+def test_a_table_s_provenance_hash_follows_only_the_encoders_it_reads():
+    """mds.diversity of an encoder enters the config slice (and hash) of the tables whose rows read that encoder only:
+    editing SigLIP 2's settings leaves Table 2 alone and changes Table 7 (which has a SigLIP 2 row)."""
+    from vqaloop.config import config_hash, with_defaults
+    from vqaloop.models.registry import model_encoders
+    from vqaloop.tables.mds_spec import config_slice, table_spec
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+    def table_hash(table, diversity):
+        cfg = {**config, "mds": with_defaults({**config, "mds": {**config["mds"], "diversity": diversity}}, "mds")}
+        status = dict.fromkeys([*cfg["features"]["encoders"], "base"], (True, ""))
+        spec = table_spec(table, cfg["mds"], cfg["corpus"]["datasets"], status, cfg["run"])
+        bases = {b: list(model_encoders(b)) for b in [cfg["mds"]["base"], *cfg["mds"]["alternative_bases"]]}
+        return config_hash(config_slice(spec, cfg, bases))
+
+    siglip = {"siglip2": {"weight": 0.075, "normalise": False}}
+    assert table_hash("mds_table2", {}) == table_hash("mds_table2", siglip)
+    assert table_hash("mds_table7", {}) != table_hash("mds_table7", siglip)

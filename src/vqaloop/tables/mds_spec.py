@@ -77,7 +77,9 @@ def table_rows(table: str, cfg: dict, encoder_available: dict[str, tuple[bool, s
                 rows.append(Row(key, "unavailable", note=f"unavailable: {why}", base=base))
     elif table == "mds_table8":
         rows += [
-            Row(f"rank_{r}", "variant", mds(d["loss"], r, d["encoder"], default_lambda(cfg, d["encoder"])).id, base=base)
+            Row(
+                f"rank_{r}", "variant", mds(d["loss"], r, d["encoder"], default_lambda(cfg, d["encoder"])).id, base=base
+            )
             for r in cfg["ranks"]
         ]
     else:
@@ -158,7 +160,8 @@ def config_slice(spec: dict, config: dict, base_encoders: dict[str, list[str]]) 
         "source": mds_cfg["source"],
         "targets": sorted(mds_cfg["targets"]),
         "budget": mds_cfg["budget"],
-        **{k: mds_cfg[k] for k in ("target_budgets", "chamfer", "diversity") if k in mds_cfg},  # schema defaults filled
+        **{k: mds_cfg[k] for k in ("target_budgets", "chamfer") if k in mds_cfg},  # schema defaults filled
+        "diversity": {e: v for e, v in sorted(mds_cfg.get("diversity", {}).items()) if e in encoders},
         "labelled_set": mds_cfg.get("labelled_set", True),
         "training": training,
     }
