@@ -38,9 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    outputs = [args.difficulty.resolve(), args.ids.resolve()]
-    if outputs[0] == outputs[1]:
-        raise UserError(f"--difficulty and --ids name the same file {args.difficulty}")
+    outputs = [args.difficulty.resolve(), args.ids.resolve()]  # distinct: checked with the arguments (cli_checks)
     if any(out == args.release.resolve() or args.release.resolve() in out.parents for out in outputs):
         raise UserError(f"outputs must not be written inside the release folder {args.release}")
     release = load_release(args.release)

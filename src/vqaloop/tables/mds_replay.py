@@ -536,27 +536,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def derived_outputs(args) -> list[tuple[str, Path]]:
+    """The wide and side-by-side files written beside ``--out``."""
     from vqaloop.cli_checks import beside
 
     return [("--out (beside it)", p) for p in beside(args.out, "_wide.csv", "_vs_paper.csv")]
 
 
 def check_settings(args: argparse.Namespace) -> Settings:
-    for name, low in (("budget", 2), ("draws", 1), ("tie_orders", 1), ("mos_bins", 1)):
-        if getattr(args, name) < low:
-            raise UserError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(args, name)}")
-    if args.seed < 0:
-        raise UserError(f"--seed must be >= 0, got {args.seed}")
-    if not (math.isfinite(args.level) and 0 < args.level < 1):
-        raise UserError(f"--level must be in (0, 1), got {args.level}")
-    stem = args.out.with_suffix("")
-    outputs = [args.out, Path(f"{stem}_wide.csv"), Path(f"{stem}_vs_paper.csv"), args.claims]
-    resolved = [p.resolve() for p in outputs]
-    if len(set(resolved)) != len(resolved):
-        raise UserError(f"--out and --claims must name different files ({args.out}, {args.claims})")
-    inputs = [p.resolve() for p in (args.lambda0,) if p is not None]
-    if set(resolved) & set(inputs):
-        raise UserError(f"an output would overwrite the input {args.lambda0}")
+    """The settings; each option's range is its type's and the paths were checked before (``vqaloop.cli_checks``:
+    no output is an input or another output)."""
     return Settings(args.budget, args.draws, args.tie_orders, args.mos_bins, args.seed, args.level)
 
 
