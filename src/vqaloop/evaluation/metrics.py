@@ -201,17 +201,24 @@ def _start_rows(u: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _logistic4_rows(u: np.ndarray, b: np.ndarray) -> np.ndarray:
-    z = np.clip(-(u - b[:, 2:3]) / (np.abs(b[:, 3:4]) + 1e-12), -500.0, 500.0)
-    return (b[:, 0:1] - b[:, 1:2]) / (1.0 + np.exp(z)) + b[:, 1:2]
+    return _sigmoid_rows(u, b)[0] * (b[:, 0:1] - b[:, 1:2]) + b[:, 1:2]
 
 
-def _jacobian_rows(u: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(B, n, 4) derivatives of ``_logistic4_rows`` (``_logistic4_jacobian`` row by row)."""
+def _sigmoid_rows(u: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(s, width): s = 1 / (1 + exp(-(u - b3) / |b4|)) of ``logistic4`` per row, and |b4| + 1e-12."""
     width = np.abs(b[:, 3:4]) + 1e-12
     z = np.clip(-(u - b[:, 2:3]) / width, -500.0, 500.0)
-    s = 1.0 / (1.0 + np.exp(z))
+    return 1.0 / (1.0 + np.exp(z)), width
+
+
+def _residuals_and_jacobian(u: np.ndarray, y: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(B, n) residuals of ``_logistic4_rows`` and their (B, n, 4) derivatives (``_logistic4_jacobian`` per row),
+    from one evaluation of the sigmoid."""
+    s, width = _sigmoid_rows(u, b)
+    r = s * (b[:, 0:1] - b[:, 1:2]) + b[:, 1:2] - y
     slope = (b[:, 0:1] - b[:, 1:2]) * s * (1.0 - s)
-    return np.stack([s, 1.0 - s, -slope / width, -slope * (u - b[:, 2:3]) * np.sign(b[:, 3:4]) / width**2], axis=2)
+    j = np.stack([s, 1.0 - s, -slope / width, -slope * (u - b[:, 2:3]) * np.sign(b[:, 3:4]) / width**2], axis=2)
+    return r, j
 
 
 def _levenberg_marquardt_rows(u: np.ndarray, y: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -230,12 +237,12 @@ def _levenberg_marquardt_rows(u: np.ndarray, y: np.ndarray, start: np.ndarray) -
         if rows.size == 0:
             break
         bu, uu, yu = b[rows], u[rows], y[rows]
-        r = _logistic4_rows(uu, bu) - yu
-        j = _jacobian_rows(uu, bu)
-        jtj = np.einsum("bni,bnj->bij", j, j)
-        grad = np.einsum("bni,bn->bi", j, r)
+        r, j = _residuals_and_jacobian(uu, yu, bu)
+        jt = np.swapaxes(j, 1, 2)
+        jtj = jt @ j
+        grad = (jt @ r[:, :, None])[:, :, 0]
         flat = np.max(np.abs(grad), axis=1) <= LM_TOLERANCE * (1.0 + cost[rows])
-        diag = np.einsum("bii->bi", jtj)
+        diag = np.diagonal(jtj, axis1=1, axis2=2)
         damped = jtj + mu[rows, None, None] * (diag[:, :, None] * eye + 1e-12 * eye)
         try:
             step = -np.linalg.solve(damped, grad[:, :, None])[:, :, 0]
