@@ -1,12 +1,11 @@
 # Config validation, wildcard constraints and path helpers shared by every rule file.
 import json
-import os
 import shlex
 import shutil
 import sys
 from pathlib import Path
 
-from vqaloop.config import validate_config
+from vqaloop.config import validate_config, with_defaults
 from vqaloop.errors import UserError
 
 try:
@@ -100,18 +99,14 @@ def features_root(files):
 # Every job ends by recording the SHA-256 of what it wrote (vqaloop record-job): results/<run>/checksums/<job>.json,
 # <job> being its log path below logs/<run>; `vqaloop compare-runs` reads them to say where two runs first part.
 CHECKSUMS = f"{RESULTS}/checksums"
+DISPATCH = with_defaults(config, "dispatch")  # the schema holds the default (portable)
 
 
 def recorded(command):
-    """A rule's shell followed by its checksum record (appended to the job's log)."""
-    return (f"{command} && python -m vqaloop record-job --rule {{rule}} --log {{log}} --logs-root {LOGS}"
-            f" --into {CHECKSUMS} --inputs {{input:q}} --outputs {{output:q}} >> {{log}} 2>&1")  # fmt: skip
-
-
-# The CPU-dispatch pin of every job (vqaloop.dispatch): config key `dispatch`, passed to jobs through the
-# environment they inherit. portable (the default): the same bits on any x86-64 CPU with AVX2; native: each
-# library's own choice (reproducible on the same CPU only). Changing it reruns nothing: rerun with --forceall.
-os.environ["VQALOOP_DISPATCH"] = config.get("dispatch", "portable")
+    """A rule's shell: under the run's CPU-dispatch pin (config key `dispatch`, vqaloop.dispatch: a change reruns
+    every job, since it changes their bits), followed by its checksum record (appended to the job's log)."""
+    return (f"export VQALOOP_DISPATCH={DISPATCH}; {command} && python -m vqaloop record-job --log {{log}}"
+            f" --logs-root {LOGS} --into {CHECKSUMS} --inputs {{input:q}} --outputs {{output:q}} >> {{log}} 2>&1")  # fmt: skip
 
 
 def batch(commands):

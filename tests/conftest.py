@@ -63,9 +63,12 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(cwd: Path, *args: str, timeout: int = 2400, umask: int | None = None) -> subprocess.CompletedProcess:
-    """The real Snakemake in ``cwd`` (``umask``: the one its process and every job run under)."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
+def snakemake(cwd: Path, *args: str, timeout: int = 2400, umask: int | None = None,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+    """The real Snakemake in ``cwd`` (``umask``: the one its process and every job run under; ``env``: variables
+    set on top of this process's environment)."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1",
+           **(env or {})}  # fmt: skip
     return subprocess.run(
         [str(BIN / "snakemake"), *args],
         cwd=cwd,

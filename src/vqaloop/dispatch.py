@@ -114,3 +114,18 @@ def run(args) -> int:
         for key, value in settings.items():
             print(f"{key}={value}")
     return 0
+
+
+def set_compute_threads(requested: int) -> int:
+    """torch's intra-op threads for a command's ``--threads``: 1 under the portable pin (a parallel reduction sums
+    in an order set by the thread count: ``torch.sum`` of a million floats differs between 1 and 2 threads), the
+    request under native. Parallelism comes from Snakemake running jobs side by side. Returns the count used."""
+    import torch
+
+    used = requested if mode() == "native" else 1
+    if used != requested:
+        log.info(
+            "dispatch: portable pin, 1 compute thread (--threads %d is honoured under dispatch: native)", requested
+        )
+    torch.set_num_threads(used)
+    return used

@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import plcc, srcc
@@ -46,7 +45,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    torch.set_num_threads(args.threads)
+    from vqaloop.dispatch import set_compute_threads
+
+    set_compute_threads(args.threads)
     checkpoint = load_checkpoint(args.model)
     table = evaluate_model(checkpoint.build(), args.manifests, args.features_root, checkpoint.name, args.split)
     write_csv_atomic(table, args.out)

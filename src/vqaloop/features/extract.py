@@ -254,9 +254,10 @@ def derived_outputs(args) -> list[tuple[str, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
 
-    torch.set_num_threads(args.threads)
+    from vqaloop.dispatch import set_compute_threads
+
+    set_compute_threads(args.threads)
     if args.encoders:
         return run_many(args)
     if args.out is None:

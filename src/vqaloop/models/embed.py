@@ -32,7 +32,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    torch.set_num_threads(args.threads)
+    from vqaloop.dispatch import set_compute_threads
+
+    set_compute_threads(args.threads)
     checkpoint = load_checkpoint(args.model)
     manifest, x = manifest_inputs(args.manifest, args.features_root, checkpoint.name)
     frames = frame_embeddings(checkpoint.build(), x).astype(np.float32)

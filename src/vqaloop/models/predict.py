@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from vqaloop.evaluation.metrics import apply_logistic4
 from vqaloop.io.atomic import write_csv_atomic
@@ -34,7 +33,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    torch.set_num_threads(args.threads)
+    from vqaloop.dispatch import set_compute_threads
+
+    set_compute_threads(args.threads)
     checkpoint = load_checkpoint(args.model)
     manifest, x = manifest_inputs(args.manifest, args.features_root, checkpoint.name, split=args.split)
     raw = predict(checkpoint.build(), x).round(6)

@@ -340,9 +340,7 @@ def report_lines(a: Run, b: Run, result: Comparison, show_all: bool = False) -> 
         record = a.records[job]
         files = result.differing[job]
         marker = "" if job in result.first else "  (downstream)"
-        lines.append(
-            f"  {job}  [rule {record['rule']}]: {len(files)} of {len(record['outputs'])} file(s) differ{marker}"
-        )
+        lines.append(f"  {job}: {len(files)} of {len(record['outputs'])} file(s) differ{marker}")
         for rel in files:
             fa, fb = a.locate(rel), b.locate(rel)
             if rel not in a.records[job]["outputs"] or rel not in b.records[job]["outputs"]:

@@ -2,7 +2,7 @@
 
 Every rule's shell ends with this command (``recorded()`` in ``rules/common.smk``), so a run leaves
 ``results/<run>/checksums/<job>.json`` beside its tables, where ``<job>`` is the job's log path below
-``logs/<run>/`` without ``.log`` (unique per job). A record holds the rule, the job's inputs (which give
+``logs/<run>/`` without ``.log`` (unique per job). A record holds the job's inputs (which give
 ``vqaloop compare-runs`` the DAG order), every output file's SHA-256 (a folder output is expanded into its
 files) and the CPU-dispatch settings the job ran under (``vqaloop.dispatch``). It holds no time, host or
 path outside the working folder, so two runs that computed the same bits write byte-identical records.
@@ -69,13 +69,12 @@ def job_key(log: str, logs_root: str) -> str:
     return rel[: -len(".log")] if rel.endswith(".log") else rel
 
 
-def make_record(rule: str, job: str, inputs: list[str], outputs: list[str], records_dir: str) -> dict:
+def make_record(job: str, inputs: list[str], outputs: list[str], records_dir: str) -> dict:
     """The record of one finished job (see the module docstring)."""
     from vqaloop.dispatch import dispatch_settings
 
     return {
         "format": RECORD_FORMAT,
-        "rule": rule,
         "job": job,
         "records_dir": Path(records_dir).as_posix(),
         "inputs": sorted(dict.fromkeys(Path(p).as_posix() for p in inputs)),
@@ -92,7 +91,6 @@ def record_path(records_dir: str | os.PathLike, job: str) -> Path:
 def add_arguments(parser) -> None:
     from vqaloop.cli_checks import cache_dir, name
 
-    parser.add_argument("--rule", required=True, type=name, help="the rule's name ({rule} in a shell directive)")
     parser.add_argument("--log", required=True, help="the job's log file: names the record")
     parser.add_argument("--logs-root", required=True, help="the run's log folder (logs/<run>)")
     parser.add_argument(
@@ -106,6 +104,6 @@ def run(args) -> int:
     from vqaloop.io.atomic import write_text_atomic
 
     job = job_key(args.log, args.logs_root)
-    record = make_record(args.rule, job, args.inputs, args.outputs, args.into)
+    record = make_record(job, args.inputs, args.outputs, args.into)
     write_text_atomic(record_path(args.into, job), json.dumps(record, indent=1, sort_keys=True) + "\n")
     return 0

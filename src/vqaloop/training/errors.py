@@ -84,7 +84,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    torch.set_num_threads(args.threads)
+    from vqaloop.dispatch import set_compute_threads
+
+    set_compute_threads(args.threads)
     manifest, x = manifest_inputs(args.manifest, args.features_root, args.base, split="train")
     mos = manifest.mos.to_numpy(dtype=float)
     try:

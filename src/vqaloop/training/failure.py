@@ -71,7 +71,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    torch.set_num_threads(args.threads)
+    from vqaloop.dispatch import set_compute_threads
+
+    set_compute_threads(args.threads)
     if args.rank < 1:
         raise UserError(f"--rank must be at least 1, got {args.rank}")
     base = load_checkpoint(args.base_model)

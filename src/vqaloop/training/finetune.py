@@ -67,7 +67,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    torch.set_num_threads(args.threads)
+    from vqaloop.dispatch import set_compute_threads
+
+    set_compute_threads(args.threads)
     base = load_checkpoint(args.base_model)
     manifest, x = manifest_inputs(args.source_manifest, args.features_root, base.name, split="train")
     groups = [Group(str(manifest.dataset.iloc[0]), x, torch.tensor(manifest.mos.to_numpy(), dtype=torch.float32))]

@@ -104,12 +104,13 @@ def run_score(args, kind: str) -> int:
     import pandas as pd
     import torch
 
+    from vqaloop.dispatch import set_compute_threads
     from vqaloop.io.atomic import write_csv_atomic
     from vqaloop.vlm.frames import sample_video
     from vqaloop.vlm.prompts import answer_prefix, prompt_text
     from vqaloop.vlm.scoring import expected_scores
 
-    torch.set_num_threads(args.threads)
+    set_compute_threads(args.threads)
     if args.anchors is not None:
         raise UserError("--anchors: a VLM scores each video on its own (anchors are for W2S students)")
     ids, paths = score_rows(args)

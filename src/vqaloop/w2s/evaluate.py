@@ -47,11 +47,11 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    import torch
 
+    from vqaloop.dispatch import set_compute_threads
     from vqaloop.w2s.students import load_student
 
-    torch.set_num_threads(args.threads)
+    set_compute_threads(args.threads)
     student = load_student(args.model)
     rows = rows_to_score(args.sets)
     groups = {str(ds): list(g.video_id) for ds, g in rows.groupby("dataset", sort=False)}

@@ -169,7 +169,9 @@ def run(args) -> int:
         return run_vlm_score(args, kind)
     if args.anchors is None:
         raise UserError("--anchors is required to score with a W2S student (CSV: video_id, dataset, path, mos)")
-    torch.set_num_threads(args.threads)
+    from vqaloop.dispatch import set_compute_threads
+
+    set_compute_threads(args.threads)
     student = load_student(args.model)
     anchors = read_anchors(args.anchors)
     if args.manifest is not None:

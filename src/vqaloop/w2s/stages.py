@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.gmad import level_sets
@@ -127,10 +126,11 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from vqaloop.dispatch import set_compute_threads
     from vqaloop.w2s.data import load_bank
     from vqaloop.w2s.students import load_student
 
-    torch.set_num_threads(args.threads)
+    set_compute_threads(args.threads)
     rng = np.random.default_rng([args.seed, 13, args.stage])
     student = load_student(args.student)
     pool = read_manifest(args.pool)

@@ -142,9 +142,10 @@ def derived_outputs(args) -> list[tuple[str, Path]]:
 
 
 def run(args) -> int:
-    import torch
 
-    torch.set_num_threads(args.threads)
+    from vqaloop.dispatch import set_compute_threads
+
+    set_compute_threads(args.threads)
     rows = rows_to_score(args.sets)
     if args.pool_ids is not None:
         keep = set(read_ids(args.pool_ids, "the pool ids to score (vqaloop shape)"))

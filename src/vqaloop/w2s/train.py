@@ -155,10 +155,11 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from vqaloop.dispatch import set_compute_threads
     from vqaloop.io.readers import parse_json_argument
     from vqaloop.losses.confidence import get_w2s_loss
 
-    torch.set_num_threads(args.threads)
+    set_compute_threads(args.threads)
     loss_fn = get_w2s_loss(args.loss, warmup=args.loss_warmup) if args.loss == "confidence" else get_w2s_loss(args.loss)
     pairs = pd.concat([read_pairs(p) for p in args.pairs], ignore_index=True)
     if pairs.empty:
