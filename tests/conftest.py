@@ -1,16 +1,27 @@
 """Shared fixtures: small real-content clips and helpers to run the CLI and the real Snakefile."""
+# ruff: noqa: E402, I001  (the dispatch pin must run before numpy and torch are imported)
 
 from __future__ import annotations
+
+# The tests compute under the same CPU-dispatch pin as every vqaloop command (vqaloop.dispatch), set before numpy
+# or torch loads in this process, so a value computed here equals the one a command writes.
+import sys
+
+_FIRST_IMPORT = "vqaloop.dispatch" not in sys.modules  # test modules import this file again as `conftest`
+from vqaloop.dispatch import LIBRARIES, pin
+
+_LOADED_BEFORE_PIN = [name for name in LIBRARIES if name in sys.modules] if _FIRST_IMPORT else []
+pin()
 
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+assert not _LOADED_BEFORE_PIN, f"{_LOADED_BEFORE_PIN} loaded before the dispatch pin (a pytest plugin?)"
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 

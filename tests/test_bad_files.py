@@ -248,6 +248,8 @@ COVERED_ELSEWHERE = {
     "compare-runs": "test_provenance.py::test_bad_run_folders_are_one_line",
     "record-job": "test_provenance.py (it reads the job's own outputs, only to hash their bytes)",
     "dispatch": "test_dispatch.py (no file arguments: it prints the pin)",
+    "mds-replay": "test_mds_replay.py::test_bad_inputs_are_one_line_and_write_nothing",
+    "mds-replay-inputs": "test_mds_release.py::test_bad_release_files_are_one_line",
     **{c: "test_w2s_cli.py::test_w2s_commands_answer_bad_files_in_one_line"
        for c in ("w2s-teacher", "w2s-anchors", "w2s-pairs", "w2s-train", "w2s-mine", "w2s-evaluate", "w2s-table",
                  "w2s-figure", "score")},

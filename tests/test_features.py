@@ -374,14 +374,17 @@ def test_a_frames_features_do_not_depend_on_the_other_frames_of_its_pass():
 def test_features_cli_motion_pairs(tiny_manifest, tmp_path):
     manifest, root = tiny_manifest
     out = tmp_path / "motion.npz"
-    args = ["--manifest", str(manifest), "--data-root", str(root), "--encoder", "motion", "--frames", "20"]
+    args = ["--manifest", str(manifest), "--data-root", str(root), "--encoder", "motion", "--frames", "10"]
     run_cli("features", *args, "--out", str(out), check=True)
     feats = load_features(out)
-    assert feats.frames.shape == (3, 20, 4)
-    # 10 frames sampled 20 times: each index twice; the clip's last frame pairs with itself (a frozen pair)
-    assert feats.frame_indices[0].tolist() == [i // 2 for i in range(20)]
+    assert feats.frames.shape == (3, 10, 4)
+    # every one of the 10 frames; the clip's last frame pairs with itself (a frozen pair)
+    assert feats.frame_indices[0].tolist() == list(range(10))
     assert feats.frames[0, -1, 1] == 1.0 and feats.frames[0, -1, 0] == 0.0
-    assert np.all(feats.frames[0, :-2, 0] > 0.01)  # the pan moves between consecutive frames
+    assert np.all(feats.frames[0, :-1, 0] > 0.01)  # the pan moves between consecutive frames
+    # more frames than a clip has are refused (issue 19: bounded by the data), naming the clip
+    line = error_line(run_cli("features", *args[:-1], "20", "--out", str(tmp_path / "m20.npz")))
+    assert "the clip has 10 frames, fewer than the 20 asked (--frames)" in line
 
 
 def test_features_cli_errors(tiny_manifest, tmp_path):

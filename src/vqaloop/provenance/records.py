@@ -89,7 +89,7 @@ def record_path(records_dir: str | os.PathLike, job: str) -> Path:
 
 
 def add_arguments(parser) -> None:
-    from vqaloop.cli_checks import cache_dir, name
+    from vqaloop.cli_checks import cache_dir
 
     parser.add_argument("--log", required=True, help="the job's log file: names the record")
     parser.add_argument("--logs-root", required=True, help="the run's log folder (logs/<run>)")
