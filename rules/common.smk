@@ -713,11 +713,16 @@ if HAS_W2S:
                 else f" --single-sigma {counts.get('single_sigma', 0.25)}"
             )
             return (f"--kind homogeneous --count {counts['homogeneous']} --teachers {teachers}{single}"
-                    f" --pool {manifest(W2S_POOL)} --shaped {W.shaped()} --stage 1 --split-seed {config['seed']}")  # fmt: skip
+                    f" --pool {manifest(W2S_POOL)} --shaped {W.shaped()} --stage 1 {stage_sizes_args()}"
+                    f" --split-seed {config['seed']}")  # fmt: skip
         if pairset == "synthetic":
             return f"--kind synthetic --count {counts['synthetic']} --ladder {manifest(W2S_SYNTH)}"
         return (f"--kind source --count {counts['homogeneous']} --source-manifest {manifest(W2S_SOURCE)}"
                 f" --source-sigma {counts.get('source_sigma', 0.25)}")  # fmt: skip
+
+    def stage_sizes_args():
+        """D(1), D(2), D(3)'s video counts (w2s.stage_sizes; the shaping keeps their sum)."""
+        return "--stage-sizes " + " ".join(str(n) for n in W2S["stage_sizes"])
 
     def pairs_commands(pairset):
         return [
@@ -734,7 +739,7 @@ if HAS_W2S:
             f"w2s-mine --student {W.student(miner_of(stage), seed)} --stage {stage} --teachers {teachers}"
             f" --pool {m(W2S_POOL)} --shaped {W.shaped()} --ladder {m(W2S_SYNTH)} --source-manifest {m(W2S_SOURCE)}"
             f" --anchors {W.anchors()} --features-root {FEATURES_ROOT} --gmad-count {counts['stage_gmad']}"
-            f" --synthetic-count {counts['stage_synthetic']} --levels {W2S['gmad_levels']}"
+            f" --synthetic-count {counts['stage_synthetic']} --levels {W2S['gmad_levels']} {stage_sizes_args()}"
             f" --split-seed {config['seed']} {inference_args()} --seed {seed} --out {W.pairs(f'stage{stage}', seed)}"
             for seed in W2S_SEEDS
         ]

@@ -45,7 +45,7 @@ rule w2s_shape:
     conda:
         CONDA_ENV
     params:
-        size=W2S["shaping"]["size"],
+        size=sum(W2S["stage_sizes"]),
         bins=W2S["shaping"]["bins"],
     shell:
         recorded(

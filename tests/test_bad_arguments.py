@@ -251,7 +251,7 @@ def w2s_pairs_cases(f, tmp):
     nan = csv(tmp / "nan.csv", pd.read_csv(f["teacher_a"]).assign(mos=np.nan))
     inf = csv(tmp / "inf.csv", pd.read_csv(f["teacher_a"]).assign(mos=np.inf))
     base = ["--kind", "homogeneous", "--count", "5", "--pool", s(f["pool"]), "--shaped", s(f["shaped"]),
-            "--out", s(f["out"] / "p.csv")]  # fmt: skip
+            "--stage-sizes", "4", "2", "2", "--out", s(f["out"] / "p.csv")]  # fmt: skip
     return [Case("nan teacher", [*base, "--teachers", s(nan), s(f["teacher_b"])], (s(nan),)),
             Case("one nan teacher", [*base, "--teachers", s(nan)], (s(nan),)),
             Case("inf teacher", [*base, "--teachers", s(inf), s(f["teacher_b"])], (s(inf),))]  # fmt: skip
@@ -379,8 +379,16 @@ def tiny_vlm_cases(f, tmp):
 def w2s_stage_cases(f, tmp):
     base = ["--kind", "homogeneous", "--count", "5", "--teachers", s(f["teacher_a"]), s(f["teacher_b"]), "--pool",
             s(f["pool"]), "--shaped", s(f["shaped"]), "--out", s(f["out"] / "p.csv")]  # fmt: skip
-    return [Case(f"--stage {k}", [*base, "--stage", k], ("--stage",)) for k in ("0", "99", "-1")] + w2s_pairs_cases(
-        f, tmp
+    sizes = ["--stage-sizes", "4", "2", "2"]
+    return (
+        [Case(f"--stage {k}", [*base, *sizes, "--stage", k], ("--stage",)) for k in ("0", "99", "-1")]
+        + [
+            Case(
+                "stage sizes not summing to the shaped pool", [*base, "--stage-sizes", "4", "2", "1"], (s(f["shaped"]),)
+            ),
+            Case("no stage sizes", base, ("--stage-sizes",)),
+        ]
+        + w2s_pairs_cases(f, tmp)
     )
 
 
@@ -518,6 +526,7 @@ def TABLE_ENTRIES() -> dict[str, Entry]:  # noqa: N802 (a table, built lazily: i
         "w2s-pairs": Entry(lambda f: ["--kind", "source", "--count", "5", "--source-manifest", s(f["manifest"]),
                                       "--out", s(f["out"] / "p.csv")],
                            {"--kind": CHOICE, "--count": INT1, "--stage": ("0", "4", "99", "-1", "x"),
+                            "--stage-sizes": ("0", "-1", "x"),
                             "--split-seed": SEED, "--source-sigma": POS, "--single-sigma": POS, "--seed": SEED},
                            same_as="--source-manifest", data=w2s_stage_cases),
         "w2s-train": Entry(lambda f: ["--pairs", s(f["w2s_pairs"]), "--manifests", s(f["manifest"]), "--features-root",
@@ -531,8 +540,8 @@ def TABLE_ENTRIES() -> dict[str, Entry]:  # noqa: N802 (a table, built lazily: i
                                      s(f["teacher_b"]), "--pool", s(f["pool"]), "--shaped", s(f["shaped"]), "--ladder",
                                      s(f["ladder"]), "--source-manifest", s(f["manifest"]), "--anchors", s(f["anchors"]),
                                      "--features-root", s(f["features_root"]), "--gmad-count", "3", "--synthetic-count",
-                                     "3", "--out", s(f["out"] / "mined.csv")],
-                          {"--stage": ("1", "4", "x"), "--gmad-count": INT1, "--synthetic-count": INT1,
+                                     "3", "--stage-sizes", "4", "2", "2", "--out", s(f["out"] / "mined.csv")],
+                          {"--stage": ("1", "4", "x"), "--stage-sizes": ("0", "-1", "x"), "--gmad-count": INT1, "--synthetic-count": INT1,
                            "--levels": INT1, "--split-seed": SEED, "--temperature": POS, "--link": CHOICE,
                            "--solver": CHOICE, "--seed": SEED, "--threads": THREADS}, same_as="--shaped"),
         "w2s-evaluate": Entry(lambda f: ["--model", s(f["student"]), "--anchors", s(f["anchors"]), "--sets",

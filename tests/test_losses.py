@@ -16,6 +16,7 @@ from vqaloop.losses.fidelity import (
     ranking_loss,
     regression_loss,
     thurstone_prob,
+    training_targets,
 )
 
 torch.set_num_threads(1)
@@ -92,9 +93,30 @@ def test_classification_and_regression_losses():
             for s, h in zip(scores.tolist(), hard.tolist(), strict=True)
         ]
     )
-    assert classification_loss(scores, errors).item() == pytest.approx(expected_bce, rel=1e-5)
+    assert classification_loss(scores, training_targets("classification", errors)).item() == pytest.approx(
+        expected_bce, rel=1e-5
+    )
     expected_mse = np.mean((scores.numpy() - errors.numpy()) ** 2)
     assert regression_loss(scores, errors).item() == pytest.approx(expected_mse, rel=1e-5)
+
+
+def test_classification_labels_come_from_the_whole_set_not_the_batch():
+    """Issue 22 item 4: a video's hard label is 1[e >= median of the training set], whatever its batch-mates are.
+
+    Errors 0.1 ... 0.8: the set's median is 0.45, so exactly the four largest errors are "hard". A batch of the
+    four smallest errors would call its own top two "hard" under a per-batch median; the labels made once over the
+    set say none of them is, and the loss on that batch is the BCE against those set labels.
+    """
+    errors = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    targets = training_targets("classification", errors)
+    assert targets.tolist() == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+    low = torch.tensor([0, 1, 2, 3])
+    assert hard_labels(errors[low]).tolist() == [0.0, 0.0, 1.0, 1.0]  # what a per-batch median made of them
+    scores = torch.tensor([0.5, -0.5, 1.0, 2.0])
+    bce_set = torch.nn.functional.binary_cross_entropy_with_logits(scores, torch.zeros(4))
+    assert classification_loss(scores, targets[low]).item() == pytest.approx(bce_set.item(), rel=1e-6)
+    assert torch.equal(training_targets("ranking", errors), errors)
+    assert torch.equal(training_targets("regression", errors), errors)
 
 
 def test_losses_registry_has_one_signature():

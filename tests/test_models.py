@@ -84,6 +84,26 @@ def test_failure_predictor_orders_known_errors(base):
     assert srcc(predict(g.build(), x_test), test_errors) > 0.8
 
 
+def test_classification_g_trains_on_labels_of_the_whole_set(base, monkeypatch):
+    """Issue 22 item 4: the loop receives 1[e >= median of the training set] per video, fixed before any batch is
+    drawn (the earlier loss took the median of each batch of 16, so a label depended on the batch-mates)."""
+    import vqaloop.training.failure as failure
+
+    checkpoint, x, _ = base
+    errors = np.linspace(0.0, 1.0, len(x))[np.random.default_rng(5).permutation(len(x))]
+    seen = {}
+
+    def capture(model, groups, loss_fn, **kwargs):
+        seen["y"], seen["loss"] = groups[0].y.clone(), loss_fn
+        return [0.0]
+
+    monkeypatch.setattr(failure, "train_groups", capture)
+    train_failure_predictor(checkpoint, x, errors, "classification", 4, opts(epochs=1))
+    assert seen["y"].tolist() == (errors >= np.median(errors)).astype(np.float32).tolist()
+    batch = torch.arange(16)  # the 16 first videos: a per-batch median would make 8 of them hard, whatever they are
+    assert seen["y"][batch].sum().item() == float((errors[:16] >= np.median(errors)).sum())
+
+
 def test_base_errors_are_absolute_mapped_residuals(base):
     checkpoint, x, mos = base
     e = base_errors(checkpoint, x, mos.numpy())

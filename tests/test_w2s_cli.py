@@ -125,6 +125,10 @@ W2S_COMMANDS = {
         "3",
         "--synthetic-count",
         "3",
+        "--stage-sizes",
+        "1",
+        "1",
+        "1",
         "--out",
         "{o}",
     ],  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import error_line, run_cli
+from conftest import REPO, error_line, run_cli
 
 from vqaloop.corpus.plan import ladder_chains
 from vqaloop.errors import UserError
@@ -119,12 +119,28 @@ def test_sampled_index_pairs_are_distinct_and_ordered_uniformly():
     assert (first != second).all() and len(set(zip(first, second, strict=True))) == 90  # every ordered pair once
 
 
-def test_stage_split_partitions_by_the_paper_shares():
+def test_stage_split_gives_the_stage_sizes_asked_for():
+    """Issue 22 item 2: explicit counts (the paper's 200k : 100k : 50k at scale), not shares of whatever the pool
+    holds: 4 : 2 : 1 of a 200k pool was 114k / 57k / 29k."""
     ids = [f"v{i:03d}" for i in range(70)]
-    parts = stage_split(ids, seed=3)
+    parts = stage_split(ids, [40, 20, 10], seed=3)
     assert [len(p) for p in parts] == [40, 20, 10]
     assert sorted(sum(parts, [])) == ids
-    assert stage_split(ids, seed=3) == parts and stage_split(ids, seed=4) != parts
+    assert stage_split(ids, [40, 20, 10], seed=3) == parts and stage_split(ids, [40, 20, 10], seed=4) != parts
+    assert [len(p) for p in stage_split(ids, [50, 15, 5], seed=3)] == [50, 15, 5]
+    with pytest.raises(UserError, match="has 70 videos but the stage sizes \\[40, 20, 11\\] sum to 71"):
+        stage_split(ids, [40, 20, 11], seed=3)
+
+
+def test_the_paper_config_shapes_the_sum_of_the_papers_stage_sizes():
+    import yaml
+
+    from vqaloop.config import with_defaults
+
+    paper = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    assert paper["w2s"]["stage_sizes"] == [200_000, 100_000, 50_000]  # W2S Table 2
+    assert with_defaults({"w2s": {}}, "w2s")["stage_sizes"] == [200_000, 100_000, 50_000]  # the schema's default: the paper's
+    assert "size" not in paper["w2s"]["shaping"]  # the shaping size is their sum (rules/w2s.smk), stated once
 
 
 def test_anchors_spread_over_the_mos_range_and_pick_agreeing_teachers():

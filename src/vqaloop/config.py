@@ -240,8 +240,8 @@ def check_w2s(config: dict, source: str) -> None:
         if name not in datasets or "test" not in datasets[name]["splits"]:
             raise UserError(f"{source}: key w2s.test_sets.{name}: must be a dataset of corpus.datasets with a "
                             "test split")  # fmt: skip
-    if w2s["shaping"]["size"] < 2:
-        raise UserError(f"{source}: key w2s.shaping.size: at least 2")
+    if sum(w2s["stage_sizes"]) < 2:
+        raise UserError(f"{source}: key w2s.stage_sizes: the shaped pool (their sum) needs at least 2 videos")
 
 
 def load_config(path: str | Path) -> dict:

@@ -1,7 +1,9 @@
 """Failure-predictor losses: the ranking (fidelity) loss of MDS-VQA and the Table 5 ablation losses.
 
-Every loss in ``LOSSES`` has one signature, ``loss(scores, errors) -> scalar Tensor``: ``scores`` (N,) are the
-failure predictor's outputs g(x) on a batch, ``errors`` (N,) the base model's errors e(x) = |f(x) - mu(x)|.
+Every loss in ``LOSSES`` has one signature, ``loss(scores, targets) -> scalar Tensor``: ``scores`` (N,) are the
+failure predictor's outputs g(x) on a batch, ``targets`` (N,) what ``training_targets`` made of the base model's
+errors e(x) = |f(x) - mu(x)| once, over the whole training set: the errors themselves (ranking, regression) or the
+hard labels 1[e >= median e] (classification). A label never depends on which videos share its batch.
 """
 
 from __future__ import annotations
@@ -42,13 +44,21 @@ def ranking_loss(scores: Tensor, errors: Tensor) -> Tensor:
 
 
 def hard_labels(errors: Tensor) -> Tensor:
-    """1[e >= median e] (Table 5 classification); an even count's median is the midpoint of the middle two."""
+    """1[e >= median e] over the errors given (Table 5 classification; SPEC: the median of the whole training set);
+    an even count's median is the midpoint of the middle two."""
     return (errors >= torch.quantile(errors, 0.5)).to(errors.dtype)
 
 
-def classification_loss(scores: Tensor, errors: Tensor) -> Tensor:
-    """Binary cross-entropy of sigmoid(g(x)) against hard = 1[e(x) >= median e] (Table 5 ablation)."""
-    return F.binary_cross_entropy_with_logits(scores, hard_labels(errors.to(scores.dtype)))
+def training_targets(loss: str, errors: Tensor) -> Tensor:
+    """The per-video targets of ``loss``, computed once over the whole training set (module docstring)."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown failure-predictor loss {loss!r}; valid: {sorted(LOSSES)}")
+    return hard_labels(errors) if loss == "classification" else errors
+
+
+def classification_loss(scores: Tensor, hard: Tensor) -> Tensor:
+    """Binary cross-entropy of sigmoid(g(x)) against hard = 1[e(x) >= median e] of the training set (Table 5)."""
+    return F.binary_cross_entropy_with_logits(scores, hard.to(scores.dtype))
 
 
 def regression_loss(scores: Tensor, errors: Tensor) -> Tensor:

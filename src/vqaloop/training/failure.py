@@ -17,7 +17,7 @@ import torch
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import apply_logistic4, srcc
-from vqaloop.losses.fidelity import LOSSES
+from vqaloop.losses.fidelity import LOSSES, training_targets
 from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
 from vqaloop.training.common import add_optimiser_arguments, manifest_inputs
 from vqaloop.training.data import Group
@@ -42,7 +42,7 @@ def train_failure_predictor(
     seed_everything(args.seed)
     targets = list(get_base_model_class(base.name).LORA_TARGETS)
     g = with_lora(base.build(), targets, rank)
-    y = torch.tensor(errors, dtype=torch.float32)
+    y = training_targets(loss, torch.tensor(errors, dtype=torch.float32))  # over the whole set, not per batch
     history = train_groups(g, [Group("source", x, y)], LOSSES[loss], epochs=args.epochs, lr=args.lr,
                            batch_size=args.batch, weight_decay=args.weight_decay, seed=args.seed,
                            desc=f"train g ({loss}, r={rank})")  # fmt: skip

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from vqaloop.errors import UserError
+from vqaloop.losses.fidelity import training_targets
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def failure_targets(loss: str, errors: np.ndarray, mos: np.ndarray) -> torch.Ten
     if loss == "ranking":
         return torch.from_numpy(errors)
     if loss == "classification":
-        return torch.from_numpy((errors >= np.median(errors)).astype(np.float64))
+        return training_targets(loss, torch.from_numpy(errors))  # the compact path's labels, over the set
     if loss == "regression":
         return torch.from_numpy(1.0 + errors_on_unit_scale(errors, mos))
     raise UserError(f"unknown failure-predictor loss {loss!r}; valid: {list(FAILURE_LOSSES)}")

@@ -19,9 +19,9 @@ from vqaloop.features.io import features_file
 from vqaloop.io.manifest import read_manifest
 from vqaloop.training.data import load_inputs
 
-#: Shares of the shaped pool for the three stages' videos D^(1), D^(2), D^(3) (W2S Appendix A.1, Table 2:
-#: 200k, 100k, 50k videos of ensembled pairs).
-STAGE_SHARES = (4, 2, 1)
+#: Videos of the three stages' sets D^(1), D^(2), D^(3) (W2S Table 2: 200k, 100k, 50k videos of ensembled pairs);
+#: the schema's default of ``w2s.stage_sizes``, and the shaping keeps their sum from the pool. The stages' count.
+STAGES = 3
 
 
 def pool_ids(manifest_path: str | Path) -> list[str]:
@@ -42,10 +42,16 @@ def labelled_split(manifest_path: str | Path, split: str) -> pd.DataFrame:
     return rows
 
 
-def stage_split(ids: list[str], shares=STAGE_SHARES, seed: int = 0) -> list[list[str]]:
-    """Partition the shaped pool into the stages' video sets D^(1..3) by ``shares`` (seeded, deterministic)."""
+def stage_split(ids: list[str], sizes: list[int], seed: int = 0, what: str = "shaped pool") -> list[list[str]]:
+    """Partition the shaped pool into the stages' video sets D^(1..3) of ``sizes`` videos (seeded, deterministic);
+    the pool must hold exactly their sum (the shaping keeps that many)."""
+    if len(sizes) != STAGES or min(sizes) < 1:
+        raise UserError(f"--stage-sizes: {STAGES} positive counts expected, got {list(sizes)}")
+    if sum(sizes) != len(ids):
+        raise UserError(f"the {what} has {len(ids)} videos but the stage sizes {list(sizes)} sum to {sum(sizes)} "
+                        "(w2s.stage_sizes: the shaping keeps their sum)")  # fmt: skip
     order = np.random.default_rng([seed, 2]).permutation(len(ids))
-    bounds = np.round(np.cumsum([0, *shares]) / sum(shares) * len(ids)).astype(int)
+    bounds = np.cumsum([0, *sizes])
     return [sorted(ids[i] for i in order[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 

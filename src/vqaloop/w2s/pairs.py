@@ -37,7 +37,7 @@ from vqaloop.corpus.distortions import get_family
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.io.manifest import read_manifest
-from vqaloop.w2s.data import STAGE_SHARES, pool_ids, read_ids, stage_split
+from vqaloop.w2s.data import STAGES, pool_ids, read_ids, stage_split
 from vqaloop.w2s.soft_comparison import LEVELS
 
 log = logging.getLogger(__name__)
@@ -184,8 +184,10 @@ def add_arguments(parser):
     parser.add_argument("--teachers", nargs="*", type=Path, default=[], help="teacher score files (homogeneous)")
     parser.add_argument("--pool", type=Path, help="the unlabelled pool manifest (homogeneous)")
     parser.add_argument("--shaped", type=Path, help="shaping picks (video_id): the pool videos kept (homogeneous)")
-    parser.add_argument("--stage", type=int_in(1, len(STAGE_SHARES), "a stage"), default=1,
+    parser.add_argument("--stage", type=int_in(1, STAGES, "a stage"), default=1,
                         help="stage whose share of the shaped pool is used (1, 2 or 3)")  # fmt: skip
+    parser.add_argument("--stage-sizes", nargs=STAGES, type=positive_int, metavar="N",
+                        help="videos of D(1), D(2), D(3); they sum to the shaped pool's size (homogeneous)")  # fmt: skip
     parser.add_argument("--split-seed", type=seed, default=0, help="seed of the stage split of the shaped pool")
     parser.add_argument("--ladder", type=Path, help="the synthetic ladder manifest (synthetic)")
     parser.add_argument("--source-manifest", type=Path, help="the labelled source manifest (source)")
@@ -226,14 +228,14 @@ def run(args) -> int:
         raise UserError(f"--count must be at least 1, got {args.count}")
     rng = np.random.default_rng([args.seed, 11, args.stage])
     if args.kind == "homogeneous":
-        if not args.teachers or args.pool is None or args.shaped is None:
-            raise UserError("--kind homogeneous needs --teachers, --pool and --shaped")
+        if not args.teachers or args.pool is None or args.shaped is None or args.stage_sizes is None:
+            raise UserError("--kind homogeneous needs --teachers, --pool, --shaped and --stage-sizes")
         pool = set(pool_ids(args.pool))
         shaped = read_ids(args.shaped)
         outside = [v for v in shaped if v not in pool]
         if outside:
             raise UserError(f"{args.shaped}: {len(outside)} picked id(s) are not in {args.pool}, e.g. {outside[0]!r}")
-        ids = stage_split(shaped, seed=args.split_seed)[args.stage - 1]
+        ids = stage_split(shaped, args.stage_sizes, seed=args.split_seed, what=str(args.shaped))[args.stage - 1]
         pairs = homogeneous_pairs(args.teachers, ids, args.count, rng, parse_single_sigma(args.single_sigma))
     elif args.kind == "synthetic":
         if args.ladder is None:

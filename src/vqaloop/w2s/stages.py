@@ -116,6 +116,8 @@ def add_arguments(parser):
     parser.add_argument("--gmad-count", required=True, type=positive_int)
     parser.add_argument("--synthetic-count", required=True, type=positive_int)
     parser.add_argument("--levels", type=int_in(1, 1000), default=5, help="xi: level sets per teacher (W2S Eq. 1)")
+    parser.add_argument("--stage-sizes", nargs=3, required=True, type=positive_int, metavar="N",
+                        help="videos of D(1), D(2), D(3); they sum to the shaped pool's size")  # fmt: skip
     parser.add_argument("--split-seed", type=seed, default=0)
     parser.add_argument("--temperature", type=positive_float, default=5.0)
     parser.add_argument("--link", choices=["normal", "sigmoid"], default="normal")
@@ -135,7 +137,7 @@ def run(args) -> int:
     student = load_student(args.student)
     pool = read_manifest(args.pool)
     pool_set = set(pool_ids(args.pool))
-    ids = stage_split(read_ids(args.shaped), seed=args.split_seed)[args.stage - 1]
+    ids = stage_split(read_ids(args.shaped), args.stage_sizes, seed=args.split_seed, what=str(args.shaped))[args.stage - 1]
     if not set(ids) <= pool_set:
         raise UserError(f"{args.shaped}: picks that are not in {args.pool}")
     train = labelled_split(args.source_manifest, "train")

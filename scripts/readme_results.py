@@ -1,0 +1,92 @@
+"""Print the README's results tables from a run's files, so every number quoted there can be checked.
+
+    python scripts/readme_results.py results/reference/demo          # every block, markdown, to stdout
+    python scripts/readme_results.py results/reference/demo --only claims table2
+
+Reads ``<run>/tables/*_wide.csv`` (the paper-shaped tables), ``claims.csv`` and ``<run>/run_time.csv`` (written by
+``benchmarks/demo_time.py``) and prints each block the README's "Results on the embedded corpus" section shows: the
+claims, MDS-VQA Tables 2-4 and 9, the Tables 5-8 line, W2S-VQA Tables 1 and 5, and the time per step. Nothing is
+computed here beyond formatting, so a README block and this output must agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+BLOCKS = ("claims", "table2", "table3", "table4", "tables5to8", "table9", "w2s_table1", "w2s_table5", "time")
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def markdown(table: list[dict[str, str]], columns: list[str] | None = None) -> str:
+    columns = columns or list(table[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def claims_block(tables: Path) -> str:
+    out = []
+    for row in rows(tables / "claims.csv"):
+        if row["verdict"] == "not computed":
+            out.append({"claim": row["statement"], "statistic": "", "seeds": "", "p": "", "verdict": "**not computed**"})
+            continue
+        out.append({"claim": row["statement"], "statistic": f"{float(row['statistic']):+.3f}", "seeds": row["n_seeds"],
+                    "p": f"{float(row['p_value']):.3f}", "verdict": f"**{row['verdict']}**"})  # fmt: skip
+    return markdown(out)
+
+
+def srcc(cell: str) -> str:
+    return cell.split(" / ")[0]
+
+
+def tables5to8_block(tables: Path) -> str:
+    """Tables 5-8 on one line each: failure identification SRCC / active fine-tuning SRCC per row."""
+    parts = []
+    for k in (5, 6, 7, 8):
+        cells = [f"{r['row']}: {srcc(r['failure_identification'])} / {srcc(r['active_finetuning'])}"
+                 for r in rows(tables / f"mds_table{k}_wide.csv")]  # fmt: skip
+        parts.append(f"Table {k}: " + ", ".join(cells) + ".")
+    return "\n".join(parts)
+
+
+def time_block(run: Path) -> str:
+    steps = rows(run / "run_time.csv")
+    out = []
+    for s in steps:
+        out.append({"step": f"`{s['step']}`" if not s["step"].startswith(("total", "other")) else s["step"],
+                    "jobs": s["jobs"], "job time (min)": s["wall_min"], "mean per job (s)": s["mean_wall_s"],
+                    "peak RSS (MB)": s["peak_rss_mb"]})  # fmt: skip
+    return markdown(out)
+
+
+def block(run: Path, name: str) -> str:
+    tables = run / "tables"
+    if name == "claims":
+        return claims_block(tables)
+    if name == "tables5to8":
+        return tables5to8_block(tables)
+    if name == "time":
+        return time_block(run)
+    file = {"table2": "mds_table2", "table3": "mds_table3", "table4": "mds_table4", "table9": "mds_table9",
+            "w2s_table1": "w2s_table1", "w2s_table5": "w2s_table5"}[name]  # fmt: skip
+    return markdown(rows(tables / f"{file}_wide.csv"))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a run folder holding tables/ (and run_time.csv)")
+    parser.add_argument("--only", nargs="+", choices=BLOCKS, default=list(BLOCKS))
+    args = parser.parse_args(argv)
+    for name in args.only:
+        print(f"<!-- {name} -->\n{block(args.run, name)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
