@@ -30,14 +30,17 @@ def markdown(table: list[dict[str, str]], columns: list[str] | None = None) -> s
     return "\n".join(lines)
 
 
+def number(text: str, fmt: str) -> str:
+    return "" if text in ("", None) else format(float(text), fmt)
+
+
 def claims_block(tables: Path) -> str:
     out = []
     for row in rows(tables / "claims.csv"):
-        if row["verdict"] == "not computed":
-            out.append({"claim": row["statement"], "statistic": "", "seeds": "", "p": "", "verdict": "**not computed**"})
-            continue
-        out.append({"claim": row["statement"], "statistic": f"{float(row['statistic']):+.3f}", "seeds": row["n_seeds"],
-                    "p": f"{float(row['p_value']):.3f}", "verdict": f"**{row['verdict']}**"})  # fmt: skip
+        out.append({"claim": row["statement"], "statistic": number(row["statistic"], "+.3f"), "seeds": row["n_seeds"],
+                    "p": number(row["p_value"], ".3f"), "paper's effect": number(row.get("paper_effect", ""), "+.3f"),
+                    "MDE (80%)": number(row.get("mde_80", ""), ".3f"), "seeds needed": row.get("seeds_needed", ""),
+                    "verdict": f"**{row['verdict']}**"})  # fmt: skip
     return markdown(out)
 
 

@@ -82,12 +82,24 @@ from vqaloop.errors import UserError
 from vqaloop.io.atomic import csv_writer, text_writer, write_all_atomic
 from vqaloop.io.readers import MAX_VALUE
 from vqaloop.tables.mds_build import SEED_COLUMNS
+from vqaloop.tables.power import (  # noqa: F401 (the verdict names: this module's interface)
+    AGREE,
+    DISAGREE,
+    EXCLUDED,
+    INCONCLUSIVE,
+    MAX_SEEDS,
+    UNDERPOWERED,
+    decide,
+    equivalence_p,
+    minimal_detectable_effect,
+    seeds_needed,
+)
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["claim", "paper", "table", "statement", "statistic", "test", "n_seeds", "p_value", "level", "verdict",
-           "detail"]  # fmt: skip
-AGREE, DISAGREE, INCONCLUSIVE, NOT_COMPUTED = "agree", "disagree", "inconclusive", "not computed"
+           "paper_effect", "mde_80", "seeds_needed", "p_equivalence", "detail"]  # fmt: skip
+NOT_COMPUTED = "not computed"
 METRIC = "srcc"
 HIGHER, LOWER = 1, -1  # the claimed direction of (subject - other)
 FI, AF = "failure_identification", "active_finetuning"
@@ -155,6 +167,11 @@ class Table:
     notes: dict[str, str] = field(default_factory=dict)
     missing: str = ""
     metric: str = METRIC  # the metric its claims test
+    paper: dict[tuple[str, str], float] = field(default_factory=dict)  # (row, column) -> the published value
+
+    def published(self, row: str, column: str) -> float:
+        """The paper's value of a cell (its ``metric``); nan when the paper has none."""
+        return self.paper.get((row, column), float("nan"))
 
     @property
     def rows(self) -> list[str]:
@@ -175,11 +192,27 @@ class Table:
         return pd.Series(sub.value.to_numpy(dtype=float), index=pd.Index(sub.seed, dtype="Int64"))
 
 
+def read_published(path: Path, metric: str = METRIC) -> dict[tuple[str, str], float]:
+    """(row, column) -> the published value of ``metric`` from a ``_vs_paper.csv`` ({} when the file is absent)."""
+    if not path.is_file():
+        return {}
+    try:
+        df = pd.read_csv(path, dtype={"row": str, "column": str, "metric": str})
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not a side-by-side table CSV ({err})") from None
+    if not {"row", "column", "metric", "paper"} <= set(df.columns):
+        raise UserError(f"{path}: lacks the columns row, column, metric, paper (has {list(df.columns)})")
+    values = pd.to_numeric(df.paper, errors="coerce")
+    keep = (df.metric == metric) & values.notna() & (values.abs() <= MAX_VALUE)
+    return {(r, c): float(v) for r, c, v in zip(df.row[keep], df.column[keep], values[keep], strict=True)}
+
+
 def load_table(tables_dir: Path, name: str) -> Table:
     path = tables_dir / f"{name}_seeds.csv"
     if not path.is_file():
         return Table(name, None, missing=f"{path} not found (table not built)")
-    return Table(name, read_seeds(path), read_notes(tables_dir / f"{name}.csv"))
+    return Table(name, read_seeds(path), read_notes(tables_dir / f"{name}.csv"),
+                 paper=read_published(tables_dir / f"{name}_vs_paper.csv"))  # fmt: skip
 
 
 def gmad_seed(path: Path, position: int) -> int:
@@ -230,11 +263,24 @@ class Comparison:
     p_opposite: float = float("nan")
     test: str = ""
     note: str = ""
+    paper_effect: float = float("nan")  # the published difference in the claimed direction (vqaloop.tables.power)
+    mde: float = float("nan")  # minimal detectable effect at 80% power, from the seeds' spread
+    seeds_needed: int | None = None  # seeds for 80% power at the paper's effect
+    p_equivalence: float = float("nan")  # H0: the effect is at least the paper's
+
+    @property
+    def powered(self) -> bool:
+        """A published effect in the claimed direction and a seed spread: the comparison's power can be stated."""
+        return bool(np.isfinite(self.paper_effect) and self.paper_effect > 0 and np.isfinite(self.mde))
 
     def text(self) -> str:
         p = "n/a" if np.isnan(self.p_claimed) else f"{self.p_claimed:.3g}"
         extra = f" ({self.note})" if self.note else ""
-        return f"{self.subject} vs {self.other} [{self.column}]: diff {self.mean_diff:+.4f}, n={self.n}, p={p}{extra}"
+        power = ""
+        if np.isfinite(self.paper_effect):
+            power = f", paper {self.paper_effect:+.4f}, MDE {self.mde:.4f}"
+        return (f"{self.subject} vs {self.other} [{self.column}]: diff {self.mean_diff:+.4f}, n={self.n}, "
+                f"p={p}{power}{extra}")  # fmt: skip
 
 
 def paired_differences(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, str, str]:
@@ -263,26 +309,31 @@ def one_sided_tests(shifted: np.ndarray) -> tuple[float, float, str]:
     return float(greater), float(less), ""
 
 
-def compare(table: Table, subject: str, other: str, column: str, direction: int, margin: float = 0.0) -> Comparison:
-    """Test the claim direction * (subject - other) > -margin over paired seeds (raises Missing)."""
+def compare(table: Table, subject: str, other: str, column: str, direction: int, margin: float = 0.0,
+            level: float = 0.05) -> Comparison:  # fmt: skip
+    """Test the claim direction * (subject - other) > -margin over paired seeds (raises Missing), with its power
+    and equivalence against the paper's effect (``vqaloop.tables.power``)."""
     diffs, test, note = paired_differences(table.series(subject, column), table.series(other, column))
     shifted = direction * diffs + margin
     p_claimed, p_opposite, why = one_sided_tests(shifted)
     if margin:
         test = f"{test}, non-inferiority margin {margin:g}"
+    paper_effect = direction * (table.published(subject, column) - table.published(other, column))
+    effects = direction * diffs
+    sd = float(np.std(effects, ddof=1)) if len(effects) >= 2 and not why else float("nan")
+    # power of the test as run (against -margin) at the paper's effect: the distance to detect is effect + margin
     return Comparison(subject, other, column, direction, margin, len(diffs), float(np.mean(diffs)), p_claimed,
-                      p_opposite, f"{test} (one-sided)", "; ".join(x for x in (note, why) if x))  # fmt: skip
+                      p_opposite, f"{test} (one-sided)", "; ".join(x for x in (note, why) if x),
+                      paper_effect=float(paper_effect), mde=minimal_detectable_effect(sd, len(effects), level),
+                      seeds_needed=seeds_needed(sd, paper_effect + margin, level),
+                      p_equivalence=equivalence_p(effects, paper_effect) if not why else float("nan"))  # fmt: skip
 
 
 def verdict(comparisons: list[Comparison], level: float) -> tuple[str, Comparison]:
-    """The combination rule of the module docstring: (verdict, deciding comparison)."""
-    k = len(comparisons)
-    claimed = np.array([np.nan_to_num(c.p_claimed, nan=1.0) for c in comparisons])
-    opposite = np.array([np.nan_to_num(c.p_opposite, nan=1.0) for c in comparisons])
-    if (opposite <= level / k).any():
-        return DISAGREE, comparisons[int(np.argmin(opposite))]
-    weakest = comparisons[int(np.argmax(claimed))]
-    return (AGREE if (claimed <= level).all() else INCONCLUSIVE), weakest
+    """The decision rules of ``vqaloop.tables.power``: (verdict, deciding comparison)."""
+    result, k = decide([c.p_claimed for c in comparisons], [c.p_opposite for c in comparisons],
+                       [c.p_equivalence for c in comparisons], [c.powered for c in comparisons], level)  # fmt: skip
+    return result, comparisons[k]
 
 
 # ------------------------------------------------------------------------------------------------- claims
@@ -304,14 +355,15 @@ class Claim:
 
 def evaluate(claim: Claim, tables: dict[str, Table], level: float) -> dict:
     row = {"claim": claim.claim, "paper": claim.paper, "table": claim.table, "statement": claim.statement,
-           "statistic": None, "test": "", "n_seeds": None, "p_value": None, "level": level}  # fmt: skip
+           "statistic": None, "test": "", "n_seeds": None, "p_value": None, "level": level, "paper_effect": None,
+           "mde_80": None, "seeds_needed": None, "p_equivalence": None}  # fmt: skip
     table = tables[claim.source or claim.table]
     comparisons, left_out = [], []
     try:
         for subject, other, column in claim.pairs:
             table.series(subject, column)  # the subject must exist, whatever the competitors
             try:
-                comparisons.append(compare(table, subject, other, column, claim.direction, claim.margin))
+                comparisons.append(compare(table, subject, other, column, claim.direction, claim.margin, level))
             except Missing as err:
                 if not claim.optional_others:
                     raise
@@ -326,9 +378,19 @@ def evaluate(claim: Claim, tables: dict[str, Table], level: float) -> dict:
         detail.append(claim.note)
     if table.missing:
         detail.append(table.missing)
+    if result == UNDERPOWERED:
+        needed = deciding.seeds_needed
+        detail.insert(1, f"80% power at the paper's effect needs {needed} seeds" if needed else
+                      f"80% power at the paper's effect needs more than {MAX_SEEDS} seeds")  # fmt: skip
+
+    def rounded(v: float, digits: int = 4):
+        return None if not np.isfinite(v) else float(f"{v:.{digits}g}")
+
     return {**row, "statistic": round(deciding.mean_diff, 6), "test": deciding.test, "n_seeds": deciding.n,
-            "p_value": None if np.isnan(deciding.p_claimed) else float(f"{deciding.p_claimed:.4g}"),
-            "verdict": result, "detail": "; ".join(detail)}  # fmt: skip
+            "p_value": rounded(deciding.p_claimed), "verdict": result,
+            "paper_effect": rounded(deciding.paper_effect), "mde_80": rounded(deciding.mde),
+            "seeds_needed": deciding.seeds_needed, "p_equivalence": rounded(deciding.p_equivalence),
+            "detail": "; ".join(detail)}  # fmt: skip
 
 
 def against(subject: str, others, column: str) -> list[tuple[str, str, str]]:
@@ -425,7 +487,7 @@ def build_claims(tables_dir: Path, gmad: list[Path], level: float = 0.05, margin
     if "w2s" in papers:
         claims += w2s_claims(tables, margin)
     out = pd.DataFrame.from_records([evaluate(c, tables, level) for c in claims], columns=COLUMNS)
-    return out.astype({"n_seeds": "Int64"})
+    return out.astype({"n_seeds": "Int64", "seeds_needed": "Int64"})
 
 
 def markdown(claims: pd.DataFrame) -> str:
@@ -436,7 +498,8 @@ def markdown(claims: pd.DataFrame) -> str:
             return ""
         return str(v).replace("|", "\\|")
 
-    cols = ["claim", "statement", "verdict", "statistic", "p_value", "n_seeds", "test", "detail"]
+    cols = ["claim", "statement", "verdict", "statistic", "p_value", "n_seeds", "paper_effect", "mde_80",
+            "seeds_needed", "p_equivalence", "test", "detail"]
     level = claims.level.iloc[0] if len(claims) else ""
     lines = [f"Claims (paired one-sided t-tests over seeds, level {level}):", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]  # fmt: skip
