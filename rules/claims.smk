@@ -1,5 +1,6 @@
 # Claim-by-claim verdicts (MDS-VQA Tables 2-9, W2S-VQA Tables 1 and 5): paired one-sided t-tests over seeds
-# on the tables' per-seed files (<table>_seeds.csv) and the gMAD competitions (vqaloop claims; decisions in
+# on the tables' per-seed files (<table>_seeds.csv), powered against the published effects (<table>_vs_paper.csv),
+# and the gMAD competitions (vqaloop claims; decisions in
 # src/vqaloop/tables/claims.py). Include after rules/tables.smk and rules/w2s.smk.
 
 CLAIMS_TABLES = [*(BUILT_TABLES if HAS_MDS else []), *(W2S_TABLES if HAS_W2S else [])]
@@ -10,6 +11,9 @@ rule claims:
     input:
         seeds=expand(f"{RESULTS}/tables/{{table}}_seeds.csv", table=CLAIMS_TABLES),
         tables=expand(f"{RESULTS}/tables/{{table}}.csv", table=CLAIMS_TABLES),
+        published=expand(
+            f"{RESULTS}/tables/{{table}}_vs_paper.csv", table=CLAIMS_TABLES
+        ),
         gmad=[paths(BASE).gmad_result(s) for s in SEEDS] if HAS_MDS else [],
     output:
         csv=report(
