@@ -133,3 +133,36 @@ def test_a_slice_rebuilt_under_hostile_dispatch_settings_is_byte_identical(tiny_
     assert "mds/effnet_motion/finetune_mds_ranking_r4_base_lam0.25" in rerun
     result = compare(load_run(tiny_build / "results/tiny/checksums"), load_run(records))
     assert result.differing == {}, result.differing
+
+
+FEATURES_PROBE = """
+import hashlib, numpy as np, torch
+from vqaloop.features.efficientnet import EfficientNetLite0
+from vqaloop.features.onednn import OneDnnConv2d, OneDnnConv2dSame
+torch.set_num_threads(1)
+encoder = EfficientNetLite0()
+convs = [m for m in encoder.model.modules() if isinstance(m, torch.nn.Conv2d)]
+assert convs and all(isinstance(m, (OneDnnConv2d, OneDnnConv2dSame)) for m in convs), "a convolution left on BLAS"
+frames = np.random.default_rng(0).integers(0, 256, (8, 72, 128, 3), dtype=np.uint8)
+print(hashlib.sha256(encoder.encode(frames).tobytes()).hexdigest())
+"""
+
+
+def test_efficientnet_features_are_the_same_under_every_isa_limit_even_unpinned():
+    """Every convolution through oneDNN (vqaloop.features.onednn): its inference convolutions sum in the same order
+    whatever kernels the ISA limit selects, so the features agree unpinned under AVX2, AVX-512 and under the pin
+    (the BLAS path the 1x1 convolutions took before differed under MKL's branches)."""
+    native = {ENV_SWITCH: "native", "OMP_NUM_THREADS": "1"}
+
+    def run(extra):
+        env = {k: v for k, v in os.environ.items() if k not in PORTABLE_ENV and k != ENV_SWITCH}
+        env.update(extra)
+        out = subprocess.run(
+            [sys.executable, "-c", FEATURES_PROBE], env=env, capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    pinned = run({})
+    assert run({**native, "ONEDNN_MAX_CPU_ISA": "AVX2"}) == pinned
+    assert run({**native, "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}) == pinned
+    assert run({**native, "MKL_CBWR": "AUTO", "ATEN_CPU_CAPABILITY": "default"}) == pinned
