@@ -64,7 +64,10 @@ def expected_jobs(config: dict) -> dict[str, int]:
     finetuned = (len(mds_variants(mds)) + len(methods & MODEL_METHODS) + shared_selections) + len(alt) * len(methods)
     stage1 = 3  # (I) teacher pairs, (II) + synthetic pairs, (III) + confidence loss (W2S Table 1)
     stages = 2  # (IV), (V): iterative stages mined with gMAD (W2S Sec. 4.2)
-    students = stage1 + stages + len(teachers) + 1  # + one student per teacher and the source-labelled one (Table 5)
+    single = w2s.get("single_teacher", "pointwise")  # Table 5's variants (issue 22: pointwise = W2S Sec. 3)
+    variants = [single] if isinstance(single, str) else list(single)
+    # + per variant one student per teacher and the source-labelled one (Table 5)
+    students = stage1 + stages + (len(teachers) + 1) * len(variants)
     return {
         "adapt_dataset": len(adapted),
         "sources": 1 if rendered else 0,
@@ -87,7 +90,10 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "w2s_shape": 1,
         "w2s_teacher": len(teachers),
         "w2s_anchors": 1,
-        "w2s_pairs": 1 + len(teachers) + 2,  # ensemble, each teacher alone, synthetic ladders, source MOS
+        "w2s_test_sets": 1,  # the rows scored on every test set (w2s.test_sets.<name>.splits)
+        # ensemble and synthetic ladders; the pairwise variant: each teacher alone and the source MOS
+        "w2s_pairs": 2 + (len(teachers) + 1) * ("pairwise" in variants),
+        "w2s_targets": (len(teachers) + 1) * ("pointwise" in variants),  # per-video targets of the pointwise ones
         "w2s_student": students,
         "w2s_scores": students,
         "w2s_mine": stages,
@@ -140,6 +146,40 @@ def test_gpu_rules_ask_for_a_gpu(paper):
     prints each job's resources)."""
     config, text, _ = paper
     assert config["gpu"]["enabled"]
+    blocks = job_blocks(text)
     for rule in ("train_base", "train_g", "finetune", "w2s_student"):
-        jobs = re.findall(rf"rule {rule}:\n(?:.*\n)*?\s+resources: ([^\n]*)", text)
-        assert jobs and all("gpu=1" in r for r in jobs[:1]), (rule, jobs[:1])
+        jobs = [b for r, b in blocks if r == rule]
+        assert len(jobs) == expected_jobs(config)[rule], rule  # every job of the rule, not the first one only
+        missing = [b.splitlines()[0] for b in jobs if not re.search(r"^\s+resources: .*\bgpu=1\b", b, re.M)]
+        assert not missing, (rule, missing[:2])
+    cpu_only = [b for r, b in blocks if r in ("corpus_summary", "claims", "mds_table", "w2s_table")]
+    assert cpu_only and not any(re.search(r"\bgpu=[1-9]", b) for b in cpu_only)  # the CPU rules ask for none
+
+
+def job_blocks(dry_run: str) -> list[tuple[str, str]]:
+    """(rule, the job's block of the dry run) for every planned job: a block starts at 'rule X:' / 'localrule X:'."""
+    starts = list(re.finditer(r"^(?:local)?rule (\w+):$", dry_run, re.M))
+    ends = [m.start() for m in starts[1:]] + [len(dry_run)]
+    return [(m.group(1), dry_run[m.start() : end]) for m, end in zip(starts, ends, strict=True)]
+
+
+def test_the_base_models_batch_is_the_supplements_and_w2s_scores_whole_test_sets(paper):
+    """MDS-VQA supplement: per-GPU batch 24, effective 48 with 2 accumulation steps = 8 videos x G 6 answers a
+    step in passes of 24 answers; W2S-VQA Table 1: whole test sets (LSVQ: its test split; CGVDS: MDS-VQA's pool
+    too, its MOS from the oracle); Table 5's single-teacher students learn per-video targets (issue 22)."""
+    config, text, _ = paper
+    f, base = config["paper_scale"]["models"]["f"], config["mds"]["training"]["base"]
+    train_base = re.findall(r"train-base .*", text)
+    assert len(train_base) == 1 + len(config["mds"].get("alternative_bases", {}))
+    vlm = [c for c in train_base if "--generations" in c]
+    assert (
+        len(vlm) == 1 and f"--batch {base['batch']} " in vlm[0] and f"--micro-batch {f['per_device_batch']} " in vlm[0]
+    )
+    assert base["batch"] * f["generations"] == 48 == 2 * f["per_device_batch"]
+    sets = {m.group(1): m.group(2) for m in re.finditer(r"w2s-test-set --manifest \S+/(\w+)\.csv --splits ([\w ]+?)"
+                                                         r"(?: --oracle| --out)", text)}  # fmt: skip
+    assert sets["lsvq"] == "test" and sets["cgvds"] == "pool test" and sets["kvq"] == "test"
+    assert set(sets) == set(config["w2s"]["test_sets"])
+    assert len(re.findall(r"w2s-test-set [^\n]*--oracle \S+/oracle/cgvds\.csv", text)) == 1
+    targets = len(re.findall(r"w2s-train --targets", text))
+    assert targets == (len(config["w2s"]["teachers"]) + 1) * len(config["w2s"]["seeds"])

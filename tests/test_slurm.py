@@ -216,7 +216,8 @@ def test_no_partition_stops_before_any_job_is_submitted(slurm, tmp_path):
         " --profile profiles/slurm, or set default-resources: slurm_partition in the profile"
     ]
     squeue = subprocess.run(["squeue", "-h", "-t", "all"], env=slurm["env"], capture_output=True, text=True)
-    assert squeue.stdout.strip() == "" or len(finished_jobs(slurm["dir"])) == before
+    # nothing queued, running or finished since: no job reached sbatch (either half alone would miss one state)
+    assert squeue.stdout.strip() == "" and len(finished_jobs(slurm["dir"])) == before, squeue.stdout
     assert not list(root.glob("*.txt")) and not (root / ".snakemake/slurm_logs").exists()
 
 

@@ -253,14 +253,20 @@ def test_interrupted_run_resumes_to_the_same_files(built, tmp_path):
                             env={**__import__("os").environ, "PATH": env_path},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.time() + 120
-    while time.time() < deadline and not list((tmp_path / "data/tiny").glob("*/.shard*.tmpdir")):
+    in_flight = []
+    while time.time() < deadline and not in_flight:
+        in_flight = list((tmp_path / "data/tiny").glob("*/.shard*.tmpdir"))  # a render job writing its shard
         time.sleep(0.05)
+    assert in_flight, "no render job was running within 120 s: the signal would interrupt nothing"
     proc.send_signal(signal.SIGINT)  # SIGINT is how Snakemake is stopped cleanly (SIGTERM can hang it)
     proc.wait(timeout=120)
+    interrupted = [p.name.split(".")[1] for p in in_flight]  # .shard<k>.<random>.tmpdir -> shard<k>
     for shard in (tmp_path / "data/tiny").glob("*/shard*"):
         assert (shard / "labels.csv").exists(), f"{shard} looks finished but is incomplete"
+    assert not (in_flight[0].parent / interrupted[0]).exists()  # the job in flight left no finished-looking shard
     resumed = snakemake(tmp_path, "--cores", "2", "--rerun-incomplete", "corpus", *CONFIG)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "rule render:" in resumed.stdout + resumed.stderr  # the resumed run rendered what was interrupted
     for pattern in ("data/tiny/manifests/*.csv", "data/tiny/oracle/*.csv"):
         assert digest_tree(tmp_path, pattern) == digest_tree(built, pattern)
     summary = pd.read_csv(tmp_path / "results/tiny/tables/corpus_summary.csv").set_index("dataset")
