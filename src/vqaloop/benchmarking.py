@@ -44,6 +44,62 @@ class PeakRSS:
         return (self.peak - self.start) / 2**20
 
 
+class HighWaterRSS:
+    """The exact peak of the resident set while the block runs: the kernel's high-water mark (VmHWM), reset on
+    entry through /proc/self/clear_refs (Linux >= 4.0), so a peak reached before the block (imports) does not hide
+    what the block adds. ``growth_mib``: peak during the block minus the resident set at its start."""
+
+    def __enter__(self):
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        self.start = self._status("VmRSS")
+        return self
+
+    def __exit__(self, *exc):
+        self.peak = self._status("VmHWM")
+
+    @staticmethod
+    def _status(key: str) -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+        raise OSError(f"/proc/self/status has no {key}")
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def command_peak_rss(args: list[str], warm: tuple[str, ...] = ()) -> dict:
+    """Run ``vqaloop ARGS`` in a fresh Python process and return its exit status and the growth of its resident
+    set during the command (``HighWaterRSS``), after importing numpy, pandas, torch and the modules ``warm``."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from vqaloop.dispatch import pin\n"
+        "pin()\n"
+        "import importlib, numpy, pandas, torch\n"
+        "for m in json.loads(sys.argv[1]): importlib.import_module(m)\n"
+        "from vqaloop.selection.registry import method_names\n"
+        "method_names()\n"
+        "from vqaloop.benchmarking import HighWaterRSS\n"
+        "from vqaloop.cli import main\n"
+        "with HighWaterRSS() as m:\n"
+        "    rc = main(sys.argv[2:])\n"
+        "print(json.dumps({'rc': rc, 'growth_mib': m.growth_mib, 'start_mib': m.start / 2**20}))\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(list(warm)), *args], capture_output=True,
+                          text=True, env=env)  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"vqaloop {' '.join(args[:3])} ...: exit {proc.returncode}\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def photo(name: str, height: int, width: int, cover: float = 1.25):
     """A scikit-image photo (``skimage.data.<name>``) resized to cover (height, ``cover`` x width), uint8 RGB:
     real content for benchmark clips that pan across it."""

@@ -15,6 +15,7 @@ the T-frame chunk that starts at each sampled frame, (F, T, H, W, 3) (``motion3d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from vqaloop.errors import UserError
-from vqaloop.features.io import write_features
+from vqaloop.features.io import features_writer, write_features
 from vqaloop.features.registry import Encoder, encoder_names, get_encoder
 from vqaloop.io.manifest import read_manifest
 from vqaloop.io.video import count_frames, read_frames, uniform_indices
@@ -188,12 +189,28 @@ def extract_many(
     Each array equals what ``extract`` gives for that encoder alone: every network pass has the fixed shape of
     registry.FORWARD_FRAMES frames, so a frame's features do not depend on which frames share its pass.
     """
+    n = len(manifest)
+    arrays: list[np.ndarray | None] = [None] * len(encoders)
+    indices = np.zeros((n, n_frames), dtype=np.int64)
+    for pos, idx, outputs in encoded_videos(manifest, data_root, encoders, n_frames, source, progress, every):
+        indices[pos] = idx
+        for k, out in enumerate(outputs):
+            if arrays[k] is None:
+                arrays[k] = np.zeros((n, *out.shape), dtype=np.float32)
+            arrays[k][pos] = out
+    return arrays, indices
+
+
+def encoded_videos(manifest: pd.DataFrame, data_root: str | Path, encoders: list[Encoder], n_frames: int = 8,
+                   source: str | Path = "manifest", progress: bool | None = None, every: bool = False):  # fmt: skip
+    """(row position, frame indices, one (F or K, D) float32 array per encoder) for every manifest row in order,
+    from one decode of each video (``extract_many``'s work, one video at a time: ``run_many`` writes each video's
+    rows as they come, so a features job holds one video's features, never the dataset's)."""
     root = Path(data_root)
     n = len(manifest)
     pairs = any(e.needs_pairs for e in encoders)
     chunk_sizes = {chunk_frames(e) for e in encoders if chunk_frames(e)}
-    arrays: list[np.ndarray | None] = [None] * len(encoders)
-    indices = np.zeros((n, n_frames), dtype=np.int64)
+    shapes: list[tuple | None] = [None] * len(encoders)
     names = "+".join(e.name for e in encoders)
     disable = (not sys.stderr.isatty()) if progress is None else not progress
     with tqdm(total=n, desc=f"features {names}", unit="video", disable=disable) as bar:
@@ -204,18 +221,16 @@ def extract_many(
                 chunks = {t: read_chunks_of(root / str(rel_path), idx, t) for t in sorted(chunk_sizes)}
             except UserError as err:
                 raise UserError(f"{source}: row {pos + 2} (video_id {video_id}): {err}") from None
-            indices[pos] = idx
             outputs = encode_video(encoders, frames, following, chunks)
             for k, (encoder, out) in enumerate(zip(encoders, outputs, strict=True)):
                 if out.ndim != 2:
                     raise RuntimeError(f"encoder {encoder.name} returned {out.shape} for one video")
-                if arrays[k] is None:
-                    arrays[k] = np.zeros((n, *out.shape), dtype=np.float32)
-                if out.shape != arrays[k].shape[1:]:
-                    raise RuntimeError(f"encoder {encoder.name} returned {out.shape}, expected {arrays[k].shape[1:]}")
-                arrays[k][pos] = out
+                if shapes[k] is None:
+                    shapes[k] = out.shape
+                if out.shape != shapes[k]:
+                    raise RuntimeError(f"encoder {encoder.name} returned {out.shape}, expected {shapes[k]}")
+            yield pos, np.asarray(idx, dtype=np.int64), outputs
             bar.update(1)
-    return arrays, indices
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -315,13 +330,18 @@ def run_many(args: argparse.Namespace) -> int:
     for setting, names in groups.items():
         n_frames, every = frames_setting(setting, manifest, args.data_root, f"--options {names[0]}.frames")
         encoders = [get_encoder(name, **{"device": args.device, **settings[name]}) for name in names]
-        arrays, indices = extract_many(manifest, args.data_root, encoders, n_frames, source=args.manifest, every=every)
-        for encoder, features in zip(encoders, arrays, strict=True):
-            per_video = getattr(encoder, "per_video", False)
-            write_features(
-                args.out_dir / f"{encoder.name}.npz", ids, features, encoder.name, None if per_video else indices
-            )
-            n, f, d = features.shape
-            print(f"{args.out_dir / encoder.name}.npz: {encoder.name} features of {n} videos "
-                  f"({f} {'patterns' if per_video else 'frames'} x {d})")  # fmt: skip
+        per_video = [bool(getattr(encoder, "per_video", False)) for encoder in encoders]
+        shapes: list[tuple] = [()] * len(encoders)
+        # every file streamed (one video's rows in memory), all renamed together once complete
+        with contextlib.ExitStack() as stack:
+            writers = [stack.enter_context(features_writer(args.out_dir / f"{e.name}.npz", ids, e.name, not pv))
+                       for e, pv in zip(encoders, per_video, strict=True)]  # fmt: skip
+            for _, idx, outputs in encoded_videos(manifest, args.data_root, encoders, n_frames, source=args.manifest,
+                                                  every=every):  # fmt: skip
+                for k, (writer, out) in enumerate(zip(writers, outputs, strict=True)):
+                    writer.add(out[None], None if per_video[k] else idx[None])
+                    shapes[k] = out.shape
+        for encoder, pv, (f, d) in zip(encoders, per_video, shapes, strict=True):
+            print(f"{args.out_dir / encoder.name}.npz: {encoder.name} features of {len(ids)} videos "
+                  f"({f} {'patterns' if pv else 'frames'} x {d})")  # fmt: skip
     return 0

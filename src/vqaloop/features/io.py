@@ -8,6 +8,7 @@ so the archive is written here with a fixed timestamp (1980-01-01), fixed entry 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vqaloop.errors import UserError
 from vqaloop.io.atomic import atomic_path
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -55,63 +55,52 @@ def write_features(
     """Write a features file atomically; ``pooled`` is computed here as the float32 mean over frames.
 
     ``frame_indices=None``: none stored (rows that are not frames, e.g. the effnet_patterns encoder's patterns).
+    The same bytes as ``write_npz_deterministic`` on the whole arrays; written through ``features_writer``.
     """
-    frames = np.ascontiguousarray(frames, dtype=np.float32)
-    if frame_indices is not None:
-        frame_indices = np.ascontiguousarray(frame_indices, dtype=np.int64)
+    frames = np.asarray(frames)
     if (
         frames.ndim != 3
         or frames.shape[0] != len(ids)
-        or (frame_indices is not None and frame_indices.shape != frames.shape[:2])
+        or (frame_indices is not None and np.shape(frame_indices) != frames.shape[:2])
     ):
-        shape = None if frame_indices is None else frame_indices.shape
+        shape = None if frame_indices is None else np.shape(frame_indices)
         raise ValueError(f"inconsistent shapes: {len(ids)} ids, frames {frames.shape}, indices {shape}")
-    arrays = {
-        "ids": np.array([str(i) for i in ids], dtype=str),
-        "frames": frames,
-        "pooled": frames.mean(axis=1, dtype=np.float32),
-        "encoder": np.array(str(encoder)),
-    }
-    if frame_indices is not None:
-        arrays["frame_indices"] = frame_indices
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        write_npz_deterministic(tmp, arrays)
-    return path
+    with features_writer(path, ids, encoder, frame_indices is not None, frames.shape[1:]) as writer:
+        if len(frames):
+            writer.add(frames, frame_indices)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def features_writer(path: str | os.PathLike, ids: list[str], encoder: str, with_indices: bool,
+                    row_shape: tuple | None = None):  # fmt: skip
+    """A ``store.FeaturesWriter`` on the temporary of ``path``, renamed onto it when the block ends without an
+    error (every row added); ``row_shape`` (F, D) only matters when there are no rows."""
+    from vqaloop.features.store import FeaturesWriter
+
+    with atomic_path(Path(path)) as tmp:
+        writer = FeaturesWriter(tmp, ids, encoder, with_indices)
+        try:
+            yield writer
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close(row_shape)
 
 
 def load_features(path: str | os.PathLike) -> Features:
-    """Read and check a features file; any problem raises one UserError naming the file."""
-    from vqaloop.io.readers import read_npz
+    """Read and check a whole features file into memory; any problem raises one UserError naming the file.
 
-    path = Path(path)
-    arrays = read_npz(path, "features file")
-    missing = [key for key in ("ids", "frames", "pooled", "encoder") if key not in arrays]
-    if missing:
-        raise UserError(f"{path}: features file lacks {', '.join(missing)} (has {', '.join(sorted(arrays))})")
-    ids_arr, frames, pooled = arrays["ids"], arrays["frames"], arrays["pooled"]
-    if ids_arr.ndim != 1 or ids_arr.dtype.kind not in "US":
-        raise UserError(f"{path}: 'ids' must be a 1-D array of strings, got {ids_arr.dtype} {ids_arr.shape}")
-    ids = [i.decode() if isinstance(i, bytes) else str(i) for i in ids_arr.tolist()]
-    seen: set[str] = set()
-    for i in ids:
-        if i in seen:
-            raise UserError(f"{path}: duplicate id {i!r}")
-        seen.add(i)
-    n = len(ids)
-    if frames.ndim != 3 or frames.shape[0] != n or frames.dtype.kind != "f":
-        raise UserError(f"{path}: 'frames' must be float (N={n}, F, D), got {frames.dtype} {frames.shape}")
-    if pooled.shape != (n, frames.shape[2]) or pooled.dtype.kind != "f":
-        raise UserError(f"{path}: 'pooled' must be float (N={n}, D={frames.shape[2]}), got {pooled.shape}")
-    indices = arrays.get("frame_indices")
-    if indices is not None and (indices.shape != frames.shape[:2] or indices.dtype.kind not in "iu"):
-        raise UserError(f"{path}: 'frame_indices' must be int (N, F) = {frames.shape[:2]}, got {indices.shape}")
-    if not (np.isfinite(frames).all() and np.isfinite(pooled).all()):
-        raise UserError(f"{path}: features hold NaN or inf")
+    Consumers of large files read rows on demand instead (``vqaloop.features.store.open_store``).
+    """
+    from vqaloop.features.store import open_store
+
+    store = open_store(path)
+    indices = store.frame_indices
     return Features(
-        ids=ids,
-        frames=frames.astype(np.float32, copy=False),
-        pooled=pooled.astype(np.float32, copy=False),
-        encoder=str(arrays["encoder"]),
-        frame_indices=indices,
+        ids=list(store.ids),
+        frames=store.frames.read_all().astype(np.float32, copy=False),
+        pooled=store.pooled.read_all().astype(np.float32, copy=False),
+        encoder=store.encoder,
+        frame_indices=None if indices is None else indices.read_all(),
     )

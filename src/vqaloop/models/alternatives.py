@@ -44,8 +44,11 @@ class CnnFrames(nn.Module):
         self.head = nn.Linear(hidden, 1)
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
-        self.mean.fill_(float(x.mean()))
-        self.std.fill_(float(x.std().clamp_min(1e-6)))
+        from vqaloop.features.inputs import value_statistics
+
+        mean, std = value_statistics(x)  # a tensor or LazyInputs (read in chunks: the same numbers)
+        self.mean.fill_(mean)
+        self.std.fill_(float(std.clamp_min(1e-6)))
 
     # Frames per convolution call, channels-last: on the CPU about 2x faster than one call over a whole batch of
     # videos (the activations of a few hundred frames no longer fit the caches). Training, scoring and the

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqaloop.features.io import load_features, write_features
+from vqaloop.features.io import features_writer
+from vqaloop.features.store import open_store
 from vqaloop.models.registry import load_checkpoint
 from vqaloop.training.common import feature_paths, manifest_inputs
 
@@ -16,9 +17,18 @@ log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def frame_embeddings(model, x: torch.Tensor, batch: int = 512) -> np.ndarray:
+def embedding_batches(model, x, batch: int = 512):
+    """(slice, (k, F, H) float32 embeddings) of ``x`` batch by batch (a tensor or ``LazyInputs``)."""
+    from vqaloop.features.inputs import capped_batch
+
     model.eval()
-    return torch.cat([model.frame_embeddings(x[i : i + batch]) for i in range(0, len(x), batch)]).numpy()
+    batch = capped_batch(x, batch)
+    for i in range(0, len(x), batch):
+        yield slice(i, min(i + batch, len(x))), model.frame_embeddings(x[i : i + batch]).numpy().astype(np.float32)
+
+
+def frame_embeddings(model, x, batch: int = 512) -> np.ndarray:
+    return np.concatenate([e for _, e in embedding_batches(model, x, batch)])
 
 
 def add_arguments(parser):
@@ -37,11 +47,13 @@ def run(args) -> int:
     set_compute_threads(args.threads)
     checkpoint = load_checkpoint(args.model)
     manifest, x = manifest_inputs(args.manifest, args.features_root, checkpoint.name)
-    frames = frame_embeddings(checkpoint.build(), x).astype(np.float32)
     # the frames f saw: those of its first input encoder, in manifest order
-    source = load_features(feature_paths(args.features_root, str(manifest.dataset.iloc[0]), checkpoint.name)[0])
-    row = {vid: i for i, vid in enumerate(source.ids)}
-    indices = source.frame_indices[[row[vid] for vid in manifest.video_id]]
-    write_features(args.out, list(manifest.video_id), frames, f"base:{checkpoint.name}", indices)
-    log.info("%s: %s", args.out, frames.shape)
+    source = open_store(feature_paths(args.features_root, str(manifest.dataset.iloc[0]), checkpoint.name)[0])
+    rows = source.rows_of(list(manifest.video_id))
+    ids, shape = list(manifest.video_id), None
+    with features_writer(args.out, ids, f"base:{checkpoint.name}", True) as writer:  # a batch in memory at a time
+        for where, frames in embedding_batches(checkpoint.build(), x):
+            writer.add(frames, source.frame_indices.read(rows[where]))
+            shape = (len(ids), *frames.shape[1:])
+    log.info("%s: %s", args.out, shape)
     return 0

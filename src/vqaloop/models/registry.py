@@ -19,11 +19,14 @@ from vqaloop.evaluation.metrics import LogisticFit
 BASE_MODELS: dict[str, type[torch.nn.Module]] = {}
 
 
-def per_dimension_statistics(model: torch.nn.Module, x: torch.Tensor) -> None:
-    """Set a model's ``mean``/``std`` buffers to each input dimension's statistics over all training frames."""
-    flat = x.reshape(-1, x.shape[-1])
-    model.mean.copy_(flat.mean(0))
-    model.std.copy_(flat.std(0).clamp_min(1e-6))
+def per_dimension_statistics(model: torch.nn.Module, x) -> None:
+    """Set a model's ``mean``/``std`` buffers to each input dimension's statistics over all training frames
+    (``x``: a tensor or ``features.inputs.LazyInputs``, read in chunks: the same numbers)."""
+    from vqaloop.features.inputs import frame_statistics
+
+    mean, std = frame_statistics(x)
+    model.mean.copy_(mean)
+    model.std.copy_(std.clamp_min(1e-6))
 
 
 def register_base_model(name: str):

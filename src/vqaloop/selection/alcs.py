@@ -141,7 +141,7 @@ def select_alcs(
     tol: float = 1e-4,
 ) -> list[int]:
     """ALCS with k-means++ seeded by ``numpy.random.default_rng(seed)``."""
-    x, _ = centred(pool_embeddings(inputs))
+    x, _ = centred(pool_embeddings(inputs), in_place=True)
     result = alcs_select(
         x,
         budget,

@@ -8,9 +8,10 @@
 ``CHAMFER_KINDS`` names them ("paper" is the default everywhere; ``vqaloop select --chamfer``, config
 ``mds.chamfer``). Both take the minima of the same squared distances (the square root is monotone, so
 min ||u - v|| = sqrt(min ||u - v||^2)); only what is averaged differs. Squared distances come from matrix products, ||u - v||^2 = ||u||^2 + ||v||^2 - 2 u.v, clamped at 0 against
-rounding; no Python loop ever runs over frames. Everything is float32 on the device the tensors live on
-(CPU or CUDA alike). Videos are processed in chunks so one chunk's (chunk, F, F2) distance block stays
-near ``BLOCK_BYTES``.
+rounding; no Python loop ever runs over frames. Everything is computed in float32 on the device the tensors live on
+(CPU or CUDA alike); frames held in reduced precision (float16 or bfloat16, ``vqaloop select --storage``) are
+converted to float32 one chunk at a time, so the products accumulate in float32 without a float32 copy of the
+pool. Videos are processed in chunks so one chunk's (chunk, F, F2) distance block stays near ``BLOCK_BYTES``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ def l2_normalise_frames(frames: Tensor, eps: float = 1e-12) -> Tensor:
     return frames / norms.clamp_min(eps)
 
 
-def squared_norms(frames: Tensor) -> Tensor:
-    """||u||^2 for every frame: (..., F, D) -> (..., F), without an (..., F, D) temporary."""
-    return torch.linalg.vector_norm(frames.to(torch.float32), dim=-1).square_()
+def squared_norms(frames: Tensor, chunk: int = 65536) -> Tensor:
+    """||u||^2 for every frame: (..., F, D) -> (..., F) float32, without an (..., F, D) float32 temporary (reduced
+    precision frames are converted ``chunk`` rows at a time; each row's norm is the same either way)."""
+    if frames.dtype == torch.float32 or frames.ndim < 2 or len(frames) <= chunk:
+        return torch.linalg.vector_norm(frames.to(torch.float32), dim=-1).square_()
+    return torch.cat([squared_norms(frames[i : i + chunk]) for i in range(0, len(frames), chunk)])
 
 
 def default_chunk(n_frames: int, n_ref_frames: int, n_refs: int = 1) -> int:
@@ -61,13 +65,15 @@ def chamfer_to_one(
 ) -> Tensor:
     """d_CD between each of N videos and one reference video (MDS-VQA Eq. 7; ``kind`` "authors": their reading).
 
-    frames: (N, F, D); ref: (F2, D); returns (N,) float32 on frames' device. ``frames_sq`` (N, F) may pass
-    precomputed squared norms (the greedy selection computes them once instead of once per pick).
+    frames: (N, F, D) float32, or float16 / bfloat16 (converted a chunk at a time); ref: (F2, D); returns (N,)
+    float32 on frames' device. ``frames_sq`` (N, F) may pass precomputed squared norms (the greedy selection
+    computes them once instead of once per pick).
     """
     _check_frames(frames, "frames")
     if ref.ndim != 2 or ref.shape[1] != frames.shape[2]:
         raise ValueError(f"ref must be (F2, {frames.shape[2]}), got {tuple(ref.shape)}")
-    frames = frames.to(torch.float32)
+    if not frames.is_floating_point():
+        frames = frames.to(torch.float32)
     ref = ref.to(device=frames.device, dtype=torch.float32)
     n, f, d = frames.shape
     f2 = ref.shape[0]
@@ -79,7 +85,8 @@ def chamfer_to_one(
     out = torch.empty(n, dtype=torch.float32, device=frames.device)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        gram = torch.mm(frames[start:stop].reshape(-1, d), ref_t).view(-1, f, f2)  # one GEMM, c*F rows
+        block = frames[start:stop].to(torch.float32)  # a view of float32 frames; a converted copy of reduced ones
+        gram = torch.mm(block.reshape(-1, d), ref_t).view(-1, f, f2)  # one GEMM, c*F rows
         d2 = gram.mul_(-2.0).add_(frames_sq[start:stop, :, None]).add_(ref_sq).clamp_min_(0.0)
         out[start:stop] = chamfer_from_squared_distances(d2, kind)
     return out

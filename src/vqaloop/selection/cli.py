@@ -27,6 +27,7 @@ from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.selection.features_io import load_labelled_pooled, load_selection_inputs
 from vqaloop.selection.registry import (
     CHAMFER_KINDS,
+    STORAGES,
     accepted_params,
     describe_methods,
     get_method,
@@ -102,6 +103,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "authors = the MDS-VQA authors' code (Euclidean distances, the two means averaged). Changes the distance "
         "only: L2 normalisation stays --no-normalise's (default: paper)",
     )
+    parser.add_argument(
+        "--storage",
+        choices=STORAGES,
+        default="float32",
+        help="mds: how the pool's frame features are held during the greedy: one float32 working copy (default; "
+        "the same picks as ever), float16 / bfloat16 (half the memory, float32 accumulation), or stream (no copy: "
+        "each pick reads the features file in chunks)",
+    )
+    parser.add_argument(
+        "--sample-epsilon",
+        dest="epsilon",
+        type=float_in(0.0, 1.0, hi_open=True),
+        default=0.0,
+        help="mds: stochastic greedy, each pick among ceil(N/B ln(1/eps)) candidates drawn with --seed "
+        "(Mirzasoleiman et al. 2015); 0 = exact greedy (default: 0)",
+    )
 
 
 def budget_text(text: str) -> str:
@@ -156,9 +173,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             "--labelled and --labelled-manifest go together (features and the manifest whose train rows are L)"
         )
-    params = accepted_params(
-        args.method, {"lam": lam, "normalise": args.normalise, "device": args.device, "chamfer": args.chamfer}
-    )
+    common = {"lam": lam, "normalise": args.normalise, "device": args.device, "chamfer": args.chamfer,
+              "storage": args.storage, "epsilon": args.epsilon}  # fmt: skip
+    params = accepted_params(args.method, common)
     inputs = load_selection_inputs(args.features, args.difficulty, args.pool, model_path, args.features_root,
                                    need_frames="frames" in method.needs_for(params))  # fmt: skip
     if args.labelled is not None:

@@ -63,5 +63,5 @@ def k_center_greedy(
 def select_coreset(inputs: SelectionInputs, budget: int, seed: int, use_labelled: bool = True) -> list[int]:
     """k-center greedy from L (``use_labelled`` and L present) or from one ``default_rng(seed)`` point."""
     x = pool_embeddings(inputs)
-    x, labelled = centred(x, labelled_embeddings(inputs, x) if use_labelled else None)
+    x, labelled = centred(x, labelled_embeddings(inputs, x) if use_labelled else None, in_place=True)
     return k_center_greedy(x, budget, np.random.default_rng(seed), labelled)

@@ -38,9 +38,15 @@ def _float_array(array: np.ndarray) -> np.ndarray:
 
 
 def pool_embeddings(inputs: SelectionInputs) -> np.ndarray:
-    """(N, d) embeddings of the pool: ``pooled`` if present, else the mean of ``frames`` over frames."""
+    """(N, d) embeddings of the pool: ``pooled`` if present, else the mean of ``frames`` over frames; a new array
+    the caller may change (``centred(..., in_place=True)``: one copy of the embeddings in memory, not two).
+    Features read on demand (``features.store.RowView``) are read once, the frames a chunk at a time."""
+    from vqaloop.features.store import RowView
+
     if inputs.pooled is not None:
-        emb = _float_array(inputs.pooled)
+        emb = inputs.pooled.read_all() if isinstance(inputs.pooled, RowView) else np.array(_float_array(inputs.pooled))
+    elif isinstance(inputs.frames, RowView):
+        emb = np.concatenate([rows.mean(axis=1, dtype=np.float32) for _, rows in inputs.frames.chunks()])
     elif inputs.frames is not None:
         frames = np.asarray(inputs.frames)
         if frames.ndim != 3:
@@ -68,10 +74,16 @@ def labelled_embeddings(inputs: SelectionInputs, pool: np.ndarray) -> np.ndarray
     return emb if len(emb) else None
 
 
-def centred(pool: np.ndarray, labelled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """``pool`` and ``labelled`` (same dtype) shifted by the pool's mean (computed in float64); new arrays."""
+def centred(pool: np.ndarray, labelled: np.ndarray | None = None,
+            in_place: bool = False) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """``pool`` and ``labelled`` (same dtype) shifted by the pool's mean (computed in float64); new arrays, or
+    ``pool`` itself shifted with ``in_place`` (the same values)."""
     mean = pool.mean(axis=0, dtype=np.float64).astype(pool.dtype)
-    return pool - mean, None if labelled is None else labelled - mean
+    if in_place:
+        pool -= mean
+    else:
+        pool = pool - mean
+    return pool, None if labelled is None else labelled - mean
 
 
 def squared_norms(x: np.ndarray) -> np.ndarray:

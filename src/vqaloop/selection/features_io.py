@@ -1,7 +1,9 @@
 """Read and check the selection inputs: FEATS.npz (features contract, DESIGN.md) and DIFF.csv.
 
 FEATS.npz holds ``ids`` (N,) strings, ``frames`` (N, F, D) floats and optionally ``pooled`` (N, D); a method that
-needs nothing but ids (random) reads a file with ``ids`` alone.
+needs nothing but ids (random) reads a file with ``ids`` alone. The arrays are not read here: ``frames`` and
+``pooled`` come as ``features.store.RowView``s (the pool's rows, read on demand, float32; issue 22), checked for
+shape and type here and for NaN / inf as they are read (the message names the id).
 DIFF.csv holds ``video_id,difficulty`` rows in any order (extra columns are ignored). Every problem a user can
 cause raises one ``UserError`` naming the file and, where there is one, the row or id.
 """
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from vqaloop.errors import UserError
+from vqaloop.features.store import DiskArray, RowView, all_finite
 from vqaloop.selection.registry import ModelInputs, SelectionInputs
 
 MAX_NAMED = 5  # ids named in one error message
@@ -25,25 +28,24 @@ MAX_NAMED = 5  # ids named in one error message
 @dataclass
 class PoolFeatures:
     ids: list[str]
-    frames: np.ndarray | None  # (N, F, D) float32; None only when the method needs no features
-    pooled: np.ndarray | None  # (N, D) float32 or None
+    frames: RowView | None  # (N, F, D) float32 rows read on demand; None only when the method needs no features
+    pooled: RowView | None  # (N, D) float32 or None
 
 
 def load_features(path: str | os.PathLike, need_frames: bool = True) -> PoolFeatures:
-    """Load FEATS.npz and check its keys, shapes, ids and values (``frames`` may be absent without ``need_frames``)."""
+    """Open FEATS.npz and check its keys, shapes and ids (``frames`` may be absent without ``need_frames``); the
+    values are checked as they are read."""
+    from vqaloop.features.store import open_npz_store
+
     path = Path(path)
-    arrays = _read_npz(path)
-    ids = _ids_from_array(arrays.get("ids"), path)
+    store = open_npz_store(path)
+    ids = _ids_from_array(store.ids_array if "ids" in store.arrays else None, path)
     n = len(ids)
-    frames = None
-    if need_frames or "frames" in arrays:
-        frames = _numeric_array(arrays.get("frames"), "frames", path, ndim=3, n=n)
-        _check_finite(frames, "frames", ids, path)
-    pooled = None
-    if "pooled" in arrays:
-        pooled = _numeric_array(arrays["pooled"], "pooled", path, ndim=2, n=n)
-    if pooled is not None:
-        _check_finite(pooled, "pooled", ids, path)
+    frames = pooled = None
+    if need_frames or "frames" in store.arrays:
+        frames = RowView(_numeric_array(store.arrays.get("frames"), "frames", path, ndim=3, n=n, ids=ids))
+    if "pooled" in store.arrays:
+        pooled = RowView(_numeric_array(store.arrays["pooled"], "pooled", path, ndim=2, n=n, ids=ids))
     return PoolFeatures(ids=ids, frames=frames, pooled=pooled)
 
 
@@ -112,7 +114,7 @@ def load_model_inputs(
     from vqaloop.io.manifest import read_manifest
     from vqaloop.models.registry import load_checkpoint
     from vqaloop.training.common import feature_paths
-    from vqaloop.training.data import load_inputs
+    from vqaloop.training.data import open_inputs
 
     manifest = read_manifest(pool_manifest)
     datasets = sorted({str(d) for d in manifest.loc[manifest.split == "pool", "dataset"]})
@@ -120,7 +122,7 @@ def load_model_inputs(
         raise UserError(f"{pool_manifest}: the pool rows must come from one dataset, found {datasets or 'none'}")
     checkpoint = load_checkpoint(checkpoint_path)
     module = checkpoint.build()
-    x = load_inputs(feature_paths(features_root, datasets[0], checkpoint.name), list(ids))
+    x = open_inputs(feature_paths(features_root, datasets[0], checkpoint.name), list(ids))  # read on demand
     expected = getattr(module, "in_dim", checkpoint.kwargs.get("in_dim"))
     if expected is not None and int(expected) != x.shape[2]:
         raise UserError(
@@ -139,7 +141,9 @@ def load_labelled_pooled(features_path, manifest_path) -> np.ndarray:
     if not train_ids:
         raise UserError(f"{manifest_path}: no row has split 'train' (the labelled set L)")
     features = restrict_ids(load_features(features_path), features_path, train_ids, manifest_path)
-    return features.pooled if features.pooled is not None else features.frames.mean(axis=1)
+    if features.pooled is not None:
+        return features.pooled.read_all()
+    return np.concatenate([rows.mean(axis=1) for _, rows in features.frames.chunks()])
 
 
 def restrict_ids(features: PoolFeatures, features_path, ids: list[str], manifest_path) -> PoolFeatures:
@@ -149,9 +153,9 @@ def restrict_ids(features: PoolFeatures, features_path, ids: list[str], manifest
         raise UserError(
             f"{features_path}: no features for {len(missing)} video(s) of {manifest_path} ({_name_some(missing)})"
         )
-    rows = [index[vid] for vid in ids]
-    pooled = None if features.pooled is None else features.pooled[rows]
-    frames = None if features.frames is None else features.frames[rows]
+    rows = np.array([index[vid] for vid in ids], dtype=np.int64)
+    pooled = None if features.pooled is None else features.pooled.take(rows)
+    frames = None if features.frames is None else features.frames.take(rows)
     return PoolFeatures(ids=list(ids), frames=frames, pooled=pooled)
 
 
@@ -187,12 +191,6 @@ def load_selection_inputs(
     )
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    from vqaloop.io.readers import read_npz
-
-    return read_npz(path, "features file")
-
-
 def _ids_from_array(ids: np.ndarray | None, path: Path) -> list[str]:
     if ids is None:
         raise UserError(f"{path}: no 'ids' array")
@@ -214,7 +212,8 @@ def _ids_from_array(ids: np.ndarray | None, path: Path) -> list[str]:
     return out
 
 
-def _numeric_array(x: np.ndarray | None, key: str, path: Path, ndim: int, n: int) -> np.ndarray:
+def _numeric_array(x: DiskArray | None, key: str, path: Path, ndim: int, n: int, ids: list[str]) -> DiskArray:
+    """The array ``key`` checked for type and shape, its reads checked for NaN / inf (naming the id)."""
     if x is None:
         raise UserError(f"{path}: no {key!r} array")
     if x.dtype.kind not in "fiu":
@@ -222,14 +221,20 @@ def _numeric_array(x: np.ndarray | None, key: str, path: Path, ndim: int, n: int
     if x.ndim != ndim or x.shape[0] != n or 0 in x.shape:
         expected = "(N, F, D)" if ndim == 3 else "(N, D)"
         raise UserError(f"{path}: {key!r} must be {expected} with N = {n} ids, got shape {x.shape}")
-    return np.ascontiguousarray(x, dtype=np.float32)
+    x.check = _finite_check(key, ids, path)
+    return x
 
 
-def _check_finite(x: np.ndarray, key: str, ids: list[str], path: Path) -> None:
-    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
-    if not finite.all():
-        row = int(np.argmin(finite))
-        raise UserError(f"{path}: {key!r} of id {ids[row]!r} (row {row}) holds NaN or inf")
+def _finite_check(key: str, ids: list[str], path: Path):
+    def check(values: np.ndarray, rows: np.ndarray) -> None:
+        if all_finite(values):
+            return
+        finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        if not finite.all():
+            row = int(rows[int(np.argmin(finite))])
+            raise UserError(f"{path}: {key!r} of id {ids[row]!r} (row {row}) holds NaN or inf")
+
+    return check
 
 
 def _name_some(values) -> str:

@@ -37,6 +37,8 @@ def freesel_sample(patterns, budget: int, seed: int = 0, device="cpu") -> list[i
     if not 1 <= budget <= n:
         raise ValueError(f"budget {budget} is outside 1..{n}")
     rng = np.random.default_rng(seed)
+    if not torch.is_tensor(patterns):
+        patterns = np.asarray(patterns)  # patterns read from the store (RowView): read once, the only copy
     flat = torch.as_tensor(patterns).to(device=device, dtype=torch.float32).reshape(n * p, d)
     inv_norm = 1.0 / flat.norm(dim=1).clamp_min(1e-12)  # cosine = (q . c) |q|^-1 |c|^-1, no normalised copy
     owner = np.repeat(np.arange(n), p)

@@ -102,5 +102,5 @@ def select_greedy(
     tau: float | None = None,
 ) -> list[int]:
     """T-kmeans++ with ``numpy.random.default_rng(seed)``."""
-    x, _ = centred(pool_embeddings(inputs))
+    x, _ = centred(pool_embeddings(inputs), in_place=True)
     return t_kmeanspp(x, budget, np.random.default_rng(seed), outlier_fraction=outlier_fraction, tau=tau)

@@ -33,6 +33,8 @@ def mc_dropout_variance(module, x, passes: int = DEFAULT_PASSES, seed: int = 0, 
     """Predictive variance (N,) float64 of ``passes`` dropout-on forward passes of ``module`` over ``x`` (N, F, D)."""
     import torch
 
+    from vqaloop.features.inputs import capped_batch
+
     if passes < 2:
         raise UserError(f"mc_dropout needs at least 2 passes, got {passes}")
     layers = dropout_layers(module)
@@ -42,6 +44,7 @@ def mc_dropout_variance(module, x, passes: int = DEFAULT_PASSES, seed: int = 0, 
     modes = {m: m.training for m in module.modules()}
     home = next(module.parameters()).device
     n = x.shape[0]
+    batch = capped_batch(x, batch)  # large rows (a VLM's frames): fewer per batch
     outputs = torch.zeros(passes, n, dtype=torch.float64)
     devices = [device.index or 0] if device.type == "cuda" else []
     try:

@@ -54,6 +54,9 @@ def representation(module, x, use_embeddings: bool):
 def outputs(module, x, use_embeddings: bool, batch: int, device):
     import torch
 
+    from vqaloop.features.inputs import capped_batch
+
+    batch = capped_batch(x, batch)  # large rows (a VLM's frames): fewer per batch
     with torch.no_grad():
         parts = [representation(module, x[i : i + batch].to(device), use_embeddings) for i in range(0, len(x), batch)]
         return torch.cat(parts).float()

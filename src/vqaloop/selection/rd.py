@@ -78,6 +78,6 @@ def select_rd(
 ) -> list[int]:
     """One-shot RD; k-means++ seeded with ``default_rng(seed)``."""
     x = pool_embeddings(inputs)
-    x, labelled = centred(x, labelled_embeddings(inputs, x) if use_labelled else None)
+    x, labelled = centred(x, labelled_embeddings(inputs, x) if use_labelled else None, in_place=True)
     picks, _ = rd_select(x, budget, np.random.default_rng(seed), labelled, max_iter=max_iter, tol=tol)
     return picks

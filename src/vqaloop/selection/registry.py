@@ -40,6 +40,8 @@ METHOD_MODULES: list[str] = [
 # The readings of the Chamfer distance of MDS-VQA's diversity term (vqaloop.selection.chamfer; torch-free here so
 # that ``vqaloop select --help`` loads no torch).
 CHAMFER_KINDS = ("paper", "authors")
+# How MDS-VQA's greedy holds the pool's frames (vqaloop.selection.mds; ``vqaloop select --storage``).
+STORAGES = ("float32", "float16", "bfloat16", "stream")
 
 # Inputs a method may need, with the words the error message uses when one is missing.
 INPUT_DESCRIPTIONS: dict[str, str] = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from vqaloop.errors import UserError
+from vqaloop.features.inputs import LazyInputs
 from vqaloop.features.io import features_file
 from vqaloop.io.manifest import read_manifest
 from vqaloop.models.registry import model_encoders
-from vqaloop.training.data import load_inputs
+from vqaloop.training.data import open_inputs
 
 
 def add_optimiser_arguments(parser, epochs: int, lr: float, batch: int) -> None:
@@ -42,13 +42,14 @@ def feature_paths(features_root: str | Path, dataset: str, model_name: str) -> l
 
 def manifest_inputs(
     manifest_path: str | Path, features_root: str | Path, model_name: str, split: str | None = None
-) -> tuple[pd.DataFrame, torch.Tensor]:
-    """The manifest rows (optionally one split) and their model inputs (N, F, D)."""
+) -> tuple[pd.DataFrame, LazyInputs]:
+    """The manifest rows (optionally one split) and their model inputs (N, F, D), read on demand from the features
+    files (``features.inputs.LazyInputs``: the split is never in memory at once)."""
     manifest = read_manifest(manifest_path)
     if split is not None:
         manifest = manifest[manifest.split == split].reset_index(drop=True)
         if manifest.empty:
             raise UserError(f"{manifest_path}: no rows in split {split!r}")
     dataset = str(manifest.dataset.iloc[0])
-    x = load_inputs(feature_paths(features_root, dataset, model_name), list(manifest.video_id))
+    x = open_inputs(feature_paths(features_root, dataset, model_name), list(manifest.video_id))
     return manifest, x

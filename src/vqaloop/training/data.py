@@ -8,25 +8,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqaloop.errors import UserError
-from vqaloop.features.io import load_features
+from vqaloop.features.inputs import InputPart, LazyInputs
+from vqaloop.features.store import open_store
+
+
+def open_inputs(paths: list[str | Path], ids: list[str]) -> LazyInputs:
+    """(N, F, sum D) float32 inputs for ``ids``, the encoders' frame features concatenated along D, read on demand
+    from the features files (``features.inputs.LazyInputs``: a batch in memory at a time, never the split)."""
+    stores = [open_store(path) for path in map(Path, paths)]
+    return LazyInputs([InputPart([s.frames for s in stores], [s.rows_of(ids) for s in stores])])
 
 
 def load_inputs(paths: list[str | Path], ids: list[str]) -> torch.Tensor:
-    """(N, F, sum D) float32 for ``ids``, concatenating the encoders' frame features along D."""
-    parts = []
-    for path in map(Path, paths):
-        loaded = load_features(path)
-        file_ids, frames = loaded.ids, loaded.frames
-        index = {vid: i for i, vid in enumerate(file_ids)}
-        missing = [vid for vid in ids if vid not in index]
-        if missing:
-            raise UserError(f"{path}: no features for {len(missing)} video(s), e.g. {missing[:3]}")
-        parts.append(frames[[index[vid] for vid in ids]])
-    n_frames = {p.shape[1] for p in parts}
-    if len(n_frames) != 1:
-        raise UserError(f"features files disagree on frames per video: {sorted(n_frames)} ({[str(p) for p in paths]})")
-    return torch.from_numpy(np.concatenate(parts, axis=2))
+    """``open_inputs`` read whole into one tensor (small inputs; the workflow's commands read on demand)."""
+    return open_inputs(paths, ids).materialise()
 
 
 @dataclass

@@ -23,6 +23,7 @@ import torch
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import apply_logistic4, srcc
+from vqaloop.features.inputs import take_rows
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.training.base import train_base_model
 from vqaloop.training.common import add_model_arguments, add_optimiser_arguments, manifest_inputs
@@ -50,8 +51,8 @@ def cross_fitted_predictions(name: str, x: torch.Tensor, mos: np.ndarray, fold: 
     out = np.full(len(mos), np.nan)
     for k in np.unique(fold):
         train, held = fold != k, fold == k
-        model = train_base_model(name, x[train], torch.tensor(mos[train], dtype=torch.float32), hidden, args)
-        out[held] = apply_logistic4(model.logistic, predict(model.build(), x[held]))
+        model = train_base_model(name, take_rows(x, train), torch.tensor(mos[train], dtype=torch.float32), hidden, args)
+        out[held] = apply_logistic4(model.logistic, predict(model.build(), take_rows(x, held)))
         log.info("fold %d: trained on %d videos, scored %d held-out", k, int(train.sum()), int(held.sum()))
     return out
 

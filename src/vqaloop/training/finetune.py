@@ -14,7 +14,7 @@ from vqaloop.io.readers import read_csv
 from vqaloop.losses.fidelity import ranking_loss
 from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
 from vqaloop.training.common import add_optimiser_arguments, feature_paths, manifest_inputs
-from vqaloop.training.data import Group, load_inputs
+from vqaloop.training.data import Group, open_inputs
 from vqaloop.training.distributed import is_main_process
 from vqaloop.training.loops import merged_state, predict, seed_everything, train_groups, with_lora
 from vqaloop.vlm.grpo import add_grpo_arguments
@@ -29,7 +29,7 @@ def labelled_group(labels_path: Path, features_root: Path, model_name: str) -> G
     if labels.dataset.nunique() != 1:
         raise UserError(f"{labels_path}: one dataset per labels file (found {sorted(labels.dataset.unique())})")
     dataset = str(labels.dataset.iloc[0])
-    x = load_inputs(feature_paths(features_root, dataset, model_name), list(labels.video_id))
+    x = open_inputs(feature_paths(features_root, dataset, model_name), list(labels.video_id))
     return Group(dataset, x, torch.tensor(labels.mos.to_numpy(), dtype=torch.float32))
 
 

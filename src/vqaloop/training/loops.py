@@ -87,5 +87,10 @@ def merged_state(peft_model: nn.Module) -> dict:
 
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch: int = 1024) -> np.ndarray:
+    """Raw outputs (N,) in batches of ``batch`` rows (fewer when they would exceed ``features.inputs.BATCH_BYTES``:
+    large rows; ``x`` a tensor or ``LazyInputs``, read a batch at a time)."""
+    from vqaloop.features.inputs import capped_batch
+
     model.eval()
+    batch = capped_batch(x, batch)
     return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)]).double().numpy()

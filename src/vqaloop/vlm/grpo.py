@@ -566,9 +566,21 @@ def settings_meta(settings: GRPOSettings) -> dict:
 
 @torch.no_grad()
 def vlm_predict(wrapper, x: Tensor) -> np.ndarray:
-    """The wrapper's deterministic expected scores (N,) as float64 on the CPU (whatever device the VLM is on)."""
+    """The wrapper's deterministic expected scores (N,) as float64 on the CPU (whatever device the VLM is on).
+
+    Inputs read on demand (``features.inputs.LazyInputs``) go through in chunks of whole scoring batches (the same
+    batches as one call), about ``BATCH_BYTES`` a chunk; sampled answers are seeded by their position in one call
+    (``vlm.scoring.sampled_scores``), so those inputs are read whole."""
+    from vqaloop.features.inputs import capped_batch, is_lazy
+
     wrapper.eval()
-    return wrapper(x).detach().double().cpu().numpy()
+    batch = int(getattr(wrapper, "batch", 1) or 1)
+    if not is_lazy(x) or getattr(wrapper, "scoring", "deterministic") == "sampled":
+        return wrapper(x[:] if is_lazy(x) else x).detach().double().cpu().numpy()
+    if len(x) == 0:
+        return np.zeros(0)
+    step = max(batch, capped_batch(x, len(x)) // batch * batch)
+    return np.concatenate([wrapper(x[i : i + step]).detach().double().cpu().numpy() for i in range(0, len(x), step)])
 
 
 def train_vlm_on_groups(wrapper, groups: Sequence, reward: str, rank: int, settings: GRPOSettings, args, desc: str,

@@ -15,9 +15,10 @@ import pandas as pd
 import torch
 
 from vqaloop.errors import UserError
+from vqaloop.features.inputs import LazyInputs
 from vqaloop.features.io import features_file
 from vqaloop.io.manifest import read_manifest
-from vqaloop.training.data import load_inputs
+from vqaloop.training.data import open_inputs
 
 #: Videos of the three stages' sets D^(1), D^(2), D^(3) (W2S Table 2: 200k, 100k, 50k videos of ensembled pairs);
 #: the schema's default of ``w2s.stage_sizes``, and the shaping keeps their sum from the pool. The stages' count.
@@ -71,7 +72,8 @@ def read_ids(path: str | Path, column: str = "video_id") -> list[str]:
 
 @dataclass
 class VideoBank:
-    """Per-video model inputs (N, F, D) of many datasets, addressed by video id."""
+    """Per-video model inputs (N, F, D) of many datasets, addressed by video id (``x``: a
+    ``features.inputs.LazyInputs``, rows read on demand from the features files)."""
 
     ids: list[str]
     x: torch.Tensor
@@ -91,9 +93,9 @@ def load_bank(features_root: str | Path, encoders: tuple[str, ...], ids_by_datas
         if not wanted:
             continue
         paths = [features_file(features_root, dataset, e) for e in encoders]
-        parts.append(load_inputs(paths, list(wanted)))
+        parts.append(open_inputs(paths, list(wanted)))
         ids += list(wanted)
     if len(set(ids)) != len(ids):
         raise UserError("the same video id appears in two datasets")
-    x = torch.cat(parts) if parts else torch.zeros(0)
+    x = LazyInputs.concat(parts) if parts else torch.zeros(0)
     return VideoBank(ids, x, {v: i for i, v in enumerate(ids)})

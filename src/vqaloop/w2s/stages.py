@@ -82,8 +82,10 @@ def gmad_pairs_between(student: np.ndarray, teachers: np.ndarray, levels: int, c
 def misclassified_synthetic(model, bank_x, bank_rows, candidates: pd.DataFrame, count: int,
                             rng: np.random.Generator) -> pd.DataFrame:  # fmt: skip
     """Synthetic pairs whose label the student gets wrong (argmax level != label), ``count`` at most."""
-    a = bank_x[bank_rows(list(candidates["first"]))]
-    b = bank_x[bank_rows(list(candidates["second"]))]
+    from vqaloop.features.inputs import take_rows
+
+    a = take_rows(bank_x, bank_rows(list(candidates["first"])))  # read a batch at a time by pair_logits
+    b = take_rows(bank_x, bank_rows(list(candidates["second"])))
     predicted = pair_logits(model, a, b).argmax(axis=1)
     wrong = candidates[predicted != candidates.label.to_numpy()]
     log.info("synthetic pairs: %d of %d misclassified by the student", len(wrong), len(candidates))

@@ -69,14 +69,14 @@ def base_model_scores(model: Path, rows: pd.DataFrame, features_root: Path) -> n
     """Raw outputs of a trained base model (its registry class reads its own encoders' features)."""
     from vqaloop.models.registry import load_checkpoint
     from vqaloop.training.common import feature_paths
-    from vqaloop.training.data import load_inputs
+    from vqaloop.training.data import open_inputs
     from vqaloop.training.loops import predict
 
     checkpoint = load_checkpoint(model)
     net = checkpoint.build()
     out = np.empty(len(rows))
     for dataset, group in rows.groupby("dataset", sort=False):
-        x = load_inputs(feature_paths(features_root, str(dataset), checkpoint.name), list(group.video_id))
+        x = open_inputs(feature_paths(features_root, str(dataset), checkpoint.name), list(group.video_id))
         out[group.index.to_numpy()] = predict(net, x)
     return out
 
