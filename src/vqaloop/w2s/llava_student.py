@@ -155,9 +155,11 @@ class LlavaOnevisionStudent(nn.Module):
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
         """The motion features' mean and std over every frame of the training inputs (standardisation)."""
-        flat = x[..., self.spatial_dim :].reshape(-1, self.in_dim - self.spatial_dim).float()
-        self.motion_mean.copy_(flat.mean(0))
-        self.motion_std.copy_(flat.std(0).clamp_min(1e-6) if len(flat) > 1 else torch.ones_like(flat[0]))
+        from vqaloop.features.inputs import frame_statistics
+
+        mean, std = frame_statistics(x, slice(self.spatial_dim, None))  # LazyInputs read in chunks
+        self.motion_mean.copy_(mean)
+        self.motion_std.copy_(std.clamp_min(1e-6) if len(x) * x.shape[1] > 1 else torch.ones_like(mean))
 
     # ---- checkpoint: trainable tensors only ----
     def trainable_names(self) -> list[str]:

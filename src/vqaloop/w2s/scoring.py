@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from vqaloop.errors import UserError
+from vqaloop.features.inputs import paired_rows, take_rows
 from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.manifest import SPLITS, read_split
 from vqaloop.io.paths import check_name, check_relative_path
@@ -70,8 +71,7 @@ def soft_comparison_scores(model, anchors: torch.Tensor, videos: torch.Tensor, *
     if n < 2:
         raise UserError(f"soft comparison needs at least 2 anchors, got {n}")
     m_r = anchor_matrix(anchor_preferences(model, anchors, temperature))
-    first = anchors.repeat(len(videos), 1, 1)
-    second = videos.repeat_interleave(n, dim=0)
+    first, second = paired_rows(anchors, videos)  # anchors.repeat / videos.repeat_interleave, read a batch at a time
     p = preference(pair_logits(model, first, second), temperature).reshape(len(videos), n)
     return scores_from_preferences(m_r, p, link=link, solver=solver), test_matrices(m_r, p)
 
@@ -126,7 +126,7 @@ def score_ids(student, anchors: pd.DataFrame, groups: dict[str, list[str]], feat
     bank = bank_of(features_root, student.encoders, with_anchors(anchors, groups))
     ids = [v for vs in groups.values() for v in vs]
     scores, _ = soft_comparison_scores(student.build(), bank.x[bank.rows(list(anchors.video_id))],
-                                       bank.x[bank.rows(ids)], **inference)  # fmt: skip
+                                       take_rows(bank.x, bank.rows(ids)), **inference)  # fmt: skip
     return pd.Series(scores, index=ids)
 
 
@@ -189,7 +189,7 @@ def run(args) -> int:
         for vid, ds in zip(ids, datasets, strict=True):
             groups.setdefault(str(ds), []).append(vid)
         bank = bank_of(args.features_root, student.encoders, with_anchors(anchors, groups))
-        x_anchor, x_video = bank.x[bank.rows(list(anchors.video_id))], bank.x[bank.rows(ids)]
+        x_anchor, x_video = bank.x[bank.rows(list(anchors.video_id))], take_rows(bank.x, bank.rows(ids))
     else:
         for p in paths:
             if not Path(p).is_file():

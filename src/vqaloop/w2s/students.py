@@ -89,9 +89,11 @@ class PairTransformer(nn.Module):
         nn.init.normal_(self.video_embedding, std=0.02)
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
-        flat = x.reshape(-1, x.shape[-1])
-        self.mean.copy_(flat.mean(0))
-        self.std.copy_(flat.std(0).clamp_min(1e-6))
+        from vqaloop.features.inputs import frame_statistics
+
+        mean, std = frame_statistics(x)  # flat.mean(0), flat.std(0); LazyInputs read in chunks
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp_min(1e-6))
 
     def video_tokens(self, x: torch.Tensor, which: int) -> torch.Tensor:
         """(B, F, D) -> (B, F, H): one token per frame, its spatial and motion projections fused (W2S Eq. 21)."""

@@ -49,9 +49,10 @@ def ids_by_dataset(manifests: list[Path], wanted: set[str]) -> dict[str, list[st
 
 
 def encoder_dims(features_root: Path, encoders: tuple[str, ...], dataset: str) -> list[int]:
-    from vqaloop.features.io import features_file, load_features
+    from vqaloop.features.io import features_file
+    from vqaloop.features.store import open_store
 
-    return [load_features(features_file(features_root, dataset, e)).frames.shape[2] for e in encoders]
+    return [open_store(features_file(features_root, dataset, e)).frames.shape[2] for e in encoders]
 
 
 def student_encoders(cls, options: dict) -> tuple[str, ...]:
