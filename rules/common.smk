@@ -85,10 +85,15 @@ def uses_family(dataset, family):
 
 
 def codec_args(dataset):
-    """The x265 preset, for the datasets that encode H.265 only (an edit reruns no other render)."""
-    if not uses_family(dataset, "h265"):
-        return ""
-    return f"--x265-preset {CORPUS.get('x265_preset', 'veryslow')}"
+    """The render's distortion settings: the x265 preset, for the datasets that encode H.265 only, and a random
+    jitter crop (corpus.jitter_crop; the default fixed crop passes nothing), for the datasets that jitter only (an
+    edit reruns no other render)."""
+    args = []
+    if uses_family(dataset, "h265"):
+        args.append(f"--x265-preset {CORPUS.get('x265_preset', 'veryslow')}")
+    if uses_family(dataset, "jitter") and CORPUS.get("jitter_crop", "fixed") != "fixed":
+        args.append(f"--jitter-crop {CORPUS['jitter_crop']}")
+    return " ".join(args)
 
 
 def features_root(files):
@@ -104,7 +109,8 @@ DISPATCH = with_defaults(config, "dispatch")  # the schema holds the default (po
 
 def recorded(command):
     """A rule's shell: under the run's CPU-dispatch pin (config key `dispatch`, vqaloop.dispatch: a change reruns
-    every job, since it changes their bits), followed by its checksum record (appended to the job's log)."""
+    every job, since it changes their bits), followed by its checksum record (appended to the job's log).
+    """
     return (f"export VQALOOP_DISPATCH={DISPATCH}; {command} && python -m vqaloop record-job --log {{log}}"
             f" --logs-root {LOGS} --into {CHECKSUMS} --inputs {{input:q}} --outputs {{output:q}} >> {{log}} 2>&1")  # fmt: skip
 
@@ -461,6 +467,12 @@ if HAS_MDS:
         authors_g = stage == "g" and GRPO["g_recipe"] == "authors"
         generations = 1 if authors_g else f.get("generations", 6)
         args = f" --generations {generations} --max-new-tokens {f.get('max_new_tokens', 256)}"
+        # answers per forward/backward pass = the per-GPU batch (MDS-VQA supplement: 24 completions per GPU; the
+        # step's mds.training.<stage>.batch videos x G answers is the effective batch: 8 x 6 = 48, 2 passes)
+        per_pass = f.get("per_device_batch", 8)
+        if f.get("batch_counts", "prompts") == "prompts":
+            per_pass *= generations
+        args += f" --micro-batch {per_pass}"
         if f.get("dtype", "bfloat16") == "bfloat16":
             args += " --mixed-precision bf16 --gradient-checkpointing"
         if GRPO["train_frames"] is not None:
@@ -600,9 +612,12 @@ if HAS_W2S:
     from vqaloop.workflow_paths import W2sPaths
 
     W2S = config["w2s"]
+    W2S_FULL = with_defaults(
+        config, "w2s"
+    )  # the schema's defaults filled in (test-set splits, single_teacher)
     W = W2sPaths(WORK)
     W2S_TEACHERS = list(W2S["teachers"])
-    RECIPES = student_recipes(W2S_TEACHERS)
+    RECIPES = student_recipes(W2S_TEACHERS, W2S_FULL["single_teacher"])
     W2S_SOURCE, W2S_POOL, W2S_SYNTH = W2S["source"], W2S["pool"], W2S["synthetic"]
     W2S_TESTS = list(W2S["test_sets"])
 
@@ -636,10 +651,30 @@ if HAS_W2S:
 
     def w2s_sets():
         """Rows every teacher scores: the source (all), the pool (its shaped videos: --pool-ids) and each test
-        set's test split."""
+        set's scored rows (vqaloop w2s-test-set)."""
         sets = [paths(BASE).manifest(W2S_SOURCE), paths(BASE).manifest(W2S_POOL)]
-        return sets + [
-            f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS if d != W2S_SOURCE
+        return sets + [W.test_set(d) for d in W2S_TESTS]
+
+    def test_splits(dataset):
+        """w2s.test_sets.<dataset>.splits: the dataset's splits W2S-VQA scores ("all" = every configured one)."""
+        splits = W2S_FULL["test_sets"][dataset]["splits"]
+        return (
+            sorted(CORPUS["datasets"][dataset]["splits"])
+            if splits == "all"
+            else list(splits)
+        )
+
+    def test_set_oracles():
+        """The oracle files the test sets need: a dataset whose pool split is scored (its MOS are hidden there)."""
+        return [paths(BASE).oracle(d) for d in W2S_TESTS if "pool" in test_splits(d)]
+
+    def test_set_commands():
+        """Per test set: its scored rows with their MOS (vqaloop w2s-test-set)."""
+        return [
+            f"w2s-test-set --manifest {paths(BASE).manifest(d)} --splits {' '.join(test_splits(d))}"
+            + (f" --oracle {paths(BASE).oracle(d)}" if "pool" in test_splits(d) else "")
+            + f" --out {W.test_set(d)}"
+            for d in W2S_TESTS
         ]
 
     def w2s_set_datasets():
@@ -650,6 +685,7 @@ if HAS_W2S:
         manifests = [paths(BASE).manifest(d) for d in w2s_set_datasets()]
         inputs = {
             "manifests": manifests,
+            "test_sets": [W.test_set(d) for d in W2S_TESTS],
             "shaped": W.shaped(),
         }  # of the pool, the shaped videos only
         if spec["kind"] == "base_model":
@@ -720,6 +756,22 @@ if HAS_W2S:
         return (f"--kind source --count {counts['homogeneous']} --source-manifest {manifest(W2S_SOURCE)}"
                 f" --source-sigma {counts.get('source_sigma', 0.25)}")  # fmt: skip
 
+    TARGETSETS = ["source", *(f"teacher_{t}" for t in W2S_TEACHERS)]
+
+    def target_inputs(wc):
+        """A pointwise student's per-video targets: one teacher's scores on D(1), or the source MOS."""
+        if wc.targetset == "source":
+            return {"source": paths(BASE).manifest(W2S_SOURCE)}
+        return {"teacher": W.teacher(wc.targetset.removeprefix("teacher_")),
+                "pool": paths(BASE).manifest(W2S_POOL), "shaped": W.shaped()}  # fmt: skip
+
+    def target_args(targetset):
+        if targetset == "source":
+            return f"--kind source --source-manifest {paths(BASE).manifest(W2S_SOURCE)}"
+        return (f"--kind teacher --teacher {W.teacher(targetset.removeprefix('teacher_'))}"
+                f" --pool {paths(BASE).manifest(W2S_POOL)} --shaped {W.shaped()} --stage 1 {stage_sizes_args()}"
+                f" --split-seed {config['seed']}")  # fmt: skip
+
     def stage_sizes_args():
         """D(1), D(2), D(3)'s video counts (w2s.stage_sizes; the shaping keeps their sum)."""
         return "--stage-sizes " + " ".join(str(n) for n in W2S["stage_sizes"])
@@ -748,6 +800,7 @@ if HAS_W2S:
         recipe = RECIPES[wc.student]
         inputs = {
             "pairs": [W.pairs(p, s) for p in recipe["pairs"] for s in W2S_SEEDS],
+            "targets": [W.targets(recipe["targets"])] if recipe["targets"] else [],
             "manifests": [paths(BASE).manifest(d) for d in TRAIN_DATASETS],
             "features": student_features(TRAIN_DATASETS),
         }
@@ -775,26 +828,42 @@ if HAS_W2S:
         """Per seed: train the student on its pairs (stage 1 from scratch, stages 2-3 from the previous)."""
         m = paths(BASE).manifest
         train_manifests = " ".join(m(d) for d in (W2S_POOL, W2S_SYNTH, W2S_SOURCE))
+        recipe = RECIPES[student]
         return [
-            f"w2s-train --pairs {' '.join(W.pairs(p, seed) for p in RECIPES[student]['pairs'])}"
-            f" --manifests {train_manifests} --features-root {FEATURES_ROOT}"
+            (
+                f"w2s-train --targets {W.targets(recipe['targets'])}"
+                if recipe["targets"]
+                else f"w2s-train --pairs {' '.join(W.pairs(p, seed) for p in recipe['pairs'])}"
+            )
+            + f" --manifests {train_manifests} --features-root {FEATURES_ROOT}"
             f" {student_args(student, seed)} --seed {seed} --out {W.student(student, seed)}"
             for seed in W2S_SEEDS
         ]
 
     def score_inputs(wc):
-        return {
+        inputs = {
             "models": [W.student(wc.student, s) for s in W2S_SEEDS],
-            "anchors": W.anchors(),
-            "manifests": [paths(BASE).manifest(d) for d in SCORE_DATASETS],
+            "manifests": [paths(BASE).manifest(W2S_SOURCE)],
+            "test_sets": [W.test_set(d) for d in W2S_TESTS],
             "features": student_features(SCORE_DATASETS),
         }
+        if not RECIPES[wc.student][
+            "targets"
+        ]:  # a pointwise student scores without anchors
+            inputs["anchors"] = W.anchors()
+        return inputs
 
     def score_commands(student):
-        """Per seed: the student's soft-comparison scores of every test set (W2S Appendix C.3)."""
+        """Per seed: the student's scores of every test set (pairwise: soft comparison against the anchors, W2S
+        Appendix C.3; pointwise: its expected rating)."""
+        scoring = (
+            ""
+            if RECIPES[student]["targets"]
+            else f" --anchors {W.anchors()} {inference_args()}"
+        )
         return [
-            f"w2s-evaluate --model {W.student(student, seed)} --anchors {W.anchors()} --sets {' '.join(eval_sets())}"
-            f" --features-root {FEATURES_ROOT} {inference_args()} --scores-out {W.student_scores(student, seed)}"
+            f"w2s-evaluate --model {W.student(student, seed)}{scoring} --sets {' '.join(eval_sets())}"
+            f" --features-root {FEATURES_ROOT} --scores-out {W.student_scores(student, seed)}"
             f" --out {W.student_eval(student, seed)}"
             for seed in W2S_SEEDS
         ]
@@ -805,7 +874,7 @@ if HAS_W2S:
 
     def eval_sets():
         return [f"{paths(BASE).manifest(W2S_SOURCE)}:train"] + [
-            f"{paths(BASE).manifest(d)}:test" for d in W2S_TESTS
+            W.test_set(d) for d in W2S_TESTS
         ]
 
     # keys only Table 1's students read: the iterative stages (rows IV, V) and the confidence loss (III-V)
@@ -814,13 +883,17 @@ if HAS_W2S:
         "source_sigma",
         "single_sigma",
     )  # only Table 5's single-teacher / source students
+    TABLE5_KEYS = ("single_teacher",)  # how Table 5's students learn
 
     def w2s_slice(table):
         """The part of the w2s config a table depends on (its provenance hash; other edits do not rebuild it)."""
         w2s = {**W2S, "seeds": sorted(W2S["seeds"])}  # the seeds' order shows nowhere
         if table == "w2s_table1":
             pairs = {k: v for k, v in w2s["pairs"].items() if k not in TABLE5_PAIR_KEYS}
-            return {**w2s, "pairs": pairs}
+            return {
+                **{k: v for k, v in w2s.items() if k not in TABLE5_KEYS},
+                "pairs": pairs,
+            }
         pairs = {k: v for k, v in w2s["pairs"].items() if not k.startswith("stage_")}
         return {
             **{k: v for k, v in w2s.items() if k not in TABLE1_KEYS},
@@ -830,7 +903,9 @@ if HAS_W2S:
     def w2s_spec(table):
         from vqaloop.config import config_hash
 
-        return w2s_table_spec(table, W2S, RUN, config_hash({"w2s": w2s_slice(table)}))
+        return w2s_table_spec(
+            table, W2S_FULL, RUN, config_hash({"w2s": w2s_slice(table)})
+        )
 
     def w2s_table_inputs(table):
         spec = w2s_spec(table)

@@ -85,6 +85,26 @@ rule w2s_teacher:
         )
 
 
+# the rows W2S-VQA scores on each test set (w2s.test_sets.<name>.splits), with their MOS: one job for all sets; a
+# target's oracle is an input only where its pool split is scored (config/paper.yaml's CGVDS)
+rule w2s_test_sets:
+    input:
+        manifests=[paths(BASE).manifest(d) for d in W2S_TESTS],
+        oracles=test_set_oracles(),
+    output:
+        [W.test_set(d) for d in W2S_TESTS],
+    log:
+        f"{LOGS}/w2s/test_sets.log",
+    benchmark:
+        f"{BENCH}/w2s/test_sets.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        commands=batch(test_set_commands()),
+    shell:
+        recorded("python -m vqaloop batch {params.commands} > {log} 2>&1")
+
+
 rule w2s_anchors:
     input:
         manifest=paths(BASE).manifest(W2S_SOURCE),
@@ -121,6 +141,29 @@ rule w2s_pairs:
         commands=lambda wc: batch(pairs_commands(wc.pairset)),
     shell:
         recorded("python -m vqaloop batch {params.commands} > {log} 2>&1")
+
+
+# per-video targets of the pointwise single-teacher students (W2S Sec. 3, Table 5): a teacher's scores on D(1),
+# or the source MOS
+rule w2s_targets:
+    input:
+        unpack(target_inputs),
+    output:
+        W.targets("{targetset}"),
+    log:
+        f"{LOGS}/w2s/targets_{{targetset}}.log",
+    benchmark:
+        f"{BENCH}/w2s/targets_{{targetset}}.tsv"
+    wildcard_constraints:
+        targetset="|".join(TARGETSETS),
+    conda:
+        CONDA_ENV
+    params:
+        args=lambda wc: target_args(wc.targetset),
+    shell:
+        recorded(
+            "python -m vqaloop w2s-targets {params.args} --out {output} > {log} 2>&1"
+        )
 
 
 rule w2s_mine:
@@ -211,7 +254,7 @@ rule w2s_scores:
 rule w2s_table_build:
     input:
         files=lambda wc: w2s_table_inputs(wc.table),
-        manifests=[paths(BASE).manifest(d) for d in W2S_TESTS],
+        manifests=[W.test_set(d) for d in W2S_TESTS],
     output:
         long=report(
             f"{RESULTS}/tables/{{table}}.csv",
@@ -251,7 +294,7 @@ rule w2s_table_build:
         CONDA_ENV
     params:
         spec=lambda wc: as_json(w2s_spec(wc.table)),
-        work=WORK,
+        work=lambda wc, input: Path(input.manifests[0]).parents[2],  # <work>/w2s/test_sets/<set>.csv
     shell:
         recorded(
             "python -m vqaloop w2s-table --spec {params.spec} --work {params.work} --manifests {input.manifests}"

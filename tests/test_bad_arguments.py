@@ -392,6 +392,24 @@ def w2s_stage_cases(f, tmp):
     )
 
 
+def w2s_test_set_cases(f, tmp):
+    """A pool split without the oracle holding its MOS; a split the manifest lacks; 'all' beside a split name."""
+    base = ["--manifest", s(f["manifest"]), "--out", s(f["out"] / "ts.csv")]
+    no_v7 = csv(tmp / "oracle" / f"{DS}.csv", pd.read_csv(f["oracle"]).iloc[:1])
+    return [Case("pool without --oracle", [*base, "--splits", "pool"], ("--oracle",)),
+            Case("oracle lacking a pool video", [*base, "--splits", "all", "--oracle", s(no_v7)], (s(f["manifest"]),)),
+            Case("all and test", [*base, "--splits", "all", "test"], ("--splits",))]  # fmt: skip
+
+
+def w2s_targets_cases(f, tmp):
+    nan = csv(tmp / "nan.csv", pd.read_csv(f["teacher_a"]).assign(mos=np.nan))
+    base = ["--kind", "teacher", "--pool", s(f["pool"]), "--shaped", s(f["shaped"]), "--out", s(f["out"] / "tg.csv")]
+    return [Case("nan teacher", [*base, "--teacher", s(nan), "--stage-sizes", "4", "2", "2"], (s(nan),)),
+            Case("no stage sizes", [*base, "--teacher", s(f["teacher_a"])], ("--stage-sizes",)),
+            Case("source without its manifest", ["--kind", "source", "--out", s(f["out"] / "tg.csv")],
+                 ("--source-manifest",))]  # fmt: skip
+
+
 def batch_cases(f, tmp):
     good = f"reveal --selection {f['selection']} --oracle {f['oracle']} --dataset {DS} --out {f['out'] / 'l.csv'}"
     bad = f"reveal --selection {f['selection']} --oracle {f['oracle']} --dataset {DS} --out {f['folder']}"
@@ -422,7 +440,7 @@ def TABLE_ENTRIES() -> dict[str, Entry]:  # noqa: N802 (a table, built lazily: i
         "render": Entry(lambda f: ["--plan", s(f["plan"]), "--catalogue", s(f["catalogue"]), "--shard", "0",
                                    "--data-root", s(f["data"]), "--clip", clip, "--out", s(f["data"] / DS / "shard9")],
                         {"--shard": INT0, "--rater-noise-sd": NONNEG + ("6",), "--clip": JSON + ('{"width": -2}',),
-                         "--x265-preset": CHOICE}, outputs={"--out": "dir"}),
+                         "--x265-preset": CHOICE, "--jitter-crop": CHOICE}, outputs={"--out": "dir"}),
         "manifest": Entry(lambda f: ["--plan", s(f["plan"]), "--shards", s(f["shard"]), "--out", s(f["out"] / "m.csv"),
                                      "--oracle", s(f["out"] / "o.csv")],
                           outputs={"--out": "file", "--oracle": "file"}, same_as="--plan"),
@@ -530,6 +548,13 @@ def TABLE_ENTRIES() -> dict[str, Entry]:  # noqa: N802 (a table, built lazily: i
                             "--stage-sizes": ("0", "-1", "x"),
                             "--split-seed": SEED, "--source-sigma": POS, "--single-sigma": POS, "--seed": SEED},
                            same_as="--source-manifest", data=w2s_stage_cases),
+        "w2s-test-set": Entry(lambda f: ["--manifest", s(f["manifest"]), "--splits", "test", "pool", "--oracle",
+                                         s(f["oracle"]), "--out", s(f["out"] / "ts.csv")],
+                              {"--splits": CHOICE}, same_as="--manifest", data=w2s_test_set_cases),
+        "w2s-targets": Entry(lambda f: ["--kind", "source", "--source-manifest", s(f["manifest"]), "--out",
+                                        s(f["out"] / "tg.csv")],
+                             {"--kind": CHOICE, "--stage": ("0", "4", "x"), "--stage-sizes": ("0", "-1", "x"),
+                              "--split-seed": SEED}, same_as="--source-manifest", data=w2s_targets_cases),
         "w2s-train": Entry(lambda f: ["--pairs", s(f["w2s_pairs"]), "--manifests", s(f["manifest"]), "--features-root",
                                       s(f["features_root"]), "--hidden", "16", "--layers", "1", "--heads", "2",
                                       "--epochs", "1", "--out", s(f["out"] / "st.pt")],

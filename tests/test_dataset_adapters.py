@@ -80,13 +80,17 @@ def test_live_yt_hfr_wide_table_and_sources(tmp_path):
     assert m.content_id.tolist() == ["1Runner", "1Runner", "books", "books"] and m.fps.tolist() == [24, 120, 60, 30]
 
 
-def test_kvq_train_and_validation_files(tmp_path):
+def test_kvq_reads_the_training_file_of_w2s_vqas_count_not_the_validation_file(tmp_path):
+    # W2S-VQA's KVQ column (2,926 videos) is the challenge's training file: every row a test video (issue 22); the
+    # validation labels truth.csv are not merged in (before, a test role kept only them)
     videos = ["train/0239.mp4", "train/0240.mp4", "train/0241.mp4", "val/0001.mp4"]
     m = get_adapter("kvq").read(dataset_root(tmp_path, "kvq", videos))
-    assert m.split.value_counts().to_dict() == {"train": 3, "test": 1}
-    assert m.mos.tolist() == pytest.approx([3.5, 1.0, 4.75, 2.25]) and m.path.tolist() == videos
-    (tmp_path / "kvq" / "truth.csv").unlink()  # validation labels absent: the training file alone
-    assert set(get_adapter("kvq").read(tmp_path / "kvq").split) == {"train"}
+    assert m.split.tolist() == ["test"] * 3 and m.path.tolist() == videos[:3]
+    assert m.mos.tolist() == pytest.approx([3.5, 1.0, 4.75])
+    (tmp_path / "kvq" / "truth.csv").unlink()  # the same without the validation labels
+    assert get_adapter("kvq").read(tmp_path / "kvq").video_id.tolist() == m.video_id.tolist()
+    only = get_adapter("kvq").read(tmp_path / "kvq", metadata=DATA / "kvq" / "truth.csv")  # asked for: that file
+    assert only.path.tolist() == ["val/0001.mp4"] and only.mos.tolist() == pytest.approx([2.25])
 
 
 def test_live_vqc_mat_file(tmp_path):

@@ -309,3 +309,24 @@ def test_vmaf_decreases_with_level(family, contents, tmp_path):
             scores.append(vmaf_mean(out, ref))
     rho = spearmanr(levels, scores).statistic
     assert rho <= -0.7, (family, rho, np.round(scores, 2))
+
+
+def test_the_random_jitter_crop_keeps_its_size_moves_per_frame_and_is_seeded(clip):
+    """W2S A.3.2 "random cropping" (config corpus.jitter_crop: random): each frame's box is the fixed crop's size,
+    placed at random per frame from the clip's generator; the default (fixed) is the centred box of before."""
+    h, w = clip.shape[1:3]
+    crop = D.FAMILIES["jitter"].levels[2][1]  # level 3: 8 % of each dimension
+    with D.jitter_crop_mode("random"):
+        boxes = D.jitter_crop_boxes(len(clip), w, h, crop, np.random.default_rng(4))
+        again = D.jitter_crop_boxes(len(clip), w, h, crop, np.random.default_rng(4))
+        random3 = run(clip, "jitter", 3, seed=4)
+        assert np.array_equal(random3, run(clip, "jitter", 3, seed=4))  # deterministic per clip seed
+    assert boxes == again and len(set(boxes)) == len(clip)  # a new box on every frame
+    for left, top, right, bottom in boxes:
+        assert right - left == pytest.approx((1 - crop) * w) and bottom - top == pytest.approx((1 - crop) * h)
+        assert 0 <= left <= crop * w and 0 <= top <= crop * h
+    fixed = D.jitter_crop_boxes(len(clip), w, h, crop, np.random.default_rng(4))
+    assert set(fixed) == {(crop * w / 2, crop * h / 2, w - crop * w / 2, h - crop * h / 2)}
+    assert not np.array_equal(random3, run(clip, "jitter", 3, seed=4))  # the default crops centred
+    with pytest.raises(UserError, match="jitter crop 'diagonal'"), D.jitter_crop_mode("diagonal"):
+        pass

@@ -69,14 +69,15 @@ def test_the_tiny_model_loads_with_single_token_level_words(tiny_llava):
         load_vlm(tiny_llava, "qwen2_5_vl")
 
 
-def hand_embeddings(model, first, second):
-    """The prompt embeddings built position by position: Eq. 21's interleaving written out as a loop."""
+def hand_embeddings(model, *batches):
+    """The prompt embeddings built position by position: Eq. 21's interleaving written out as a loop (a pair's two
+    videos, or one video in mode pointwise)."""
     vlm, proc = model.vlm, model.processor
     embed = vlm.get_input_embeddings()
     rows = []
-    for a, b in zip(first, second, strict=True):
+    for videos in zip(*batches, strict=True):
         tokens = []
-        for video in (a, b):
+        for video in videos:
             frames = video[:, : 3 * S * S].reshape(F, S, S, 3).round().clamp(0, 255).to(torch.uint8)
             pixels = proc.video_processor(videos=[frames], return_tensors="pt")["pixel_values_videos"]
             with torch.no_grad():
@@ -88,7 +89,7 @@ def hand_embeddings(model, first, second):
             for k in range(F):
                 tokens += [visual[k * per_frame + j] for j in range(per_frame)] + [motion[k]]
             tokens.append(visual[-1])  # the newline token closes the video
-        ids = model.prompt_ids(len(tokens) // 2)[0]
+        ids = model.prompt_ids(len(tokens) // len(videos))[0]
         slots = iter(tokens)
         rows.append(torch.stack([next(slots) if t == model.video_token_id else embed(t) for t in ids]))
     return torch.stack(rows)
@@ -134,6 +135,35 @@ def test_level_probabilities_feed_the_soft_comparison(student):
     with torch.no_grad():  # the test row of each matrix = P(video better than anchor k) from the level tokens
         p = preference(student(anchors.repeat(2, 1, 1), videos.repeat_interleave(3, dim=0)).numpy(), 5.0)
     assert np.allclose(matrices[:, 3, :3], p.reshape(2, 3), atol=1e-6)
+
+
+def test_pointwise_mode_reads_the_rating_tokens_after_the_single_video_prompt(tiny_llava):
+    """W2S-VQA Sec. 3 / Appendix B.2: one video, "What is your overall rating ...", the answer "[quality score]":
+    the logits of "1" ... "5" at the position after the opened assistant turn; a CE step trains it."""
+    from vqaloop.w2s.llava_student import SINGLE_VIDEO_PROMPT, chat_text
+    from vqaloop.w2s.pointwise import train_pointwise
+
+    model = make_student(tiny_llava, seed=5, mode="pointwise")
+    x = inputs(4, seed=13)
+    model.set_input_statistics(x)
+    perturb(model, seed=2)
+    model.eval()
+    with torch.no_grad():
+        got = model(x)
+        full = model.vlm(inputs_embeds=hand_embeddings(model, x)).logits[:, -1]
+    digits = [model.processor.tokenizer.convert_tokens_to_ids(d) for d in "12345"]
+    assert got.shape == (4, 5) and torch.allclose(got, full[:, digits], atol=1e-5)
+    ids = model.prompt_ids(7)[0].tolist()
+    assert ids.count(model.video_token_id) == 7  # one video
+    text = model.processor.tokenizer.decode(ids).replace("<video>" * 7, "<video>")
+    assert text == chat_text(SINGLE_VIDEO_PROMPT, "") and text.endswith("assistant\n")
+    with pytest.raises(ValueError, match="pointwise student takes one"):
+        model(x, x)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    meta = train_pointwise(model, x, torch.arange(4), torch.tensor([1.5, 2.0, 3.7, 4.9]), epochs=1, lr=1e-2, batch=4,
+                           weight_decay=0.0, warmup=0.0, seed=0)  # fmt: skip
+    assert meta["steps"] == 1 and np.isfinite(meta["loss_history"]).all()
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items() if ".lora_B." in k)
 
 
 def test_a_training_step_with_the_confidence_loss_moves_only_lora_and_the_motion_projector(tiny_llava):

@@ -35,6 +35,11 @@ def test_both_tables_have_the_papers_rows_blocks_and_finite_values(w2s_built):
     t5 = pd.read_csv(tables / "w2s_table5.csv")
     assert list(t5.row.unique()) == [*teachers, *(f"{t}_labeled" for t in teachers), "lsvq_labeled"]
     assert np.isfinite(t5.value).all()
+    assert t5[t5.note != "teacher"].note.str.startswith("pointwise").all()  # W2S Sec. 3: per-video scores
+    scored = {d: len(pd.read_csv(w2s_built / f"work/tiny/w2s/test_sets/{d}.csv")) for d in ("ugc", "cgvds", "aigv")}
+    for d, n in scored.items():  # the test splits (w2s.test_sets.<name>.splits: [test]), as before issue 22
+        m = pd.read_csv(w2s_built / f"data/tiny/manifests/{d}.csv")
+        assert n == (m.split == "test").sum(), d
     side = pd.read_csv(tables / "w2s_table1_vs_paper.csv")
     cell = side[(side.row == "w2s_v") & (side.column == "cgvds") & (side.metric == "srcc")]
     assert cell.paper.iloc[0] == pytest.approx(0.799)  # the published (V) on CGVDS, beside ours
@@ -101,13 +106,14 @@ def test_a_stage_pair_count_edit_reruns_only_the_later_stages(w2s_built):
     assert set(re.findall(r"student=(\w+)", out)) == {"w2s_iv", "w2s_v"}
 
 
-def test_an_anchor_count_edit_rescores_every_student_but_retrains_only_the_mined_stages(w2s_built):
-    # the anchors score every student (soft comparison) and the mining (stages IV, V); no stage-1 student retrains
+def test_an_anchor_count_edit_rescores_every_pairwise_student_but_retrains_only_the_mined_stages(w2s_built):
+    # the anchors score every pairwise student (soft comparison) and the mining (stages IV, V); no stage-1 student
+    # retrains; Table 5's pointwise students (W2S Sec. 3, the tiny config's default) score without anchors
     out = plan_after_edit(w2s_built, "anchors: 3", "anchors: 2")
     jobs, students = planned_jobs(out), students_by_rule(out)
     assert jobs.get("w2s_anchors") == 1 and jobs.get("w2s_mine") == 2, jobs
     assert students["w2s_student"] == {"w2s_iv", "w2s_v"}, students
-    assert jobs.get("w2s_scores") == jobs.get("w2s_student") + 8, jobs  # all 10 students of the tiny config
+    assert students["w2s_scores"] == {"w2s_i", "w2s_ii", "w2s_iii", "w2s_iv", "w2s_v"}, students
     assert not {"w2s_teacher", "w2s_pairs", "w2s_shape", "w2s_metrics"} & set(jobs), jobs
 
 

@@ -240,8 +240,28 @@ def check_w2s(config: dict, source: str) -> None:
         if name not in datasets or "test" not in datasets[name]["splits"]:
             raise UserError(f"{source}: key w2s.test_sets.{name}: must be a dataset of corpus.datasets with a "
                             "test split")  # fmt: skip
+    check_w2s_test_splits(config, source)
     if sum(w2s["stage_sizes"]) < 2:
         raise UserError(f"{source}: key w2s.stage_sizes: the shaped pool (their sum) needs at least 2 videos")
+
+
+def check_w2s_test_splits(config: dict, source: str) -> None:
+    """Each W2S test set scores splits its dataset has, and never a training split a teacher learnt from: the W2S
+    source's (the teachers' MOS map, the anchors, the source-labelled student) or, when a teacher is one of
+    MDS-VQA's base models, MDS-VQA's source's (their training set)."""
+    w2s, datasets = config["w2s"], config["corpus"]["datasets"]
+    taught = {w2s["source"]} | ({config["mds"]["source"]} if any(t["kind"] == "base_model" for t in
+                                                                 w2s["teachers"].values()) else set())  # fmt: skip
+    for name, spec in w2s["test_sets"].items():
+        splits, available = spec.get("splits", "all"), sorted(datasets[name]["splits"])
+        chosen = available if splits == "all" else list(splits)
+        absent = [s for s in chosen if s not in available]
+        if absent:
+            raise UserError(f"{source}: key w2s.test_sets.{name}.splits: {name} has no {absent[0]!r} split (its "
+                            f"splits: {', '.join(available)})")  # fmt: skip
+        if name in taught and "train" in chosen:
+            raise UserError(f"{source}: key w2s.test_sets.{name}.splits: {name}'s train split taught the teachers "
+                            f"(w2s.source / mds.source): score its test split only ([test]), not {splits}")  # fmt: skip
 
 
 def load_config(path: str | Path) -> dict:

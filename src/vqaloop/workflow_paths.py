@@ -104,6 +104,14 @@ class W2sPaths:
     def anchors(self) -> str:
         return f"{self.root}/anchors.csv"
 
+    def test_set(self, dataset) -> str:
+        """The rows W2S-VQA scores on a test set, with their MOS (vqaloop w2s-test-set)."""
+        return f"{self.root}/test_sets/{dataset}.csv"
+
+    def targets(self, targetset) -> str:
+        """Per-video targets of the pointwise students (vqaloop w2s-targets): teacher_<teacher> or source."""
+        return f"{self.root}/targets/{targetset}.csv"
+
     def pairs(self, pairset, seed) -> str:
         return f"{self.root}/pairs/{pairset}/seed{seed}.csv"
 

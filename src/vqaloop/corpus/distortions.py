@@ -13,7 +13,9 @@ Decisions where the paper is silent (SPEC.md "W2S" -> "Distortions" says "decide
 - darken  f(L, p) = L ** (1 + 2p)            (W2S Eq. 17; power curve, black and white fixed);
 - brighten g(L, p) = 1 - (1 - L) ** (1 + 2p)  (W2S Eq. 18; mirrored power curve);
 - jitter: per-frame integer shift (W2S Eq. 19) up to (1 %, 3 %, 6 %) of width/height, edge-replicated
-  borders, then an edge crop of (2 %, 4 %, 8 %) of each dimension (half per side) resized back bilinearly;
+  borders, then an edge crop of (2 %, 4 %, 8 %) of each dimension resized back bilinearly: centred (half per
+  side, the same box on every frame: ``fixed``, the embedded default) or, as A.3.2's "random cropping", placed at
+  random on each frame (``random``: config ``corpus.jitter_crop``, ``jitter_crop_mode``);
 - stutter: drop rate p_d in (0.1, 0.25, 0.5) (W2S Eq. 20), frame 0 never dropped;
 - resize: PIL box (area) downsampling by s, bilinear upsampling back (W2S Eq. 14);
 - H.264 CRF 63 is encoded as CRF 51, the x264 maximum.
@@ -153,14 +155,43 @@ def jitter(frames: np.ndarray, param: tuple[float, float], rng: np.random.Genera
     u = rng.uniform(-1.0, 1.0, size=(t_len, 2))
     dx = np.rint(u[:, 0] * shift * w).astype(int)
     dy = np.rint(u[:, 1] * shift * h).astype(int)
-    cx, cy = crop * w / 2.0, crop * h / 2.0
-    box = (cx, cy, w - cx, h - cy)
+    boxes = jitter_crop_boxes(t_len, w, h, crop, rng)
     rows, cols = np.arange(h), np.arange(w)
     out = np.empty_like(frames)
     for t, frame in enumerate(frames):
         moved = frame[np.clip(rows - dy[t], 0, h - 1)][:, np.clip(cols - dx[t], 0, w - 1)]
-        out[t] = _pil_resize(moved, (w, h), Image.Resampling.BILINEAR, box=box)
+        out[t] = _pil_resize(moved, (w, h), Image.Resampling.BILINEAR, box=boxes[t])
     return out
+
+
+JITTER_CROPS = ("fixed", "random")
+_jitter = {"crop": "fixed"}
+
+
+@contextlib.contextmanager
+def jitter_crop_mode(mode: str):
+    """Within the block, the jitter family crops ``fixed`` (centred) or ``random`` (config ``corpus.jitter_crop``)."""
+    if mode not in JITTER_CROPS:
+        raise UserError(f"jitter crop {mode!r} is not one of {', '.join(JITTER_CROPS)}")
+    saved = _jitter["crop"]
+    _jitter["crop"] = mode
+    try:
+        yield
+    finally:
+        _jitter["crop"] = saved
+
+
+def jitter_crop_boxes(t_len: int, w: int, h: int, crop: float, rng: np.random.Generator) -> list[tuple]:
+    """Each frame's crop box (left, top, right, bottom): ``crop`` of each dimension cut off. Fixed: half per side.
+    Random (W2S A.3.2, "random cropping"): the cut split between the two sides by u ~ U(0, 1) per frame and
+    axis, drawn after the shifts and independently of the level (the clip's generator: deterministic, and a
+    stronger level moves the same box further)."""
+    if _jitter["crop"] == "fixed":
+        cx, cy = crop * w / 2.0, crop * h / 2.0
+        return [(cx, cy, w - cx, h - cy)] * t_len
+    c = rng.uniform(0.0, 1.0, size=(t_len, 2))
+    left, top = c[:, 0] * crop * w, c[:, 1] * crop * h
+    return [(lx, ty, lx + (1.0 - crop) * w, ty + (1.0 - crop) * h) for lx, ty in zip(left, top, strict=True)]
 
 
 def stutter(frames: np.ndarray, p_drop: float, rng: np.random.Generator, fps: float) -> np.ndarray:

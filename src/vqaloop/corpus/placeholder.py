@@ -3,7 +3,11 @@ scores, and ``DIR/paper_placeholder.yaml`` pointing at it, so the full paper-sca
 on a machine that has none of them.
 
 - every adapted dataset of the config: its adapter writes its published metadata file(s) and empty video files
-  (``vqaloop.datasets``: ``write_placeholder``), one folder per dataset root of the config;
+  (``vqaloop.datasets``: ``write_placeholder``), one folder per dataset root of the config: ``--videos`` each, or
+  with ``--published-sizes`` as many as the published dataset has where its adapter knows the count
+  (``DatasetAdapter.published``: KoNViD-1k 1,200, LSVQ 28,056 + 7,182 test, KVQ's 2,926 + 420 validation, ...),
+  its official test split included, so the W2S test sets' counts can be checked against W2S-VQA's Table 1
+  (``tests/test_w2s_test_sets.py``);
 - every vision-language model of ``paper_scale.models``: a folder with the published ``config.json`` of its
   architecture (``vqaloop.vlm.known_configs``), enough for ``plan-memory`` and for the architecture check;
 - every weights file of a feature encoder (``features.encoders.<name>.weights``): an empty file;
@@ -30,9 +34,10 @@ PLACEHOLDER_CONFIG = "paper_placeholder.yaml"
 MAX_VIDEOS = 100_000  # placeholder videos per dataset (empty files: enough to count any DAG)
 
 
-def placeholder_datasets(config: dict, out: Path, videos: int, seed: int) -> dict[str, Path]:
-    """Write each adapted dataset's placeholder tree; the new root of every dataset (roots shared by several
-    datasets of the config, e.g. LSVQ and LSVQ-1080p, stay shared)."""
+def placeholder_datasets(config: dict, out: Path, videos: int, seed: int, published: bool = False) -> dict[str, Path]:
+    """Write each adapted dataset's placeholder tree (``videos`` each, or its published size where known); the new
+    root of every dataset (roots shared by several datasets of the config, e.g. LSVQ and LSVQ-1080p, stay
+    shared)."""
     from vqaloop.datasets import get_adapter
 
     roots: dict[str, Path] = {}
@@ -43,7 +48,9 @@ def placeholder_datasets(config: dict, out: Path, videos: int, seed: int) -> dic
         old = spec["adapter"]["root"]
         roots.setdefault(old, out / "datasets" / Path(old).name)
         new_roots[name] = roots[old]
-        get_adapter(spec["adapter"]["name"]).write_placeholder(roots[old], videos, seed)
+        adapter = get_adapter(spec["adapter"]["name"])
+        n, held_out = adapter.published if published and adapter.published else (videos, None)
+        adapter.write_placeholder(roots[old], n, seed, held_out=held_out)
     return new_roots
 
 
@@ -108,7 +115,7 @@ def placeholder_config(config: dict, out: Path, new_roots: dict, weights: dict, 
     return new
 
 
-def write_placeholder_tree(config_path: Path, out: Path, videos: int, seed: int) -> Path:
+def write_placeholder_tree(config_path: Path, out: Path, videos: int, seed: int, published: bool = False) -> Path:
     """The tree, written as a whole (``atomic_dir``: a folder it did not write is never replaced); the config in it
     points at ``out``, where the tree ends up."""
     from vqaloop.config import load_config, validate_config
@@ -118,7 +125,7 @@ def write_placeholder_tree(config_path: Path, out: Path, videos: int, seed: int)
         raise UserError(f"{config_path}: no dataset of corpus.datasets has an adapter: nothing to stand in for")
     out = out.resolve()
     with atomic_dir(out, PLACEHOLDER_CONFIG) as tmp:
-        new_roots = placeholder_datasets(config, tmp, videos, seed)
+        new_roots = placeholder_datasets(config, tmp, videos, seed, published)
         weights = placeholder_weights(config, tmp)
         teachers = placeholder_teacher_scores(config, new_roots, tmp, seed)
 
@@ -141,13 +148,15 @@ def add_arguments(parser):
                              "in it), which is replaced")  # fmt: skip
     parser.add_argument("--videos", type=int_in(2, MAX_VIDEOS), default=20,
                         help=f"placeholder videos per dataset, 2 to {MAX_VIDEOS}")  # fmt: skip
+    parser.add_argument("--published-sizes", action="store_true",
+                        help="each dataset with a known published size at that size (its test split included)")  # fmt: skip
     parser.add_argument("--seed", type=seed, default=0)
 
 
 def run(args) -> int:
     if args.videos < 2:
         raise UserError(f"--videos {args.videos}: at least 2 (a dataset needs a train or pool and a test video)")
-    target = write_placeholder_tree(args.config, args.out, args.videos, args.seed)
+    target = write_placeholder_tree(args.config, args.out, args.videos, args.seed, args.published_sizes)
     log.info("placeholder tree in %s; config %s", args.out, target)
     print(target)
     return 0

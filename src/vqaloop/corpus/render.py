@@ -145,6 +145,8 @@ def add_arguments(parser):
     parser.add_argument("--no-vmaf", action="store_true", help="skip VMAF labels (datasets labelled by construction)")
     parser.add_argument("--x265-preset", default=distortions.PAPER_PRESETS["h265"], choices=distortions.X265_PRESETS,
                         help="x265 preset of the h265 family (W2S A.3.3: veryslow, the default)")  # fmt: skip
+    parser.add_argument("--jitter-crop", default="fixed", choices=distortions.JITTER_CROPS,
+                        help="the jitter family's edge crop: fixed (centred) or random per frame (W2S A.3.2)")  # fmt: skip
     parser.add_argument("--cache", default=".", type=Path, help="download cache the catalogue paths are relative to")
     parser.add_argument("--out", required=True, type=output_dir(TOOLCHAIN_FILE),
                         help=f"the shard folder: new, empty, or a shard rendered before ({TOOLCHAIN_FILE} in it)")  # fmt: skip
@@ -171,6 +173,7 @@ def run(args) -> int:
         atomic_dir(args.out, TOOLCHAIN_FILE) as tmp,
         scratch_inside(tmp),
         distortions.codec_presets(h265=args.x265_preset),
+        distortions.jitter_crop_mode(args.jitter_crop),
     ):
         timing = render_shard(
             plan, catalogue, tmp, rel_root, fmt, args.rater_noise_sd, args.cache, vmaf=not args.no_vmaf

@@ -75,6 +75,10 @@ class DatasetAdapter:
     mos_range: tuple[float, float] | None = (1.0, 5.0)
     split_note = ""
     format_source = ""
+    # (videos, held-out videos) of the published dataset, for a placeholder at its published size
+    # (``placeholder-tree --published-sizes``): the rows its metadata files list, and of those the official test
+    # split (or another file the adapter holds apart); None where no count is known
+    published: tuple[int, int | None] | None = None
 
     # ----- files -----
     def expected_files(self, root: str | os.PathLike) -> list[Path]:
@@ -142,14 +146,16 @@ class DatasetAdapter:
                             f"under {root}: {first_few(missing)}")  # fmt: skip
 
     # ----- placeholder -----
-    def write_placeholder(self, root: str | os.PathLike, n_videos: int, seed: int = 0) -> Path:
-        """A small tree shaped like the published dataset: metadata in its published format + empty videos."""
+    def write_placeholder(self, root: str | os.PathLike, n_videos: int, seed: int = 0,
+                          held_out: int | None = None) -> Path:  # fmt: skip
+        """A small tree shaped like the published dataset: metadata in its published format + empty videos;
+        ``held_out`` of them in the official test split (or the file held apart), where the adapter has one."""
         if n_videos < 1:
             raise UserError(f"{self.name}: a placeholder needs at least 1 video (n_videos={n_videos})")
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng(seed)
-        rows = self.placeholder_rows(rng, n_videos)
+        rows = self.placeholder_rows(rng, n_videos, **({} if held_out is None else {"held_out": held_out}))
         self.write_metadata(root, rows)
         touch_videos(root, rows["path"])
         return root

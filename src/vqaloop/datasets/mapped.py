@@ -60,9 +60,11 @@ class MappedCSV(DatasetAdapter):
         write_csv_atomic(rows[["video", "mos", "content"]], root / self.metadata_files[0][0])
 
 
-def _mapped(name: str, title: str, scale: tuple[float, float], scale_note: str):
-    """Register a MappedCSV adapter; its docstring states the documented mapping and the assumed scale."""
+def _mapped(name: str, title: str, scale: tuple[float, float], scale_note: str, published: int | None = None):
+    """Register a MappedCSV adapter; its docstring states the documented mapping and the assumed scale;
+    ``published``: the dataset's video count (W2S-VQA Table 3), for a placeholder at its published size."""
     cls = type(f"Mapped_{name}", (MappedCSV,), {"title": title, "mos_range": scale, "format_source": scale_note,
+                                                 "published": None if published is None else (published, None),
                                                  "__doc__": f"{title}: {name}_mos.csv (documented mapping, module "
                                                             f"docstring); MOS scale {scale} ({scale_note})."})  # fmt: skip
     return register_dataset(name)(cls)
@@ -71,12 +73,14 @@ def _mapped(name: str, title: str, scale: tuple[float, float], scale_note: str):
 # (name, paper title, MOS scale assumed from the dataset's paper, note): the metadata format of none of these
 # could be read in a public file (CGVDS README: "dataset will be completely published upon acceptance";
 # AIGVQA-DB: Baidu pan only; the others: LIVE / Waterloo / YouTube download pages not in the public index).
-_mapped("cgvds", "CGVDS", (1.0, 5.0), "format not public; 5-point ACR per Zadtootaghaj et al. 2020, assumed")
+_mapped(
+    "cgvds", "CGVDS", (1.0, 5.0), "format not public; 5-point ACR per Zadtootaghaj et al. 2020, assumed", 360
+)  # W2S-VQA Table 3 (its Tables 1 and 5 print 357)
 _mapped("live_livestream", "LIVE-Livestream", (0.0, 100.0), "format not public; continuous 0-100 scale, assumed")
 _mapped("youtube_sfv_hdr2sdr", "YouTube-SFV+HDR (HDR2SDR)", (1.0, 5.0), "format not public; [1, 5] assumed")
 _mapped("aigvqa_db", "AIGVQA-DB", (0.0, 100.0), "format not public (Baidu pan); [0, 100] assumed")
-_mapped("live_yt_gaming", "LIVE-YT-Gaming", (0.0, 100.0), "format not public; continuous 0-100 scale, assumed")
-_mapped("waterloo_ivc_4k", "Waterloo-IVC-4K", (0.0, 100.0), "format not public; 0-100 scale, assumed")
+_mapped("live_yt_gaming", "LIVE-YT-Gaming", (0.0, 100.0), "format not public; continuous 0-100 scale, assumed", 600)
+_mapped("waterloo_ivc_4k", "Waterloo-IVC-4K", (0.0, 100.0), "format not public; 0-100 scale, assumed", 1200)
 
 
 @register_dataset("youtube_sfv_sdr")
@@ -98,6 +102,7 @@ class YouTubeSFVSDR(AuthorsSplits, MappedCSV):
     AUTHORS_MOS = "sdr_train_mos.txt"
     AUTHORS_SPLITS = {"train": "sdr_train_mos.txt", "test": "sdr_test_mos.txt"}
     AUTHORS_FOLDERS = ("sdr", "datasets/sdr")
+    published = (1624 + 406, 406)  # the MDS-VQA authors' pool and test lists
     CATEGORIES = ("Animal", "Cooking", "Dance", "Gameplay", "Health", "Hobby", "Music", "Society", "Speech", "Sports")
 
     def metadata_paths(self, root: Path, metadata) -> list[Path]:
@@ -126,12 +131,13 @@ class YouTubeSFVSDR(AuthorsSplits, MappedCSV):
             write_text_atomic(root / name, "".join(f"{f} {m!r}\n" for f, m in zip(part.file, part.mos.astype(float),
                                                                                    strict=True)))  # fmt: skip
 
-    def placeholder_rows(self, rng, n):
+    def placeholder_rows(self, rng, n, held_out=None):
         codes = rng.choice(36**4, size=n, replace=False)
         alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
         ids = ["".join(alphabet[(int(c) // 36**k) % 36] for k in range(4)) for c in codes]
         files = [f"SDR_{self.CATEGORIES[k % len(self.CATEGORIES)]}_{i}.mp4" for k, i in enumerate(ids)]
-        split = ["test" if k % 5 == 4 else "train" for k in range(n)]
+        split = (["test" if k % 5 == 4 else "train" for k in range(n)] if held_out is None else
+                 ["test" if k >= n - held_out else "train" for k in range(n)])  # fmt: skip
         return pd.DataFrame({"file": files, "split": split, "mos": placeholder_mos(rng, n, 1, 5, 3), "path": files})
 
     def write_metadata(self, root, rows):
@@ -162,7 +168,7 @@ class VideoFolder(DatasetAdapter):
                               "content_id": ids})  # fmt: skip
         return validate_manifest(table, f"{self.name} adapter on {root}")
 
-    def write_placeholder(self, root, n_videos, seed=0):
+    def write_placeholder(self, root, n_videos, seed=0, held_out=None):
         if n_videos < 1:
             raise UserError(f"{self.name}: a placeholder needs at least 1 video (n_videos={n_videos})")
         root = Path(root)

@@ -98,14 +98,18 @@ class YouTubeUGC(AuthorsSplits, DatasetAdapter):
         return pd.DataFrame({"video_id": vids, "path": paths, "mos": table["MOS full"].to_numpy(), "split": "test",
                              "content_id": vids, "domain": table["category"].astype(str).to_numpy()})  # fmt: skip
 
-    def placeholder_rows(self, rng, n):
-        """The authors' layout (the paper's split): their file names, 4 in 5 videos in train."""
+    published = (813 + 203, 203)  # the MDS-VQA authors' ugc_mos.txt and their test list (W2S-VQA prints 1,020)
+
+    def placeholder_rows(self, rng, n, held_out=None):
+        """The authors' layout (the paper's split): their file names, 4 in 5 videos in train (or the last
+        ``held_out`` in test)."""
         categories = [self.CATEGORIES[i] for i in rng.integers(0, len(self.CATEGORIES), size=n)]
         resolutions = [("360P", "480P", "720P", "1080P", "2160P")[i] for i in rng.integers(0, 5, size=n)]
         ids = [f"{v:04x}" for v in _unique_ints(rng, n, 0, 16**4)]
         vids = [f"{c}_{r}-{i}" for c, r, i in zip(categories, resolutions, ids, strict=True)]
         files = [f"{v}{UGC_SUFFIX}" for v in vids]
-        split = ["test" if k % 5 == 4 else "train" for k in range(n)]
+        split = (["test" if k % 5 == 4 else "train" for k in range(n)] if held_out is None else
+                 ["test" if k >= n - held_out else "train" for k in range(n)])  # fmt: skip
         return pd.DataFrame({"file": files, "split": split, "mos": placeholder_mos(rng, n, 1, 5, 3), "path": files})
 
     def write_metadata(self, root, rows):
@@ -127,6 +131,7 @@ class KoNViD1k(DatasetAdapter):
     mos_range = (1.0, 5.0)
     split_note = "none (all test; seeded content-disjoint split on request)"
     format_source = "ads2d/KFVQA data/KoNViD_1k_mos.csv"
+    published = (1200, None)  # W2S-VQA Tables 1 and 3
 
     def parse(self, root, files):
         table = read_csv(files[0], "KoNViD-1k MOS file", ("flickr_id", "mos"), dtype={"flickr_id": str})
@@ -184,8 +189,8 @@ class _LSVQ(DatasetAdapter):
                 out[dst] = table[src].to_numpy()
         return out
 
-    def placeholder_rows(self, rng, n):
-        numbers = _unique_ints(rng, n, 1, 20_000)
+    def placeholder_rows(self, rng, n, held_out=None):
+        numbers = _unique_ints(rng, n, 1, max(20_000, 2 * n))
         names = [f"yfcc-batch{1 + k // 1000}/{k}" for k in numbers]
         rows = pd.DataFrame({"name": names, "path": [f"{x}.mp4" for x in names]})
         portrait = rng.random(n) < 0.2
@@ -195,10 +200,14 @@ class _LSVQ(DatasetAdapter):
         rows["frame_number"] = rng.integers(150, 270, size=n)
         for k in ("mos_p1", "mos_p2", "mos_p3", "mos"):
             rows[k] = placeholder_mos(rng, n, 0, 100, 6)
-        if self.with_test_column:
+        if self.with_test_column and held_out is not None:
+            is_test = np.zeros(n, dtype=bool)
+            is_test[rng.choice(n, size=held_out, replace=False)] = True
+        elif self.with_test_column:
             is_test = rng.random(n) < 0.2
             if n >= 2:  # both splits present
                 is_test[0], is_test[1] = False, True
+        if self.with_test_column:
             rows["is_test"] = is_test
         rows["is_valid"] = rng.random(n) < 0.8
         return rows
@@ -237,6 +246,7 @@ class LSVQ(_LSVQ):
     test_column = "is_test"
     split_note = "official: is_test column (train / test)"
     format_source = "baidut/PatchVQ README.md; sunwei925/SimpleVQA data/LSVQ_whole_test.csv (columns)"
+    published = (28056 + 7182, 7182)  # train / test (is_test); with LSVQ-1080p 38,811 (W2S-VQA Table 3)
 
 
 @register_dataset("lsvq_1080p")
@@ -254,6 +264,7 @@ class LSVQ1080p(_LSVQ):
     with_test_column = False
     split_note = "official: the whole file is a test set"
     format_source = "baidut/PatchVQ README.md; sunwei925/SimpleVQA data/LSVQ_whole_test_1080p.csv (columns)"
+    published = (3573, None)  # W2S-VQA Table 1
 
 
 @register_dataset("live_vqc")
@@ -272,6 +283,7 @@ class LIVEVQC(DatasetAdapter):
     mos_range = (0.0, 100.0)
     split_note = "none (all test; seeded content-disjoint split on request)"
     format_source = "sunwei925/MinimalisticVQA data_loader.py (video_list, mos)"
+    published = (585, None)  # W2S-VQA Tables 1 and 3
 
     def parse(self, root, files):
         import scipy.io
@@ -337,6 +349,7 @@ class LIVEYTHFR(DatasetAdapter):
     mos_range = (0.0, 100.0)
     split_note = "none (all test; seeded content-disjoint split by source on request)"
     format_source = "pavancm/LIVE-HFR subjective_scores/subject_MOS.csv"
+    published = (480, None)  # pavancm/LIVE-HFR README; W2S-VQA Tables 1 and 3
     SOURCES = ("1Runner", "3Runners", "Flips", "Hurdles", "LongJump", "bobblehead", "books", "bouncyball",
                "catchtrack", "cyclist", "hamster", "lamppost", "leaves", "library", "pour", "watersplashing")  # fmt: skip
     FPS = (24, 30, 60, 82, 98, 120)
@@ -388,40 +401,40 @@ class LIVEYTHFR(DatasetAdapter):
 @register_dataset("kvq")
 class KVQ(DatasetAdapter):
     """KVQ (Lu et al. 2024, NTIRE 2024 short-form UGC challenge): ``train_data.csv`` with header ``filename,score``
-    (filenames like ``train/0239.mp4``, relative to the root) -> split ``train``; the validation ground truth
-    ``truth.csv`` (same columns; read where present) -> split ``test``.
+    (filenames like ``train/0239.mp4``, relative to the root), every row split ``test``: the dataset as W2S-VQA
+    evaluates it. The challenge split KVQ's 4,200 videos (W2S-VQA Table 3) into 2,926 training, 420 validation
+    and 854 test videos (NTIRE 2024 challenge report, arXiv 2404.11313); only the first two files carry public
+    labels, and W2S-VQA's 2,926 (Tables 1 and 5) is the training file's size, so that is the file read. The
+    validation labels ``truth.csv`` (420) are not merged in (until issue 22 they were, and a test role kept only
+    them); give ``metadata`` = that file to read it instead.
 
     Format read in: lixinustc/KVQ-Challenge-CVPR-NTIRE2024 ``metric_score.py`` (``truth.csv``: ``filename``,
     ``score``) and ``datasets/fusion_datasets.py`` (csv rows ``filename, score`` after a header), and public
     loaders reading ``KVQ/train_data.csv`` with columns ``['file_names', 'score']`` and names ``train/0239.mp4``.
     MOS scale: [1, 5] (assumed: a public loader maps KVQ and KoNViD-1k alike by x20; not stated in the files
     read) -> unchanged. content_id = filename (the source-to-version mapping is not in the published files).
-    Official split: the challenge's train / validation files.
+    Official split: none used (the whole labelled file is an evaluation set).
     """
 
     title = "KVQ"
     metadata_files = (("train_data.csv",),)
-    optional_files = ("truth.csv",)
     mos_range = (1.0, 5.0)
-    split_note = "official: train_data.csv (train) / truth.csv validation labels (test)"
+    split_note = "none (train_data.csv, 2,926 videos, all test: W2S-VQA's count)"
     format_source = "lixinustc/KVQ-Challenge-CVPR-NTIRE2024 metric_score.py, datasets/fusion_datasets.py"
+    published = (2926 + 420, 420)  # train_data.csv + truth.csv (the placeholder writes both; truth.csv is not read)
 
     def parse(self, root, files):
-        parts = []
-        for path, split in ((files[0], "train"), (root / "truth.csv", "test")):
-            if split == "test" and not path.is_file():
-                continue
-            table = read_csv(path, "KVQ label file", ("filename", "score"), dtype={"filename": str})
-            names = table["filename"].astype(str).str.strip().tolist()
-            parts.append(pd.DataFrame({"video_id": [Path(x).with_suffix("").as_posix() for x in names], "path": names,
-                                       "mos": table["score"].to_numpy(), "split": split}))  # fmt: skip
-        out = pd.concat(parts, ignore_index=True)
-        out["content_id"] = out["video_id"]
-        return out
+        table = read_csv(files[0], "KVQ label file", ("filename", "score"), dtype={"filename": str})
+        names = table["filename"].astype(str).str.strip().tolist()
+        ids = [Path(x).with_suffix("").as_posix() for x in names]
+        return pd.DataFrame({"video_id": ids, "path": names, "mos": table["score"].to_numpy(), "split": "test",
+                             "content_id": ids})  # fmt: skip
 
-    def placeholder_rows(self, rng, n):
-        n_test = n // 5
-        names = [f"train/{k:04d}.mp4" for k in range(n - n_test)] + [f"val/{k:04d}.mp4" for k in range(n_test)]
+    def placeholder_rows(self, rng, n, held_out=None):
+        """``n`` rows of ``train_data.csv``, or ``n - held_out`` and ``held_out`` validation rows in ``truth.csv``
+        (the published sizes: a file that is there and is not read)."""
+        n_val = 0 if held_out is None else held_out
+        names = [f"train/{k:04d}.mp4" for k in range(n - n_val)] + [f"val/{k:04d}.mp4" for k in range(n_val)]
         return pd.DataFrame({"filename": names, "score": placeholder_mos(rng, n, 1, 5, 2), "path": names})
 
     def write_metadata(self, root, rows):

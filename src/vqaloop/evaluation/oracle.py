@@ -1,7 +1,10 @@
 """The label oracle: the "subjective study" that reveals MOS for selected pool videos only.
 
 Selection code never sees pool MOS: pool rows of a manifest carry no MOS, and the hidden labels sit in a
-separate oracle file that only this module reads, and only for the ids of a committed selection file.
+separate oracle file that only this module reads, and only for the ids of a committed selection file. One more
+reader, for scoring only: W2S-VQA evaluates whole datasets, so where a config scores a target's pool split as a
+W2S test set (``w2s.test_sets.<name>.splits``, config/paper.yaml's CGVDS) ``vqaloop w2s-test-set`` takes all of
+its labels (:meth:`LabelOracle.evaluation_labels`); nothing trained or selected reads that file.
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ class LabelOracle:
 
     def __repr__(self) -> str:  # never print labels
         return f"LabelOracle({self._path.name}, {len(self._labels)} hidden labels, {len(self.revealed)} revealed)"
+
+    def evaluation_labels(self) -> pd.Series:
+        """Every hidden label (video_id -> MOS), for an evaluation that trains and selects nothing (W2S-VQA's test
+        sets, ``vqaloop.w2s.test_sets``); the selection path is :meth:`reveal`."""
+        return self._labels.astype(float).copy()
 
     def reveal(self, selection_path: str | Path) -> pd.DataFrame:
         """MOS of the ids listed in a selection file (``video_id,rank``), nothing else."""

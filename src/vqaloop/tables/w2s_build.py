@@ -6,6 +6,9 @@ soft-comparison scores, against the MOS of each test set's test split; "Overall"
 sets weighted by their number of videos (the paper's "weighted average based on the number of videos"),
 computed per seed before the interval. Teachers have no seed (one value). ``<stem>_seeds.csv`` beside the long
 CSV keeps every seed's value (``table,row,column,metric,seed,value``; a teacher: one row, empty seed).
+The test rows are those of ``--manifests`` in split ``test``: in the workflow, each test set's ``vqaloop
+w2s-test-set`` file (``w2s.test_sets.<name>.splits``), so the weights are the numbers of videos scored. A student
+row's ``note`` says how it learnt (Table 5: pointwise or pairwise, ``w2s.single_teacher``).
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ def build_long(spec: dict, paths: W2sPaths, test_rows: dict[str, pd.DataFrame]) 
                     "value": round(mean, 4) if np.isfinite(mean) else None,
                     "ci_low": None if lo is None else round(lo, 4), "ci_high": None if hi is None else round(hi, 4),
                     "n_seeds": n, "run": spec["run"], "config_hash": spec["config_hash"],
-                    "note": "teacher" if row["kind"] == "teacher" else "",
+                    "note": "teacher" if row["kind"] == "teacher" else row.get("note", ""),
                 })  # fmt: skip
     return pd.DataFrame.from_records(records, columns=[*LONG_COLUMNS, "note"])
 

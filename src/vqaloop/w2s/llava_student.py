@@ -29,6 +29,12 @@ with DeepSpeed; LoRA keeps a 7B student on one GPU and keeps the checkpoint smal
 trains. The checkpoint (``StudentCheckpoint``) stores ``weights`` (the pretrained folder or hub id) in its kwargs
 and only the trainable tensors (LoRA, P_M, the motion statistics) in its state: never the pretrained weights.
 
+Mode pointwise (``mode="pointwise"``, W2S-VQA Sec. 3: the straightforward students of Table 5): one video, the
+single-video prompt of Appendix B.2 ("What is your overall rating of the quality of this video?", the answer
+"[quality score]" begun right after the assistant turn opens), and the LM's logits at that position for the rating
+tokens "1" ... "5" (each one token in Qwen2's vocabulary); ``forward(x)`` -> (B, 5) rating logits, scored by
+``vqaloop.w2s.pointwise`` (expected rating) and trained there with cross-entropy on per-video targets.
+
 Batches: ``train.py`` and ``scoring.py`` hand whole batches (up to 512 pairs when scoring); the student runs them
 ``per_device_batch`` pairs at a time. With gradients on and more than one such chunk, each chunk's language-model
 pass is checkpointed (``torch.utils.checkpoint``), so memory is one chunk's activations whatever the batch. The
@@ -47,7 +53,7 @@ from torch import nn
 
 from vqaloop.errors import UserError
 from vqaloop.w2s.soft_comparison import LEVELS
-from vqaloop.w2s.students import register_student
+from vqaloop.w2s.students import check_mode, register_student
 
 SYSTEM_PROMPT = "You are a helpful assistant."  # preprocess_qwen (2c7ca75)
 # W2S-VQA Appendix B.2; VIDEO marks where a video's tokens go
@@ -62,6 +68,7 @@ DUAL_VIDEO_PROMPT = (
     "quality of the second video?"
 )
 ANSWER_PREFIX = "The quality of the second video is"  # Appendix B.2: "... is [level] compared to the first video."
+RATING_TOKENS = ("1", "2", "3", "4", "5")  # Appendix B.2's single-video answer "[quality score]" (pointwise mode)
 FUSIONS = ("interleave", "append")
 OPTIONS = ("weights", "motion", "lora_rank", "dtype", "device", "per_device_batch", "fusion")
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
@@ -84,6 +91,17 @@ def level_token_ids(tokenizer, where: str) -> list[int]:
     return ids
 
 
+def rating_token_ids(tokenizer, where: str) -> list[int]:
+    """The ids of the rating tokens "1" ... "5" (pointwise mode); UserError unless each is exactly one token."""
+    ids = []
+    for digit in RATING_TOKENS:
+        got = tokenizer.encode(digit, add_special_tokens=False)
+        if len(got) != 1:
+            raise UserError(f"{where}: the rating {digit!r} is {len(got)} tokens in this tokenizer, not one")
+        ids.append(int(got[0]))
+    return ids
+
+
 def motion_projector(in_dim: int, hidden: int) -> nn.Sequential:
     """P_M: a two-layer MLP with GELU (W2S-VQA Eq. 21; the authors' slowfast_projector, mlp2x_gelu)."""
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden))
@@ -96,7 +114,8 @@ class LlavaOnevisionStudent(nn.Module):
     ENCODERS = ("frames", "motion3d")  # the default; ``encoders_for`` names the configured motion encoder
 
     def __init__(self, in_dim: int, spatial_dim: int, weights: str, lora_rank: int = 64, dtype: str = "float32",
-                 device: str = "cpu", per_device_batch: int = 2, fusion: str = "interleave"):  # fmt: skip
+                 device: str = "cpu", per_device_batch: int = 2, fusion: str = "interleave",
+                 mode: str = "pairwise"):  # fmt: skip
         super().__init__()
         from vqaloop.vlm.loading import load_vlm, torch_dtype
 
@@ -111,10 +130,16 @@ class LlavaOnevisionStudent(nn.Module):
                             f"{per_device_batch}, {lora_rank}")  # fmt: skip
         self.in_dim, self.spatial_dim, self.frame_size = in_dim, spatial_dim, side
         self.weights, self.fusion, self.per_device_batch = str(weights), fusion, per_device_batch
+        self.mode = check_mode(mode, "llava_onevision")
         self.device_name, self.dtype = device, torch_dtype(dtype)
         self.vlm, self.processor = load_vlm(self.weights, "llava_onevision", dtype=dtype, device=device)
         self.vlm.requires_grad_(False)
-        self.level_ids = level_token_ids(self.processor.tokenizer, self.weights)
+        if self.mode == "pairwise":
+            self.level_ids = level_token_ids(self.processor.tokenizer, self.weights)
+            self.answer_ids, self.question, self.answer_prefix = self.level_ids, DUAL_VIDEO_PROMPT, ANSWER_PREFIX
+        else:
+            self.answer_ids = rating_token_ids(self.processor.tokenizer, self.weights)
+            self.question, self.answer_prefix = SINGLE_VIDEO_PROMPT, ""
         self.video_token_id = int(self.vlm.config.video_token_id)
         hidden = int(self.vlm.config.text_config.hidden_size)
         if lora_rank:
@@ -197,10 +222,11 @@ class LlavaOnevisionStudent(nn.Module):
         return [torch.from_numpy(np.ascontiguousarray(v)) for v in frames]
 
     def prompt_ids(self, tokens_per_video: int) -> torch.Tensor:
-        """(1, L) ids of the dual-video prompt with a run of ``tokens_per_video`` video tokens for each video."""
+        """(1, L) ids of the mode's prompt (dual-video; pointwise: single-video) with a run of ``tokens_per_video``
+        video tokens for each video."""
         if tokens_per_video not in self._prompt_cache:
             tokenizer = self.processor.tokenizer
-            pieces = chat_text(DUAL_VIDEO_PROMPT, ANSWER_PREFIX).split(VIDEO)
+            pieces = chat_text(self.question, self.answer_prefix).split(VIDEO)
             ids: list[int] = []
             for i, piece in enumerate(pieces):
                 ids += tokenizer.encode(piece, add_special_tokens=False)
@@ -239,34 +265,39 @@ class LlavaOnevisionStudent(nn.Module):
         interleaved = torch.cat([per_frame, motion[:, :, None]], dim=2).reshape(n, -1, frame_tokens.shape[-1])
         return torch.cat([interleaved, frame_tokens[:, -1:]], dim=1)  # Eq. 21: [f_k^s, f_k^t] for k, newline
 
-    def inputs_embeds(self, first_tokens: torch.Tensor, second_tokens: torch.Tensor) -> torch.Tensor:
-        """(B, L, H) prompt embeddings with each pair's two video token runs replaced by the videos' tokens."""
+    def inputs_embeds(self, first_tokens: torch.Tensor, second_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L, H) prompt embeddings with each row's video token runs replaced by the videos' tokens (a pair's
+        two; pointwise: one)."""
         ids = self.prompt_ids(first_tokens.shape[1]).to(self.device_name).expand(len(first_tokens), -1)
         embeds = self.vlm.get_input_embeddings()(ids)
-        visual = torch.cat([first_tokens, second_tokens], dim=1).to(embeds.dtype)  # row order = placeholder order
+        runs = [first_tokens] if second_tokens is None else [first_tokens, second_tokens]
+        visual = torch.cat(runs, dim=1).to(embeds.dtype)  # row order = placeholder order
         mask = (ids == self.video_token_id)[..., None].expand_as(embeds)
         return embeds.masked_scatter(mask, visual)
 
-    def level_logits(self, first_tokens: torch.Tensor, second_tokens: torch.Tensor) -> torch.Tensor:
-        """(B, 5) LM logits of the level tokens at the answer position (the prompt's last token)."""
+    def level_logits(self, first_tokens: torch.Tensor, second_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 5) LM logits of the answer tokens at the answer position (the prompt's last token): the level words
+        (pairwise) or the ratings "1" ... "5" (pointwise)."""
         embeds = self.inputs_embeds(first_tokens, second_tokens)
         mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
         logits = self.vlm(inputs_embeds=embeds, attention_mask=mask, logits_to_keep=1).logits[:, -1]
-        return logits[:, self.level_ids].float()
+        return logits[:, self.answer_ids].float()
 
     def video_sequence(self, x: torch.Tensor) -> torch.Tensor:
         return self.fuse(self.frame_tokens(x), self.motion_tokens(x))
 
-    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    def forward(self, first: torch.Tensor, second: torch.Tensor | None = None) -> torch.Tensor:
         from torch.utils.checkpoint import checkpoint
 
+        if (second is None) != (self.mode == "pointwise"):
+            raise ValueError(f"a {self.mode} student takes {'one' if self.mode == 'pointwise' else 'two'} input(s)")
         step = self.per_device_batch
         chunked = torch.is_grad_enabled() and len(first) > step
         out = []
         for i in range(0, len(first), step):
-            a, b = self.video_sequence(first[i : i + step]), self.video_sequence(second[i : i + step])
+            runs = [self.video_sequence(v[i : i + step]) for v in (first, second) if v is not None]
             if chunked:  # one chunk's LM activations at a time; recomputed in the backward pass
-                out.append(checkpoint(self.level_logits, a, b, use_reentrant=False))
+                out.append(checkpoint(self.level_logits, *runs, use_reentrant=False))
             else:
-                out.append(self.level_logits(a, b))
+                out.append(self.level_logits(*runs))
         return torch.cat(out).to(first.device)

@@ -223,6 +223,16 @@ def parse_single_sigma(value: str) -> float | None:
     return sigma
 
 
+def stage_videos(pool: Path, shaped: Path, sizes: list[int], split_seed: int, stage: int) -> list[str]:
+    """The ids of D(stage), the stage's share of the shaped pool (every picked id checked against the pool)."""
+    inside = set(pool_ids(pool))
+    picked = read_ids(shaped)
+    outside = [v for v in picked if v not in inside]
+    if outside:
+        raise UserError(f"{shaped}: {len(outside)} picked id(s) are not in {pool}, e.g. {outside[0]!r}")
+    return stage_split(picked, sizes, seed=split_seed, what=str(shaped))[stage - 1]
+
+
 def run(args) -> int:
     if args.count < 1:
         raise UserError(f"--count must be at least 1, got {args.count}")
@@ -230,12 +240,7 @@ def run(args) -> int:
     if args.kind == "homogeneous":
         if not args.teachers or args.pool is None or args.shaped is None or args.stage_sizes is None:
             raise UserError("--kind homogeneous needs --teachers, --pool, --shaped and --stage-sizes")
-        pool = set(pool_ids(args.pool))
-        shaped = read_ids(args.shaped)
-        outside = [v for v in shaped if v not in pool]
-        if outside:
-            raise UserError(f"{args.shaped}: {len(outside)} picked id(s) are not in {args.pool}, e.g. {outside[0]!r}")
-        ids = stage_split(shaped, args.stage_sizes, seed=args.split_seed, what=str(args.shaped))[args.stage - 1]
+        ids = stage_videos(args.pool, args.shaped, args.stage_sizes, args.split_seed, args.stage)
         pairs = homogeneous_pairs(args.teachers, ids, args.count, rng, parse_single_sigma(args.single_sigma))
     elif args.kind == "synthetic":
         if args.ladder is None:

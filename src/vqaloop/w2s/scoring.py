@@ -6,10 +6,14 @@ compared with one another give M_r (Eqs. 31-32); each test video gets its (n+1) 
 its score is its MAP value q under the chosen link (Eq. 35), solved for all test videos at once
 (``vqaloop.evaluation.thurstone.map_scores_batched``).
 
+A pointwise student (W2S Sec. 3, ``vqaloop.w2s.pointwise``) rates each video alone: its score is the expected
+rating, with no anchors and no matrix.
+
 ``vqaloop score --model STUDENT --anchors ANCHORS.csv VIDEO...`` (or ``--manifest``) prints or writes one score
-per video; ``--matrix-out`` keeps each video's matrix. Anchor and video features are computed on the fly with
-the student's encoders, or read from ``--features-root`` (the workflow). A VLM ``--model`` (a Qwen2.5-VL folder
-or a visualquality_r1 checkpoint) is scored without anchors, deterministically (``vqaloop.vlm.cli.run_score``).
+per video (a pointwise student without ``--anchors``); ``--matrix-out`` keeps each video's matrix. Anchor and
+video features are computed on the fly with the student's encoders, or read from ``--features-root`` (the
+workflow). A VLM ``--model`` (a Qwen2.5-VL folder or a visualquality_r1 checkpoint) is scored without anchors,
+deterministically (``vqaloop.vlm.cli.run_score``).
 """
 
 from __future__ import annotations
@@ -120,11 +124,20 @@ def with_anchors(anchors: pd.DataFrame, groups: dict[str, list[str]]) -> dict[st
     return out
 
 
-def score_ids(student, anchors: pd.DataFrame, groups: dict[str, list[str]], features_root: Path,
+def score_ids(student, anchors: pd.DataFrame | None, groups: dict[str, list[str]], features_root: Path,
               **inference) -> pd.Series:  # fmt: skip
-    """Soft-comparison scores of every id in ``groups`` (dataset -> ids), from the features files."""
-    bank = bank_of(features_root, student.encoders, with_anchors(anchors, groups))
+    """Soft-comparison scores of every id in ``groups`` (dataset -> ids), from the features files; a pointwise
+    student's expected ratings (``anchors`` None)."""
+    from vqaloop.w2s.pointwise import pointwise_scores
+    from vqaloop.w2s.students import is_pointwise
+
     ids = [v for vs in groups.values() for v in vs]
+    if is_pointwise(student):
+        bank = bank_of(features_root, student.encoders, groups)
+        return pd.Series(pointwise_scores(student.build(), bank.x, bank.rows(ids)), index=ids)
+    if anchors is None:
+        raise UserError("a pairwise student scores by soft comparison: --anchors is required")
+    bank = bank_of(features_root, student.encoders, with_anchors(anchors, groups))
     scores, _ = soft_comparison_scores(student.build(), bank.x[bank.rows(list(anchors.video_id))],
                                        take_rows(bank.x, bank.rows(ids)), **inference)  # fmt: skip
     return pd.Series(scores, index=ids)
@@ -167,13 +180,17 @@ def run(args) -> int:
     kind = vlm_model_kind(args.model)
     if kind is not None:
         return run_vlm_score(args, kind)
-    if args.anchors is None:
-        raise UserError("--anchors is required to score with a W2S student (CSV: video_id, dataset, path, mos)")
     from vqaloop.dispatch import set_compute_threads
+    from vqaloop.w2s.students import is_pointwise
 
     set_compute_threads(args.threads)
     student = load_student(args.model)
-    anchors = read_anchors(args.anchors)
+    pointwise = is_pointwise(student)
+    if pointwise and (args.anchors is not None or args.matrix_out is not None):
+        raise UserError(f"{args.model}: a pointwise student rates each video alone: no --anchors, no --matrix-out")
+    if not pointwise and args.anchors is None:
+        raise UserError("--anchors is required to score with a W2S student (CSV: video_id, dataset, path, mos)")
+    anchors = read_anchors(args.anchors) if not pointwise else pd.DataFrame(columns=ANCHOR_COLUMNS)
     if args.manifest is not None:
         rows = read_split(args.manifest, args.split)
         ids, datasets = list(rows.video_id), list(rows.dataset)
@@ -194,10 +211,19 @@ def run(args) -> int:
         for p in paths:
             if not Path(p).is_file():
                 raise UserError(f"{p}: video file not found")
-        x_anchor = computed_features([args.data_root / p for p in anchors.path], student.encoders, args.frames)
+        x_anchor = (
+            None
+            if pointwise
+            else computed_features([args.data_root / p for p in anchors.path], student.encoders, args.frames)
+        )
         x_video = computed_features(paths, student.encoders, args.frames)
-    scores, matrices = soft_comparison_scores(student.build(), x_anchor, x_video, temperature=args.temperature,
-                                              link=args.link, solver=args.solver)  # fmt: skip
+    if pointwise:
+        from vqaloop.w2s.pointwise import pointwise_scores
+
+        scores, matrices = pointwise_scores(student.build(), x_video), None
+    else:
+        scores, matrices = soft_comparison_scores(student.build(), x_anchor, x_video, temperature=args.temperature,
+                                                  link=args.link, solver=args.solver)  # fmt: skip
     table = pd.DataFrame({"video_id": ids, "score": np.round(scores, 6)})
     writes = []
     if args.matrix_out is not None:

@@ -6,6 +6,11 @@ compared to the first (W2S Eq. 22, Appendix B.2). A single video is scored by so
 (``vqaloop.w2s.scoring``). The LLaVA-OneVision student of the paper is ``llava_onevision``
 (``vqaloop.w2s.llava_student``, imported when asked for).
 
+``mode="pointwise"`` (a constructor argument, kept in the checkpoint's kwargs; ``is_pointwise``): the same student
+rates one video, ``forward(x)`` -> logits (B, 5) over the ratings 1..5, the straightforward W2S of Sec. 3
+(the single-video prompt of Appendix B.2, "Answer: [quality score]"; ``vqaloop.w2s.pointwise``). The same
+parameters, initialised in the same order: only the inputs and the meaning of the five logits differ.
+
 ``pair_transformer`` (the embedded default, W2S Appendix C.1 in miniature): a dual-branch visual encoder and a
 fusing Transformer.
 - spatial branch: each sampled frame's frozen ImageNet EfficientNet-Lite0 features, standardised, through a
@@ -33,6 +38,13 @@ from vqaloop.errors import UserError
 
 STUDENTS: dict[str, type[nn.Module]] = {}
 STUDENT_KIND = "w2s_student"  # the checkpoint kind tag (base-model checkpoints have none)
+MODES = ("pairwise", "pointwise")  # two videos -> five comparison levels; one video -> five ratings (Sec. 3)
+
+
+def check_mode(mode: str, name: str) -> str:
+    if mode not in MODES:
+        raise UserError(f"student {name}: mode {mode!r} is not one of {', '.join(MODES)}")
+    return mode
 
 
 def register_student(name: str):
@@ -69,11 +81,12 @@ class PairTransformer(nn.Module):
     MAX_FRAMES = 64
 
     def __init__(self, in_dim: int, spatial_dim: int, hidden: int = 128, layers: int = 2, heads: int = 4,
-                 dropout: float = 0.1):  # fmt: skip
+                 dropout: float = 0.1, mode: str = "pairwise"):  # fmt: skip
         super().__init__()
         if not 0 < spatial_dim < in_dim:
             raise ValueError(f"spatial_dim {spatial_dim} must split in_dim {in_dim} into two branches")
         self.in_dim, self.spatial_dim, self.hidden = in_dim, spatial_dim, hidden
+        self.mode = check_mode(mode, "pair_transformer")
         self.register_buffer("mean", torch.zeros(in_dim))
         self.register_buffer("std", torch.ones(in_dim))
         self.spatial = _projector(spatial_dim, hidden)
@@ -101,10 +114,20 @@ class PairTransformer(nn.Module):
         tokens = self.spatial(z[..., : self.spatial_dim]) + self.motion(z[..., self.spatial_dim :])
         return tokens + self.position[: x.shape[1]] + self.video_embedding[which]
 
-    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-        tokens = torch.cat([self.cls.expand(len(first), -1, -1), self.video_tokens(first, 0),
-                            self.video_tokens(second, 1)], dim=1)  # fmt: skip
-        return self.head(self.norm(self.encoder(tokens)[:, 0]))
+    def forward(self, first: torch.Tensor, second: torch.Tensor | None = None) -> torch.Tensor:
+        """Pairwise: (B, 5) level logits of ``second`` compared to ``first``; pointwise (``second`` None): (B, 5)
+        rating logits of ``first`` alone ([CLS] + its frame tokens through the same encoder and head)."""
+        if (second is None) != (self.mode == "pointwise"):
+            raise ValueError(f"a {self.mode} student takes {'one' if self.mode == 'pointwise' else 'two'} input(s)")
+        parts = [self.cls.expand(len(first), -1, -1), self.video_tokens(first, 0)]
+        if second is not None:
+            parts.append(self.video_tokens(second, 1))
+        return self.head(self.norm(self.encoder(torch.cat(parts, dim=1))[:, 0]))
+
+
+def is_pointwise(checkpoint: StudentCheckpoint) -> bool:
+    """Whether a checkpoint's student rates single videos (``mode`` pointwise) instead of comparing pairs."""
+    return checkpoint.kwargs.get("mode", "pairwise") == "pointwise"
 
 
 @dataclass

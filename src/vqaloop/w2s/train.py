@@ -9,6 +9,8 @@ training, Sec. 4.2: stage i+1 starts from the stage-i student and trains on the 
 ``--student-options`` (JSON) configures students that take options (``llava_onevision``: weights, motion encoder,
 LoRA rank, ...): such a student class names its encoders (``encoders_for``) and constructor arguments
 (``kwargs_for``) from them; ``pair_transformer`` takes ``--hidden/--layers/--heads`` instead.
+``--targets`` (files of ``vqaloop w2s-targets``) instead of ``--pairs`` trains the same student in mode pointwise on
+per-video scores (W2S Sec. 3, Table 5; ``vqaloop.w2s.pointwise``: soft-label cross-entropy over the ratings 1-5).
 """
 
 from __future__ import annotations
@@ -122,6 +124,64 @@ def train_student(model: torch.nn.Module, x: torch.Tensor, pairs: pd.DataFrame, 
     return {"loss_history": history, "train_accuracy": round(accuracy, 6), "last_loss_terms": last, "steps": step}
 
 
+def student_and_bank(args, ids: set[str], mode: str = "pairwise"):
+    """(name, model, kwargs, encoders, features bank of ``ids``): the ``--init`` student, or a new one of ``mode``
+    built from --student and its options (seeded, input statistics from the bank)."""
+    from vqaloop.io.readers import parse_json_argument
+
+    init = load_student(args.init) if args.init else None
+    name = init.name if init else args.student
+    cls = get_student_class(name)
+    options = parse_json_argument(args.student_options, "--student-options")
+    if not isinstance(options, dict):
+        raise UserError(f"--student-options: expected a JSON object, got {args.student_options}")
+    if options and not hasattr(cls, "kwargs_for"):
+        raise UserError(f"--student-options: student {name} takes no options (got {sorted(options)})")
+    encoders = tuple(init.encoders) if init else student_encoders(cls, options)
+    groups = ids_by_dataset(args.manifests, ids)
+    bank = load_bank(args.features_root, encoders, groups)
+    if init:
+        model, kwargs = init.build(), init.kwargs
+        if bank.x.shape[-1] != kwargs["in_dim"]:
+            raise UserError(f"{args.init}: the student expects {kwargs['in_dim']}-d inputs, features give "
+                            f"{bank.x.shape[-1]}")  # fmt: skip
+    else:
+        dims = encoder_dims(args.features_root, encoders, next(iter(groups)))
+        kwargs = student_kwargs(cls, args, options, dims, int(bank.x.shape[-1]))
+        if mode != "pairwise":  # pairwise students keep today's kwargs (and checkpoint bytes)
+            kwargs["mode"] = mode
+        torch.manual_seed(args.seed)
+        model = cls(**kwargs)
+        model.set_input_statistics(bank.x)
+    return name, model, kwargs, encoders, bank
+
+
+def run_pointwise(args) -> int:
+    """``--targets``: a pointwise student on per-video targets (W2S Sec. 3; ``vqaloop.w2s.pointwise``)."""
+    from vqaloop.w2s.pointwise import train_pointwise
+    from vqaloop.w2s.targets import read_targets
+
+    if args.loss != "ce":
+        raise UserError(f"--loss {args.loss}: a pointwise student (--targets) trains with cross-entropy (ce) only")
+    targets = pd.concat([read_targets(p) for p in args.targets], ignore_index=True)
+    dup = targets.video_id.duplicated()
+    if dup.any():
+        raise UserError(f"--targets: video {targets.video_id[dup].iloc[0]!r} has a target in two files")
+    name, model, kwargs, encoders, bank = student_and_bank(args, set(targets.video_id), mode="pointwise")
+    if kwargs.get("mode", "pairwise") != "pointwise":
+        raise UserError(f"{args.init}: a pairwise student trains on --pairs, not on per-video targets")
+    meta = train_pointwise(model, bank.x, bank.rows(list(targets.video_id)),
+                           torch.from_numpy(targets.target.to_numpy(dtype=np.float32)), epochs=args.epochs,
+                           lr=args.lr, batch=args.batch, weight_decay=args.weight_decay, warmup=args.warmup,
+                           seed=args.seed)  # fmt: skip
+    meta.update({"loss": "soft_ce", "targets": {str(k): int(n) for k, n in targets.kind.value_counts().items()},
+                 "init": str(args.init) if args.init else None, "seed": args.seed})  # fmt: skip
+    StudentCheckpoint(name, kwargs, model.state_dict(), encoders, meta).save(args.out)
+    log.info("pointwise student %s: %d videos, loss %s, train MAE %.3f", args.out, len(targets), meta["loss_history"],
+             meta["train_mae"])  # fmt: skip
+    return 0
+
+
 def add_arguments(parser):
     from vqaloop.cli_checks import MAX_EPOCHS, float_in, int_in, json_object, output_file, seed, threads
     from vqaloop.losses.confidence import W2S_LOSSES
@@ -129,9 +189,10 @@ def add_arguments(parser):
 
     parser.add_argument("--student", default="pair_transformer", choices=sorted(set(STUDENTS) | set(STUDENT_MODULES)),
                         help="student registry name")  # fmt: skip
-    parser.add_argument(
-        "--pairs", nargs="+", required=True, type=Path, help="pair files (vqaloop w2s-pairs / w2s-mine)"
-    )
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--pairs", nargs="+", type=Path, help="pair files (vqaloop w2s-pairs / w2s-mine)")
+    data.add_argument("--targets", nargs="+", type=Path,
+                      help="per-video target files (vqaloop w2s-targets): a pointwise student")  # fmt: skip
     parser.add_argument("--manifests", nargs="+", required=True, type=Path, help="manifests listing the paired videos")
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--init", type=Path, help="continue from this student checkpoint (iterative stages)")
@@ -157,38 +218,20 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from vqaloop.dispatch import set_compute_threads
-    from vqaloop.io.readers import parse_json_argument
     from vqaloop.losses.confidence import get_w2s_loss
 
     set_compute_threads(args.threads)
+    if args.targets:
+        return run_pointwise(args)
     loss_fn = get_w2s_loss(args.loss, warmup=args.loss_warmup) if args.loss == "confidence" else get_w2s_loss(args.loss)
     pairs = pd.concat([read_pairs(p) for p in args.pairs], ignore_index=True)
     if pairs.empty:
         raise UserError(f"no pairs in {[str(p) for p in args.pairs]}")
-    init = load_student(args.init) if args.init else None
-    name = init.name if init else args.student
-    cls = get_student_class(name)
-    options = parse_json_argument(args.student_options, "--student-options")
-    if not isinstance(options, dict):
-        raise UserError(f"--student-options: expected a JSON object, got {args.student_options}")
-    if options and not hasattr(cls, "kwargs_for"):
-        raise UserError(f"--student-options: student {name} takes no options (got {sorted(options)})")
-    encoders = tuple(init.encoders) if init else student_encoders(cls, options)
-    groups = ids_by_dataset(args.manifests, set(pairs["first"]) | set(pairs["second"]))
-    bank = load_bank(args.features_root, encoders, groups)
+    name, model, kwargs, encoders, bank = student_and_bank(args, set(pairs["first"]) | set(pairs["second"]))
+    if kwargs.get("mode", "pairwise") != "pairwise":
+        raise UserError(f"{args.init}: a {kwargs['mode']} student trains on --targets, not on pairs")
     pairs = pairs.assign(first_row=bank.rows(list(pairs["first"])).numpy(),
                          second_row=bank.rows(list(pairs["second"])).numpy())  # fmt: skip
-    if init:
-        model, kwargs = init.build(), init.kwargs
-        if bank.x.shape[-1] != kwargs["in_dim"]:
-            raise UserError(f"{args.init}: the student expects {kwargs['in_dim']}-d inputs, features give "
-                            f"{bank.x.shape[-1]}")  # fmt: skip
-    else:
-        dims = encoder_dims(args.features_root, encoders, next(iter(groups)))
-        kwargs = student_kwargs(cls, args, options, dims, int(bank.x.shape[-1]))
-        torch.manual_seed(args.seed)
-        model = cls(**kwargs)
-        model.set_input_statistics(bank.x)
     meta = train_student(model, bank.x, pairs, loss_fn, epochs=args.epochs, lr=args.lr, batch=args.batch,
                          weight_decay=args.weight_decay, warmup=args.warmup, seed=args.seed)  # fmt: skip
     meta.update({"loss": args.loss, "pairs": {str(p): int(n) for p, n in pairs.kind.value_counts().items()},
