@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from vqaloop.errors import UserError
-from vqaloop.features.io import features_writer, write_features
+from vqaloop.features.io import features_writer
 from vqaloop.features.registry import Encoder, encoder_names, get_encoder
 from vqaloop.io.manifest import read_manifest
 from vqaloop.io.video import count_frames, read_frames, uniform_indices
@@ -97,26 +97,40 @@ def extract(
     batch: int = 64,
     source: str | Path = "manifest",
     progress: bool | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features (N, F, D) float32 and frame indices (N, F) of every manifest row, in manifest order."""
+    sink=None,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Features (N, F, D) float32 and frame indices (N, F) of every manifest row, in manifest order. ``sink``:
+    a function given each encoded block's rows (k, F, D) and their frame indices (k, F) in manifest order
+    (``features_writer``'s ``add``) instead of one (N, F, D) array (then None is returned for it)."""
     root = Path(data_root)
     n = len(manifest)
     features: np.ndarray | None = None
+    shape: tuple | None = None
     indices = np.zeros((n, n_frames), dtype=np.int64)
     pending: list[tuple[int, np.ndarray, np.ndarray | None]] = []  # (row position, frames, next frames)
 
+    def keep(block: np.ndarray) -> None:
+        nonlocal features, shape
+        if shape is None:
+            shape = block.shape[1:]
+        if block.shape[1:] != shape:
+            raise RuntimeError(f"encoder {encoder.name} returned {block.shape[1:]}, expected {shape}")
+        positions = [p[0] for p in pending]
+        if sink is not None:
+            sink(block, indices[positions])
+            return
+        if features is None:
+            features = np.zeros((n, *shape), dtype=np.float32)
+        features[positions] = block
+
     def flush() -> None:
-        nonlocal features
         if getattr(encoder, "per_video", False):  # one (K, D) array per video (e.g. effnet_patterns, K = P)
-            for pos, frames, following in pending:
-                out = np.asarray(encoder.encode(frames, following), dtype=np.float32)
-                if features is None:
-                    if out.ndim != 2:
-                        raise RuntimeError(f"encoder {encoder.name} returned {out.shape} for one video")
-                    features = np.zeros((n, *out.shape), dtype=np.float32)
-                if out.shape != features.shape[1:]:
-                    raise RuntimeError(f"encoder {encoder.name} returned {out.shape}, expected {features.shape[1:]}")
-                features[pos] = out
+            outs = [np.asarray(encoder.encode(frames, following), dtype=np.float32) for _, frames, following in pending]
+            if any(out.ndim != 2 for out in outs):
+                raise RuntimeError(f"encoder {encoder.name} returned {outs[0].shape} for one video")
+            if len({out.shape for out in outs}) > 1:
+                raise RuntimeError(f"encoder {encoder.name} returned {outs[-1].shape}, expected {outs[0].shape}")
+            keep(np.stack(outs))
             pending.clear()
             return
         frames = np.concatenate([p[1] for p in pending])
@@ -124,10 +138,7 @@ def extract(
         out = np.asarray(encoder.encode(frames, following), dtype=np.float32)
         if out.ndim != 2 or out.shape[0] != len(frames):
             raise RuntimeError(f"encoder {encoder.name} returned {out.shape} for {len(frames)} frames")
-        if features is None:
-            features = np.zeros((n, n_frames, out.shape[1]), dtype=np.float32)
-        for k, (pos, _, _) in enumerate(pending):
-            features[pos] = out[k * n_frames : (k + 1) * n_frames]
+        keep(out.reshape(len(pending), n_frames, out.shape[1]))
         pending.clear()
 
     disable = (not sys.stderr.isatty()) if progress is None else not progress
@@ -148,7 +159,7 @@ def extract(
             bar.update(1)
         if pending:
             flush()
-    assert features is not None
+    assert features is not None or sink is not None
     return features, indices
 
 
@@ -282,13 +293,20 @@ def run(args: argparse.Namespace) -> int:
     manifest = manifest_rows(args)
     options = {"model": args.model, "weights": args.weights, "device": args.device}
     encoder = get_encoder(args.encoder, **options)
-    features, indices = extract(manifest, args.data_root, encoder, args.frames, args.batch, source=args.manifest)
-    if getattr(encoder, "per_video", False):
-        indices = None  # its rows (effnet_patterns' patterns) are not frames
-    write_features(args.out, manifest["video_id"].astype(str).tolist(), features, encoder.name, indices)
-    n, f, d = features.shape
-    rows = "patterns" if getattr(encoder, "per_video", False) else "frames"
-    print(f"{args.out}: {encoder.name} features of {n} videos ({f} {rows} x {d})")
+    per_video = getattr(encoder, "per_video", False)  # its rows (effnet_patterns' patterns) are not frames
+    ids = manifest["video_id"].astype(str).tolist()
+    shape = []
+    with features_writer(args.out, ids, encoder.name, not per_video) as writer:  # a batch in memory at a time
+
+        def sink(block: np.ndarray, indices: np.ndarray) -> None:
+            writer.add(block, None if per_video else indices)
+            shape[:] = block.shape[1:]
+
+        extract(manifest, args.data_root, encoder, args.frames, args.batch, source=args.manifest, sink=sink)
+    f, d = shape
+    print(
+        f"{args.out}: {encoder.name} features of {len(ids)} videos ({f} {'patterns' if per_video else 'frames'} x {d})"
+    )
     return 0
 
 

@@ -4,6 +4,9 @@ for encoders whose rows are not frames, e.g. effnet_patterns' per-video patterns
 
 ``write_features`` is atomic and byte-deterministic: ``np.savez`` stamps every zip entry with the current time,
 so the archive is written here with a fixed timestamp (1980-01-01), fixed entry order and no compression.
+Uncompressed, every array lies at a fixed offset in the file: ``vqaloop.features.store`` reads rows there on demand
+(every consumer), and ``features_writer`` writes a file as its rows come (the same bytes), so no job holds a
+dataset's features in memory. ``load_features`` still reads a whole file, for small files and tests.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from torch import Tensor
 from vqaloop.selection.registry import CHAMFER_KINDS
 
 BLOCK_BYTES = 64 * 2**20  # target size of one chunk's float32 distance block
+CONVERT_BYTES = 16 * 2**20  # at most this much float32 copy of reduced-precision frames at a time
 
 
 def l2_normalise_frames(frames: Tensor, eps: float = 1e-12) -> Tensor:
@@ -31,9 +32,11 @@ def l2_normalise_frames(frames: Tensor, eps: float = 1e-12) -> Tensor:
     return frames / norms.clamp_min(eps)
 
 
-def squared_norms(frames: Tensor, chunk: int = 65536) -> Tensor:
+def squared_norms(frames: Tensor) -> Tensor:
     """||u||^2 for every frame: (..., F, D) -> (..., F) float32, without an (..., F, D) float32 temporary (reduced
-    precision frames are converted ``chunk`` rows at a time; each row's norm is the same either way)."""
+    precision frames are converted ``CONVERT_BYTES`` at a time; each row's norm is the same either way)."""
+    row = 4 * max(1, frames[0].numel()) if frames.ndim >= 2 and len(frames) else 1
+    chunk = max(1, CONVERT_BYTES // row)
     if frames.dtype == torch.float32 or frames.ndim < 2 or len(frames) <= chunk:
         return torch.linalg.vector_norm(frames.to(torch.float32), dim=-1).square_()
     return torch.cat([squared_norms(frames[i : i + chunk]) for i in range(0, len(frames), chunk)])
@@ -78,6 +81,8 @@ def chamfer_to_one(
     n, f, d = frames.shape
     f2 = ref.shape[0]
     chunk = chunk or default_chunk(f, f2)
+    if frames.dtype != torch.float32:  # the float32 copy of a reduced-precision chunk: CONVERT_BYTES at most
+        chunk = min(chunk, max(1, CONVERT_BYTES // (4 * f * d)))
     if frames_sq is None:
         frames_sq = squared_norms(frames)
     ref_sq = squared_norms(ref)
