@@ -33,6 +33,16 @@ if HAS_W2S:
 
 
 include: "rules/tables.smk"
+
+
+# positive controls (README "Positive controls"): with a controls section and a paper's section
+HAS_CONTROLS = "controls" in config and (HAS_MDS or HAS_W2S)
+if HAS_CONTROLS:
+
+    include: "rules/controls_common.smk"
+    include: "rules/controls.smk"
+
+
 include: "rules/claims.smk"
 
 
@@ -85,3 +95,4 @@ rule all:
         rules.w2s_tables.input if HAS_W2S else [],
         rules.claims.output,
         rules.mds_replay.output if HAS_REPLAY else [],
+        rules.controls.input if HAS_CONTROLS else [],

@@ -106,7 +106,8 @@ def test_exactly_the_gpu_rules_run_in_the_image_with_nv(tiny_build, tmp_path):
     assert len(calls) == len(gpu_jobs)  # one apptainer call per GPU job, none for a CPU job
     for cmd, rule in gpu_jobs.items():
         assert sum(cmd in c for c in inside) == 1, (rule, cmd[:200])
-        assert cmd.startswith("python -m vqaloop gpu-run --count 1 "), (rule, cmd[:200])
+        pinned = cmd.removeprefix("export VQALOOP_DISPATCH=portable; ")  # recorded(): every job's dispatch pin
+        assert pinned.startswith("python -m vqaloop gpu-run --count 1 "), (rule, cmd[:200])
     for cmd, rule in cpu_jobs.items():
         assert not any(cmd in c for c in inside), (rule, cmd[:200])
         assert "gpu-run" not in cmd or "gpu-run --count 0 " in cmd, (rule, cmd[:200])  # 0: GPUs hidden

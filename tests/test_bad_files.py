@@ -105,6 +105,8 @@ def spoil(kind: str, good: Path, bad: Path, mp4: Path) -> None:
         lines = data.split(b"\n")
         if good.suffix == ".csv" and len(lines) > 2:
             data = lines[0] + b"\n" + lines[1][: len(lines[1]) // 2]
+        elif good.suffix == ".yaml":  # inside the first flow mapping past half the file: a prefix that is no YAML
+            data = data[: data.index(b"{", len(data) // 2) + 1]
         else:
             data = data[: len(data) // 2]
         bad.write_bytes(data)
@@ -209,6 +211,16 @@ def cases(f: dict) -> list[tuple[str, str, list[str]]]:
         ("mds-methods-figure", "table2", ["--tables", "{bad}", "--out", out + ".png"]),
         ("mds-table4", "gmad", ["--gmad", "{bad}", "--table3", str(f["table3"]), "--out", out]),
         ("mds-table4", "table3", ["--gmad", str(f["gmad"]), "--table3", "{bad}", "--out", out]),
+        ("w2s-test-set", "manifest", ["--manifest", "{bad}", "--splits", "test", "--oracle", str(f["oracle"]),
+                                      "--out", out]),
+        ("w2s-test-set", "oracle", ["--manifest", man, "--splits", "test", "--oracle", "{bad}", "--out", out]),
+        ("w2s-targets", "manifest", ["--kind", "source", "--source-manifest", "{bad}", "--out", out]),
+        *[("control-mds", key, ["--manifest", "{bad}" if key == "manifest" else man, "--predictions",
+                                "{bad}" if key == "predictions" else str(f["predictions"]), "--features",
+                                "{bad}" if key == "efficientnet_lite0" else str(f["efficientnet_lite0"]), "--seeds",
+                                "0", "--difficulty", out + ".d", "--out-manifest", out + ".m", "--out-oracle",
+                                out + ".o", "--out", out])
+          for key in ("manifest", "predictions", "efficientnet_lite0")],
     ]  # fmt: skip
 
 
@@ -250,6 +262,8 @@ COVERED_ELSEWHERE = {
     "dispatch": "test_dispatch.py (no file arguments: it prints the pin)",
     "mds-replay": "test_mds_replay.py::test_bad_inputs_are_one_line_and_write_nothing",
     "mds-replay-inputs": "test_mds_release.py::test_bad_release_files_are_one_line",
+    "control-w2s": "test_controls.py (it reads the run's own shaped pool and oracle; a twin without features refused)",
+    "control-table": "test_controls.py (it reads only the controls' own outputs, named by --spec)",
     **{c: "test_w2s_cli.py::test_w2s_commands_answer_bad_files_in_one_line"
        for c in ("w2s-teacher", "w2s-anchors", "w2s-pairs", "w2s-train", "w2s-mine", "w2s-evaluate", "w2s-table",
                  "w2s-figure", "score")},

@@ -302,7 +302,8 @@ def test_cli_writes_csv_and_markdown(tmp_path):
     claims = pd.read_csv(out).set_index("claim")
     assert list(claims.reset_index().columns) == ["claim", "paper", "table", "statement", "statistic", "test",
                                                   "n_seeds", "p_value", "level", "verdict", "paper_effect", "mde_80",
-                                                  "seeds_needed", "p_equivalence", "detail"]  # fmt: skip
+                                                  "seeds_needed", "p_equivalence", "detail", "control"]  # fmt: skip
+    assert claims.control.isna().all()  # no control asked for: the papers' rows expect nothing
     assert (claims.level == 0.01).all() and claims.loc["mds_t2_lowest_failure_srcc", "verdict"] == AGREE
     text = md.read_text()
     assert "level 0.01" in text and "| mds_t4_top_gmad |" in text

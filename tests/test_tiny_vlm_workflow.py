@@ -17,6 +17,7 @@ RESULTS = "results/tiny_vlm"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = copy_workflow(tmp_path_factory.mktemp("tiny_vlm"))
+    (root / "work/tiny_vlm_weights").mkdir(parents=True)  # tiny-vlm --out: a new folder in an existing one
     for arch in ("qwen2_5_vl", "llava_onevision"):
         proc = run_cli("tiny-vlm", "--arch", arch, "--out", str(root / "work/tiny_vlm_weights" / arch), cwd=root)
         assert proc.returncode == 0, proc.stderr

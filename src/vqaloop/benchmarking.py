@@ -72,8 +72,11 @@ class HighWaterRSS:
 
 
 def command_peak_rss(args: list[str], warm: tuple[str, ...] = ()) -> dict:
-    """Run ``vqaloop ARGS`` in a fresh Python process and return its exit status and the growth of its resident
-    set during the command (``HighWaterRSS``), after importing numpy, pandas, torch and the modules ``warm``."""
+    """Run ``vqaloop ARGS`` in a fresh Python process and return its exit status, the growth of its resident
+    set during the command (``growth_mib``: ``HighWaterRSS``, the kernel's count, which depends on the allocator and
+    the machine) and the peak of what Python and numpy allocated during it (``traced_mib``: ``tracemalloc``, the same
+    on every machine; torch's own tensors are not traced), after importing numpy, pandas, torch and the modules
+    ``warm``."""
     import json
     import subprocess
     import sys
@@ -88,9 +91,14 @@ def command_peak_rss(args: list[str], warm: tuple[str, ...] = ()) -> dict:
         "method_names()\n"
         "from vqaloop.benchmarking import HighWaterRSS\n"
         "from vqaloop.cli import main\n"
+        "import tracemalloc\n"
+        "tracemalloc.start()\n"
+        "traced_start = tracemalloc.get_traced_memory()[0]\n"
         "with HighWaterRSS() as m:\n"
         "    rc = main(sys.argv[2:])\n"
-        "print(json.dumps({'rc': rc, 'growth_mib': m.growth_mib, 'start_mib': m.start / 2**20}))\n"
+        "traced_peak = tracemalloc.get_traced_memory()[1]\n"
+        "print(json.dumps({'rc': rc, 'growth_mib': m.growth_mib, 'start_mib': m.start / 2**20,\n"
+        "                  'traced_mib': (traced_peak - traced_start) / 2**20}))\n"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(list(warm)), *args], capture_output=True,

@@ -56,6 +56,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "w2s-table": ("vqaloop.tables.w2s_build", "build one W2S-VQA table (long, wide, side by side with the paper)"),
     "w2s-figure": ("vqaloop.tables.w2s_figures", "W2S-VQA Fig. 4 analogue: each teacher vs its student"),
     "claims": ("vqaloop.tables.claims", "claim-by-claim verdicts of both papers: paired tests over seeds"),
+    "control-mds": ("vqaloop.controls.mds", "positive control: a planted failure of f on one target (oracle and g)"),
+    "control-w2s": ("vqaloop.controls.w2s", "positive control: W2S teachers = the hidden MOS + independent noise"),
+    "control-table": ("vqaloop.controls.table", "a positive control's per-seed values and means (claims' input)"),
     "mds-replay-inputs": ("vqaloop.selection.replay_inputs", "the MDS-VQA authors' g as vqaloop select inputs"),
     "mds-replay": (
         "vqaloop.tables.mds_replay",

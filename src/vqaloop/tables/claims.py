@@ -64,6 +64,20 @@ Claims and criteria:
   out of distribution it is above its teacher (``overall_ood``; superiority, margin 0).
 * W2S-VQA Table 1: each stage improves on the previous: (II) > (I), (III) > (II), (IV) > (III), (V) > (IV), one
   claim per step and per overall column (``overall_in_domain``, ``overall_ood``).
+
+Positive controls (``--controls``; tables of ``vqaloop control-table``, README "Positive controls"): rows whose claim
+id starts with ``control_``, ``paper`` "MDS-VQA control" / "W2S-VQA control", and the ``control`` column saying what
+the control expects (``planted: expected agree``, ``twin: expected not agree``, ``planted: measured`` where the run
+measures rather than checks); ``detail`` starts with whether the expectation was met. Same tests and decisions as the
+papers' claims (no published effect: agree, disagree or inconclusive):
+
+* MDS-VQA (``control_mds``, its twin ``control_mds_twin``): MDS-VQA's picks have a lower failure-identification
+  SRCC than random picks; fine-tuning on them repairs the planted failure (SRCC on its test videos) more than on
+  random picks; difficulty-only picks (``lambda_0``) are more redundant (lower mean pairwise Chamfer distance) than
+  MDS-VQA's and than random picks (both comparisons: random-looking picks are not redundant).
+* W2S-VQA (``control_w2s``, ``control_w2s_twin``): the student of the ensemble's pairs exceeds every teacher on the
+  held-out pool videos, in-domain and out of distribution (``overall_in_domain``, ``overall_ood``): measured; the
+  student of the teachers' mean score exceeds every teacher on the held-out pool videos: expected.
 """
 
 from __future__ import annotations
@@ -98,7 +112,7 @@ from vqaloop.tables.power import (  # noqa: F401 (the verdict names: this module
 log = logging.getLogger(__name__)
 
 COLUMNS = ["claim", "paper", "table", "statement", "statistic", "test", "n_seeds", "p_value", "level", "verdict",
-           "paper_effect", "mde_80", "seeds_needed", "p_equivalence", "detail"]  # fmt: skip
+           "paper_effect", "mde_80", "seeds_needed", "p_equivalence", "detail", "control"]  # fmt: skip
 NOT_COMPUTED = "not computed"
 METRIC = "srcc"
 HIGHER, LOWER = 1, -1  # the claimed direction of (subject - other)
@@ -110,6 +124,10 @@ PAPER_GENERIC_ENCODERS = ("clip", "siglip2")  # MDS-VQA Table 7
 W2S_STAGES = ("w2s_i", "w2s_ii", "w2s_iii", "w2s_iv", "w2s_v")  # W2S-VQA Table 1
 W2S_OVERALL = {"in_domain": "overall_in_domain", "ood": "overall_ood"}
 GMAD_TABLE = "mds_table4"
+#: The positive controls' tables (vqaloop control-table): name -> (paper, kind)
+CONTROLS = {"control_mds": ("mds", "planted"), "control_mds_twin": ("mds", "twin"),
+            "control_w2s": ("w2s", "planted"), "control_w2s_twin": ("w2s", "twin")}  # fmt: skip
+CHAMFER = "chamfer"  # the metric of the MDS control's redundancy column
 
 
 class Missing(Exception):
@@ -351,12 +369,13 @@ class Claim:
     margin: float = 0.0
     optional_others: bool = False  # "best of all": absent competitors are left out, not fatal
     note: str = ""
+    control: str = ""  # a positive control's kind and expectation ("planted: expected agree"); "" for the papers'
 
 
 def evaluate(claim: Claim, tables: dict[str, Table], level: float) -> dict:
     row = {"claim": claim.claim, "paper": claim.paper, "table": claim.table, "statement": claim.statement,
            "statistic": None, "test": "", "n_seeds": None, "p_value": None, "level": level, "paper_effect": None,
-           "mde_80": None, "seeds_needed": None, "p_equivalence": None}  # fmt: skip
+           "mde_80": None, "seeds_needed": None, "p_equivalence": None, "control": claim.control}  # fmt: skip
     table = tables[claim.source or claim.table]
     comparisons, left_out = [], []
     try:
@@ -374,6 +393,8 @@ def evaluate(claim: Claim, tables: dict[str, Table], level: float) -> dict:
         return {**row, "verdict": NOT_COMPUTED, "detail": "; ".join(x for x in (str(err), claim.note) if x)}
     result, deciding = verdict(comparisons, level)
     detail = [f"deciding: {deciding.subject} vs {deciding.other}", *(c.text() for c in comparisons), *left_out]
+    if claim.control:
+        detail.insert(0, expectation(claim.control, result))
     if claim.note:
         detail.append(claim.note)
     if table.missing:
@@ -475,8 +496,55 @@ def w2s_claims(tables: dict[str, Table], margin: float) -> list[Claim]:
     return claims
 
 
+def expectation(control: str, result: str) -> str:
+    """Whether a control's verdict is what it expects (``control``: "<kind>: expected agree | not agree", or
+    "<kind>: measured")."""
+    if control.endswith("expected agree"):
+        return "expectation met" if result == AGREE else "expectation NOT met (expected agree)"
+    if control.endswith("expected not agree"):
+        return "expectation met" if result != AGREE else "expectation NOT met (expected not agree)"
+    return "measured (no expectation)"
+
+
+def control_claims(name: str, tables: dict[str, Table]) -> list[Claim]:
+    """The claims of one positive control (module docstring); the twin's are the same claims, expected not agree."""
+    paper, kind = CONTROLS[name]
+    twin = kind == "twin"
+    expected = "twin: expected not agree" if twin else "planted: expected agree"
+    if paper == "mds":
+        who = ("Negative twin (errors on random videos, g uninformed)" if twin else
+               "Control (a planted failure of f on a content cluster, g knows it up to noise)")  # fmt: skip
+        m = "MDS-VQA control"
+        return [
+            Claim(f"{name}_failure_identification", m, name,
+                  f"{who}: MDS-VQA's picks have a lower failure-identification SRCC than random picks",
+                  [("mds", "random", "failure_identification")], LOWER, control=expected),
+            Claim(f"{name}_repair", m, name,
+                  f"{who}: fine-tuning on MDS-VQA's picks repairs the planted failure (SRCC on its test videos) more "
+                  "than fine-tuning on random picks", [("mds", "random", "repair")], HIGHER, control=expected),
+            Claim(f"{name}_redundancy", m, name,
+                  f"{who}: difficulty-only picks (lambda 0) are more redundant (lower mean pairwise Chamfer distance) "
+                  "than MDS-VQA's and than random picks", [("lambda_0", "mds", "redundancy"),
+                                                           ("lambda_0", "random", "redundancy")], LOWER,
+                  source=f"{name}/{CHAMFER}", control=expected),
+        ]  # fmt: skip
+    who = ("Negative twin (teachers' errors systematic: one per video, shared, a function of its features)" if twin
+           else "Control (teachers = the hidden MOS + independent noise)")  # fmt: skip
+    teachers = [r for r in tables[name].rows if r.startswith("teacher_")] or ["teacher_1"]
+    planted = "twin: expected not agree" if twin else "planted: measured"
+    cases = [("student", "heldout", "on held-out pool videos (its own distribution)", planted),
+             ("student", W2S_OVERALL["in_domain"], "in-domain (overall SRCC)", planted),
+             ("student", W2S_OVERALL["ood"], "out of distribution (overall SRCC)", planted),
+             ("student_mean", "heldout", "on held-out pool videos (its own distribution)", expected)]  # fmt: skip
+    what = {"student": "the student of the ensemble's pairs (W2S Sec. 4.1.2)",
+            "student_mean": "the student of the teachers' mean score (one teacher, a fixed sigma)"}  # fmt: skip
+    return [Claim(f"{name}_{student}_{column}", "W2S-VQA control", name,
+                  f"{who}: {what[student]} exceeds every teacher {text}", against(student, teachers, column), HIGHER,
+                  optional_others=True, control=control) for student, column, text, control in cases]  # fmt: skip
+
+
 def build_claims(tables_dir: Path, gmad: list[Path], level: float = 0.05, margin: float = 0.01,
-                 papers: tuple[str, ...] = ("mds", "w2s")) -> pd.DataFrame:  # fmt: skip
+                 papers: tuple[str, ...] = ("mds", "w2s"), controls: tuple[str, ...] = ()) -> pd.DataFrame:  # fmt: skip
     names = [*(["mds_table2", "mds_table3", "mds_table5", "mds_table6", "mds_table7", "mds_table8", "mds_table9"]
                if "mds" in papers else []), *(["w2s_table1", "w2s_table5"] if "w2s" in papers else [])]  # fmt: skip
     tables = {n: load_table(tables_dir, n) for n in names}
@@ -486,6 +554,12 @@ def build_claims(tables_dir: Path, gmad: list[Path], level: float = 0.05, margin
         claims += mds_claims(tables)
     if "w2s" in papers:
         claims += w2s_claims(tables, margin)
+    for name in controls:
+        tables[name] = load_table(tables_dir, name)
+        chamfer = load_table(tables_dir, name)
+        chamfer.metric = CHAMFER
+        tables[f"{name}/{CHAMFER}"] = chamfer
+        claims += control_claims(name, tables)
     out = pd.DataFrame.from_records([evaluate(c, tables, level) for c in claims], columns=COLUMNS)
     return out.astype({"n_seeds": "Int64", "seeds_needed": "Int64"})
 
@@ -499,7 +573,7 @@ def markdown(claims: pd.DataFrame) -> str:
         return str(v).replace("|", "\\|")
 
     cols = ["claim", "statement", "verdict", "statistic", "p_value", "n_seeds", "paper_effect", "mde_80",
-            "seeds_needed", "p_equivalence", "test", "detail"]
+            "seeds_needed", "p_equivalence", "test", "detail", "control"]  # fmt: skip
     level = claims.level.iloc[0] if len(claims) else ""
     lines = [f"Claims (paired one-sided t-tests over seeds, level {level}):", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]  # fmt: skip
@@ -520,7 +594,10 @@ def add_arguments(parser):
                         help="significance level, in (0, 1) (default 0.05)")  # fmt: skip
     parser.add_argument("--margin", type=float_in(0.0, 1.0), default=0.01,
                         help="W2S Table 5 in-domain non-inferiority margin, in SRCC, in [0, 1] (default 0.01)")  # fmt: skip
-    parser.add_argument("--papers", nargs="+", choices=["mds", "w2s"], default=["mds", "w2s"])
+    parser.add_argument("--papers", nargs="*", choices=["mds", "w2s"], default=["mds", "w2s"],
+                        help="the papers whose claims are tested (none: the controls' rows alone)")  # fmt: skip
+    parser.add_argument("--controls", nargs="*", choices=list(CONTROLS), default=[],
+                        help="positive controls whose tables (<name>_seeds.csv) add claim rows (README)")  # fmt: skip
     parser.add_argument("--out", required=True, type=output_file, help="claims CSV")
     parser.add_argument("--markdown", type=output_file, help="the same table as Markdown")
 
@@ -531,7 +608,8 @@ def run(args) -> int:
     absent = [str(p) for p in args.gmad if not p.is_file()]
     if absent:
         raise UserError(f"--gmad: gMAD result(s) not found: {', '.join(absent[:3])}")
-    claims = build_claims(args.tables_dir, list(args.gmad), args.level, args.margin, tuple(args.papers))
+    claims = build_claims(args.tables_dir, list(args.gmad), args.level, args.margin, tuple(args.papers),
+                          tuple(args.controls))  # fmt: skip
     writes = [(args.out, csv_writer(claims))]
     if args.markdown is not None:
         writes.append((args.markdown, text_writer(markdown(claims))))

@@ -139,7 +139,9 @@ def run(args) -> int:
     student = load_student(args.student)
     pool = read_manifest(args.pool)
     pool_set = set(pool_ids(args.pool))
-    ids = stage_split(read_ids(args.shaped), args.stage_sizes, seed=args.split_seed, what=str(args.shaped))[args.stage - 1]
+    ids = stage_split(read_ids(args.shaped), args.stage_sizes, seed=args.split_seed, what=str(args.shaped))[
+        args.stage - 1
+    ]
     if not set(ids) <= pool_set:
         raise UserError(f"{args.shaped}: picks that are not in {args.pool}")
     train = labelled_split(args.source_manifest, "train")
