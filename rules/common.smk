@@ -265,7 +265,7 @@ if HAS_REPLAY:
 HAS_MDS = "mds" in config
 if HAS_MDS:
     from vqaloop.config import config_hash
-    from vqaloop.models.registry import model_encoders
+    from vqaloop.models.catalogue import is_grpo, model_encoders
     from vqaloop.tables.mds_spec import TABLES as MDS_TABLES
     from vqaloop.tables.mds_spec import config_slice, default_variant, table_spec
     from vqaloop.tables.mds_spec import variant_encoder as spec_variant_encoder
@@ -450,9 +450,7 @@ if HAS_MDS:
 
     def is_vlm(base):
         """A vision-language base model (VisualQuality-R1): trained with GRPO, its settings in paper_scale.models.f."""
-        from vqaloop.models.registry import get_base_model_class
-
-        return getattr(get_base_model_class(base), "TRAINER", "") == "grpo"
+        return is_grpo(base)
 
     # the GRPO recipe of VLM f and g (the paper's reading or the authors' code)
     GRPO = with_defaults(config, "grpo")

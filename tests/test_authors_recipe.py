@@ -334,7 +334,7 @@ def test_a_table_s_provenance_hash_follows_only_the_encoders_it_reads():
     """mds.diversity of an encoder enters the config slice (and hash) of the tables whose rows read that encoder only:
     editing SigLIP 2's settings leaves Table 2 alone and changes Table 7 (which has a SigLIP 2 row)."""
     from vqaloop.config import config_hash, with_defaults
-    from vqaloop.models.registry import model_encoders
+    from vqaloop.models.catalogue import model_encoders
     from vqaloop.tables.mds_spec import config_slice, table_spec
 
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())

@@ -51,7 +51,8 @@ def randomise_lora(model, seed):
 
 
 def test_registry_entry_contract(tiny_folder):
-    from vqaloop.models.registry import get_base_model_class, model_encoders
+    from vqaloop.models.catalogue import model_encoders
+    from vqaloop.models.registry import get_base_model_class
 
     cls = get_base_model_class("visualquality_r1")
     assert model_encoders("visualquality_r1") == ("frames",) and cls.TRAINER == "grpo"

@@ -116,23 +116,19 @@ def check_mds(config: dict, source: str) -> None:
     gmad = mds["gmad"]["dataset"]
     if gmad not in datasets or "test" not in datasets[gmad]["splits"]:
         raise UserError(f"{source}: key mds.gmad.dataset: {gmad!r} must be a dataset with a labelled test split")
-    from vqaloop.models.registry import BASE_MODELS, _load_all
+    from vqaloop.models.catalogue import BASE_MODEL_FACTS, is_grpo
 
-    _load_all()
-    if mds["base"] not in BASE_MODELS:
-        raise UserError(f"{source}: key mds.base: unknown base model {mds['base']!r}; valid: {sorted(BASE_MODELS)}")
+    if mds["base"] not in BASE_MODEL_FACTS:
+        raise UserError(f"{source}: key mds.base: unknown base model {mds['base']!r}; valid: {sorted(BASE_MODEL_FACTS)}")
     vlm_models = config.get("paper_scale", {}).get("models", {})
     check_vlm_weights(vlm_models, source)
-    if getattr(BASE_MODELS[mds["base"]], "TRAINER", "") == "grpo" and "f" not in vlm_models:
+    if is_grpo(mds["base"]) and "f" not in vlm_models:
         raise UserError(f"{source}: key paper_scale.models.f: required by mds.base {mds['base']} (its weights, "
                         "frames and GRPO settings)")  # fmt: skip
     for name in mds.get("alternative_bases", {}):
-        from vqaloop.models.registry import BASE_MODELS, _load_all
-
-        _load_all()
-        if name not in BASE_MODELS:
+        if name not in BASE_MODEL_FACTS:
             raise UserError(
-                f"{source}: key mds.alternative_bases.{name}: unknown base model; valid: {sorted(BASE_MODELS)}"
+                f"{source}: key mds.alternative_bases.{name}: unknown base model; valid: {sorted(BASE_MODEL_FACTS)}"
             )
     if mds["ablation_dataset"] not in mds["targets"]:
         raise UserError(f"{source}: key mds.ablation_dataset: must be one of mds.targets")
@@ -215,9 +211,8 @@ def check_w2s(config: dict, source: str) -> None:
         raise UserError(f"{source}: key w2s.source: dataset {w2s['source']!r} has no train split")
     mds = config["mds"]
     known_bases = {mds["base"], *mds.get("alternative_bases", {})}
-    from vqaloop.models.registry import BASE_MODELS, _load_all
+    from vqaloop.models.catalogue import BASE_MODEL_FACTS
 
-    _load_all()
     for name, spec in w2s["teachers"].items():
         if spec["kind"] == "scores" and not spec.get("scores"):
             raise UserError(f"{source}: key w2s.teachers.{name}.scores: required for kind scores (a CSV of video_id, "
@@ -225,8 +220,8 @@ def check_w2s(config: dict, source: str) -> None:
         if spec["kind"] == "classical" and name not in ("brisque", "niqe"):
             raise UserError(f"{source}: key w2s.teachers.{name}: unknown classical teacher; valid: brisque, niqe")
         if spec["kind"] == "base_model":
-            if name not in BASE_MODELS:
-                raise UserError(f"{source}: key w2s.teachers.{name}: unknown base model; valid: {sorted(BASE_MODELS)}")
+            if name not in BASE_MODEL_FACTS:
+                raise UserError(f"{source}: key w2s.teachers.{name}: unknown base model; valid: {sorted(BASE_MODEL_FACTS)}")
             if name not in known_bases and "training" not in spec:
                 raise UserError(f"{source}: key w2s.teachers.{name}.training: required for a base model that "
                                 "mds does not train")  # fmt: skip

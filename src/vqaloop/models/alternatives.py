@@ -23,7 +23,6 @@ from vqaloop.models.registry import per_dimension_statistics, register_base_mode
 
 @register_base_model("cnn_frames")
 class CnnFrames(nn.Module):
-    ENCODERS = ("thumbnail",)
     LORA_TARGETS = ["frame_mlp", "head"]  # g adapts the head; the conv trunk stays frozen (CPU cost)
 
     def __init__(self, in_dim: int, hidden: int = 64, aspect: float = 16 / 9, dropout: float = 0.1):
@@ -73,7 +72,6 @@ class CnnFrames(nn.Module):
 
 @register_base_model("transformer_tokens")
 class TransformerTokens(nn.Module):
-    ENCODERS = ("efficientnet_lite0", "motion")
     LORA_TARGETS = ["proj", "out_proj", "linear1", "linear2", "head"]
     MAX_FRAMES = 64
 

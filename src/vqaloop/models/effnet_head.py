@@ -18,7 +18,6 @@ from vqaloop.models.registry import per_dimension_statistics, register_base_mode
 
 @register_base_model("effnet_motion")
 class EffNetMotionHead(nn.Module):
-    ENCODERS = ("efficientnet_lite0", "motion")
     LORA_TARGETS = ["frame_mlp", "head"]
 
     def __init__(self, in_dim: int, hidden: int = 128, dropout: float = 0.1):

@@ -15,6 +15,7 @@ import torch
 
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import LogisticFit
+from vqaloop.models.catalogue import BASE_MODEL_FACTS
 
 BASE_MODELS: dict[str, type[torch.nn.Module]] = {}
 
@@ -30,8 +31,14 @@ def per_dimension_statistics(model: torch.nn.Module, x) -> None:
 
 
 def register_base_model(name: str):
+    """Register a base model class under ``name``; its ``ENCODERS`` and ``TRAINER`` come from
+    ``models.catalogue`` (torch-free: what the workflow reads), which must declare it."""
+
     def wrap(cls):
-        cls.NAME = name
+        if name not in BASE_MODEL_FACTS:
+            raise TypeError(f"base model {name!r} is not declared in vqaloop.models.catalogue.BASE_MODEL_FACTS")
+        facts = BASE_MODEL_FACTS[name]
+        cls.NAME, cls.ENCODERS, cls.TRAINER = name, facts.encoders, facts.trainer
         BASE_MODELS[name] = cls
         return cls
 
@@ -42,10 +49,6 @@ def _load_all() -> None:
     from vqaloop.models import alternatives, effnet_head, vlm  # noqa: F401  (they register themselves)
 
 
-def base_model_names() -> list[str]:
-    """Every registered base model, sorted."""
-    _load_all()
-    return sorted(BASE_MODELS)
 
 
 def get_base_model_class(name: str) -> type[torch.nn.Module]:
@@ -55,8 +58,6 @@ def get_base_model_class(name: str) -> type[torch.nn.Module]:
     return BASE_MODELS[name]
 
 
-def model_encoders(name: str) -> tuple[str, ...]:
-    return tuple(get_base_model_class(name).ENCODERS)
 
 
 @dataclass

@@ -48,8 +48,6 @@ SCORINGS = ("deterministic", "sampled")  # config grpo.scores
 
 @register_base_model("visualquality_r1")
 class VisualQualityR1(nn.Module):
-    ENCODERS = ("frames",)
-    TRAINER = "grpo"
     LORA_TARGETS = LM_LINEAR_RE
     ARCH = "qwen2_5_vl"
 

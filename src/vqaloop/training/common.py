@@ -10,7 +10,7 @@ from vqaloop.errors import UserError
 from vqaloop.features.inputs import LazyInputs
 from vqaloop.features.io import features_file
 from vqaloop.io.manifest import read_manifest
-from vqaloop.models.registry import model_encoders
+from vqaloop.models.catalogue import model_encoders
 from vqaloop.training.data import open_inputs
 
 
@@ -28,7 +28,7 @@ def add_optimiser_arguments(parser, epochs: int, lr: float, batch: int) -> None:
 def add_model_arguments(parser, base: bool = True) -> None:
     """``--base`` (a registered base model) and ``--hidden`` of the commands that build one."""
     from vqaloop.cli_checks import int_in
-    from vqaloop.models.registry import base_model_names
+    from vqaloop.models.catalogue import base_model_names
 
     if base:
         parser.add_argument("--base", required=True, choices=base_model_names(), help="base model name (registry)")

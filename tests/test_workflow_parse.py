@@ -1,0 +1,39 @@
+"""The workflow's parse is light (issue 23, item 3): a dry run validates the config and plans every job without
+loading torch, and the torch-free base-model catalogue it reads agrees with the registered classes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_a_dry_run_of_the_default_workflow_never_imports_torch():
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "snakemake", "-n", "--quiet"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {m.group(1) for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)$", proc.stderr, re.M)}
+    assert "vqaloop.config" in imported and "vqaloop.models.catalogue" in imported  # the parse did run
+    assert not {m for m in imported if m == "torch" or m.startswith("torch.")}, "the dry run loaded torch"
+
+
+def test_every_registered_base_model_is_declared_in_the_catalogue_and_gets_its_facts():
+    from vqaloop.models.catalogue import BASE_MODEL_FACTS
+    from vqaloop.models.registry import BASE_MODELS, _load_all
+
+    _load_all()
+    assert set(BASE_MODELS) == set(BASE_MODEL_FACTS)
+    for name, cls in BASE_MODELS.items():
+        assert (cls.NAME, cls.ENCODERS, cls.TRAINER) == (name, *BASE_MODEL_FACTS[name].__dict__.values())
+
+
+def test_an_undeclared_base_model_class_is_refused():
+    import pytest
+
+    from vqaloop.models.registry import register_base_model
+
+    with pytest.raises(TypeError, match="not declared"):
+        register_base_model("no_such_model")(type("X", (), {}))
