@@ -89,8 +89,15 @@ format: venv
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/snakefmt Snakefile rules
 
+# Benchmarks (README "Performance"): the pytest-benchmark files, each timed call beside its floor in the same
+# session (benchmarks/results/pytest_benchmark.json), then the script benchmarks named in BENCH_SCRIPTS, each writing
+# benchmarks/results/<name>.json with the machine and the date. benchmarks/results/ is tracked: the README quotes
+# those files. Every script: make bench BENCH_SCRIPTS="$$(ls benchmarks/bench_*.py)" (hours on 2 cores).
+BENCH_SCRIPTS ?= benchmarks/bench_dispatch.py benchmarks/bench_selection_scale.py
 bench: venv
-	$(BIN)/python benchmarks/bench_selection.py
+	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only \
+	  --benchmark-json=benchmarks/results/pytest_benchmark.json
+	for script in $(BENCH_SCRIPTS); do $(BIN)/python $$script || exit 1; done
 
 clean-results:
 	rm -rf results/demo results/tiny logs .snakemake
