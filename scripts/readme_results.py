@@ -5,7 +5,7 @@
 
 Reads ``<run>/tables/*_wide.csv`` (the paper-shaped tables), ``claims.csv`` and ``<run>/run_time.csv`` (written by
 ``benchmarks/demo_time.py``) and prints each block the README's "Results on the embedded corpus" section shows: the
-claims, MDS-VQA Tables 2-4 and 9, the Tables 5-8 line, W2S-VQA Tables 1 and 5, and the time per step. Nothing is
+claims, the positive controls' claims and tables, MDS-VQA Tables 2-4 and 9, the Tables 5-8 line, W2S-VQA Tables 1 and 5, and the time per step. Nothing is
 computed here beyond formatting, so a README block and this output must agree.
 """
 
@@ -15,7 +15,19 @@ import argparse
 import csv
 from pathlib import Path
 
-BLOCKS = ("claims", "table2", "table3", "table4", "tables5to8", "table9", "w2s_table1", "w2s_table5", "time")
+BLOCKS = (
+    "claims",
+    "controls",
+    "control_tables",
+    "table2",
+    "table3",
+    "table4",
+    "tables5to8",
+    "table9",
+    "w2s_table1",
+    "w2s_table5",
+    "time",
+)
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -35,13 +47,51 @@ def number(text: str, fmt: str) -> str:
 
 
 def claims_block(tables: Path) -> str:
+    """The papers' claims (the positive controls' rows: ``controls_block``)."""
     out = []
     for row in rows(tables / "claims.csv"):
+        if row.get("control"):
+            continue
         out.append({"claim": row["statement"], "statistic": number(row["statistic"], "+.3f"), "seeds": row["n_seeds"],
                     "p": number(row["p_value"], ".3f"), "paper's effect": number(row.get("paper_effect", ""), "+.3f"),
                     "MDE (80%)": number(row.get("mde_80", ""), ".3f"), "seeds needed": row.get("seeds_needed", ""),
                     "verdict": f"**{row['verdict']}**"})  # fmt: skip
     return markdown(out)
+
+
+def controls_block(tables: Path) -> str:
+    """The positive controls' claim rows: what each control expects and whether the run met it."""
+    out = []
+    for row in rows(tables / "claims.csv"):
+        if not row.get("control"):
+            continue
+        met = row["detail"].split(";")[0]
+        out.append({"control claim": f"`{row['claim']}`", "statistic": number(row["statistic"], "+.3f"),
+                    "seeds": row["n_seeds"], "p": number(row["p_value"], ".3f"),
+                    "MDE (80%)": number(row.get("mde_80", ""), ".3f"), "verdict": f"**{row['verdict']}**",
+                    "expected": row["control"], "met": met})  # fmt: skip
+    return markdown(out)
+
+
+def control_tables_block(tables: Path) -> str:
+    """Each positive control's table: mean over seeds [95% interval] per row and column (SRCC; the MDS control's
+    redundancy: mean pairwise Chamfer distance; planted share)."""
+    parts = []
+    for path in sorted(tables.glob("control_*.csv")):
+        if path.stem.endswith("_seeds"):
+            continue
+        cells: dict[str, dict[str, str]] = {}
+        columns: list[str] = []
+        for r in rows(path):
+            if r["metric"] == "plcc":
+                continue
+            column = r["column"] if r["metric"] == "srcc" else f"{r['column']} ({r['metric']})"
+            columns += [column] if column not in columns else []
+            ci = f" [{number(r['ci_low'], '.3f')}, {number(r['ci_high'], '.3f')}]" if r["ci_low"] else ""
+            cells.setdefault(r["row"], {"row": r["row"]})[column] = number(r["value"], ".3f") + ci
+        table = [{c: cell.get(c, "") for c in ["row", *columns]} for cell in cells.values()]
+        parts.append(f"{path.stem}:\n\n" + markdown(table, ["row", *columns]))
+    return "\n\n".join(parts)
 
 
 def srcc(cell: str) -> str:
@@ -72,6 +122,10 @@ def block(run: Path, name: str) -> str:
     tables = run / "tables"
     if name == "claims":
         return claims_block(tables)
+    if name == "controls":
+        return controls_block(tables)
+    if name == "control_tables":
+        return control_tables_block(tables)
     if name == "tables5to8":
         return tables5to8_block(tables)
     if name == "time":
