@@ -37,3 +37,14 @@ def test_an_undeclared_base_model_class_is_refused():
 
     with pytest.raises(TypeError, match="not declared"):
         register_base_model("no_such_model")(type("X", (), {}))
+
+
+def test_the_config_readme_names_every_key_group_of_the_schema():
+    import yaml
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    text = (REPO / "config/README.md").read_text()
+    groups = {m.group(1) for m in re.finditer(r"`([a-z0-9_]+)`", text)}
+    assert set(schema["properties"]) <= groups, sorted(set(schema["properties"]) - groups)
+    files = {p.name for p in (REPO / "config").glob("*.yaml")}
+    assert files <= {m.group(1) for m in re.finditer(r"`([a-z0-9_]+\.yaml)`", text)}, files
