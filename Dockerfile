@@ -36,8 +36,8 @@ RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
     pip install --no-deps --use-pep517 -r /opt/vqaloop/envs/lock.txt && pip check
 
-# The workflow and the package, installed in editable mode as `make venv` does (the package reads config/schema.yaml
-# from its source tree); .dockerignore admits only what these need.
+# The workflow and the package, installed in editable mode as `make venv` does (the config schema is package data,
+# src/vqaloop/schema.yaml; config/schema.yaml links to it); .dockerignore admits only what these need.
 WORKDIR /opt/vqaloop
 COPY . /opt/vqaloop
 RUN pip install --no-deps --no-build-isolation -e . && vqaloop --help >/dev/null && snakemake --version

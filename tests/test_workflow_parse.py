@@ -48,3 +48,24 @@ def test_the_config_readme_names_every_key_group_of_the_schema():
     assert set(schema["properties"]) <= groups, sorted(set(schema["properties"]) - groups)
     files = {p.name for p in (REPO / "config").glob("*.yaml")}
     assert files <= {m.group(1) for m in re.finditer(r"`([a-z0-9_]+\.yaml)`", text)}, files
+
+
+def test_the_config_schema_ships_inside_the_package(tmp_path):
+    """A non-editable install validates configs: the schema is package data (config/schema.yaml links to it)."""
+    import zipfile
+
+    from vqaloop.config import SCHEMA_PATH
+
+    assert (REPO / "config/schema.yaml").resolve() == SCHEMA_PATH.resolve()
+    import shutil
+
+    source = tmp_path / "source"  # a copy: building in the checkout would leave build/ in it
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                           str(tmp_path / "dist"), str(source)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("vqaloop-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("vqaloop/schema.yaml") == SCHEMA_PATH.read_bytes()

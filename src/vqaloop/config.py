@@ -14,7 +14,7 @@ import yaml
 
 from vqaloop.errors import UserError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+SCHEMA_PATH = Path(__file__).with_name("schema.yaml")  # package data; config/schema.yaml links to it
 
 
 def _key(path) -> str:
