@@ -65,8 +65,8 @@ def draw_panel(ax, d: pd.DataFrame, paper: pd.Series, title: str) -> None:
     ax.grid(axis="x", lw=0.3)
 
 
-def methods_figure(tables: list[Path], paper_root: Path, out: Path) -> None:
-    plt = _plt()
+def read_panels(tables: list[Path], paper_root: Path) -> list[tuple[pd.DataFrame, pd.Series, str]]:
+    """(rows, published SRCC by row, title) of every panel, in the order of the tables and their columns."""
     panels = []
     for path in tables:
         long = read_csv(path, "a long-format table CSV", ("table", "row", "column", "metric", "value"))
@@ -86,6 +86,12 @@ def methods_figure(tables: list[Path], paper_root: Path, out: Path) -> None:
                 published = paper[paper.column == column].set_index("row").value.astype(float)
                 label = f"{prefix.rstrip('/')}: {title}" if prefix else title
                 panels.append((panel_rows(long, column, prefix), published, label))
+    return panels
+
+
+def methods_plot(panels: list[tuple[pd.DataFrame, pd.Series, str]]):
+    """The panels of :func:`read_panels` side by side, two a row, one legend below (the figure)."""
+    plt = _plt()
     cols = 2 if len(panels) > 1 else 1
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 0.32 * max(len(p[0]) for p in panels) * rows + 1.2),
@@ -97,7 +103,11 @@ def methods_figure(tables: list[Path], paper_root: Path, out: Path) -> None:
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, 1))
-    _save(fig, out)
+    return fig
+
+
+def methods_figure(tables: list[Path], paper_root: Path, out: Path) -> None:
+    _save(methods_plot(read_panels(tables, paper_root)), out)
 
 
 def add_arguments(parser):

@@ -151,18 +151,18 @@ def middle_frame(path: Path) -> np.ndarray:
     return read_frames(path, uniform_indices(count_frames(path), 1))[0]
 
 
-def no_pairs_figure(message: str):
-    """A figure that says why there is no pair to show (its writer: ``vqaloop.io.atomic.figure_writer``)."""
+def no_pairs_plot(message: str):
+    """A figure that says why there is no pair to show."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 1.5))
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=9, wrap=True)
-    return figure_writer(fig, dpi=100)
+    return fig
 
 
-def gmad_figure(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, model_b: str):
-    """2 levels x 2 roles of gMAD pairs between two models (MDS-VQA Fig. 3): middle frames, scores, MOS; the
-    figure's writer (``vqaloop.io.atomic.figure_writer``)."""
+def gmad_pairs_plot(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, model_b: str):
+    """2 levels x 2 roles of gMAD pairs between two models (MDS-VQA Fig. 3): middle frames, scores, MOS (the
+    figure; :func:`no_pairs_plot`'s when a role has no pair)."""
     from vqaloop.io.manifest import read_manifest
 
     pairs = read_csv(pairs_csv, "gMAD pairs CSV", ("attacker", "defender", "level"),
@@ -174,7 +174,7 @@ def gmad_figure(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, 
         sub = pairs[(pairs.attacker == att) & (pairs.defender == dfd)].sort_values("level")
         if sub.empty:  # a pool too small for any level set (e.g. the tiny test config): say so in the figure
             log.warning("%s: no gMAD pair with attacker %r and defender %r", pairs_csv, att, dfd)
-            return no_pairs_figure(f"no gMAD pair between {att} and {dfd}: the pool is too small for any level set")
+            return no_pairs_plot(f"no gMAD pair between {att} and {dfd}: the pool is too small for any level set")
         chosen.append([sub.iloc[0], sub.iloc[-1]] if len(sub) > 1 else [sub.iloc[0]])
     plt = _plt()
     fig, axes = plt.subplots(2, 4, figsize=(12, 6.4), squeeze=False)
@@ -195,7 +195,12 @@ def gmad_figure(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, 
         axes[0, 2 * c].annotate(f"attacker {att} / defender {dfd}", xy=(1.0, 1.32), xycoords="axes fraction",
                                 ha="center", fontsize=10, weight="bold")  # fmt: skip
     fig.tight_layout()
-    return figure_writer(fig, dpi=100)
+    return fig
+
+
+def gmad_figure(pairs_csv: Path, manifest: Path, data_root: Path, model_a: str, model_b: str):
+    """:func:`gmad_pairs_plot`'s writer (``vqaloop.io.atomic.figure_writer``)."""
+    return figure_writer(gmad_pairs_plot(pairs_csv, manifest, data_root, model_a, model_b), dpi=100)
 
 
 # --------------------------------------------------------------------------------------------------- CLI

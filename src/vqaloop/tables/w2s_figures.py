@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 PANELS = (("overall_in_domain", "in-domain"), ("overall_ood", "out of distribution"))
 
 
-def figure(table5: pd.DataFrame, out: Path) -> None:
+def teachers_students_plot(table5: pd.DataFrame):
+    """Each teacher's Overall SRCC beside its student's, in-domain and out of distribution (the figure)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,6 +51,13 @@ def figure(table5: pd.DataFrame, out: Path) -> None:
     axes[1].legend(fontsize=7, loc="lower right")
     fig.suptitle("W2S-VQA Fig. 4 analogue: teachers vs their students (embedded corpus)", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def figure(table5: pd.DataFrame, out: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = teachers_students_plot(table5)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=120, metadata={"Software": None})
     plt.close(fig)
