@@ -144,11 +144,13 @@ def as_json(obj):
 # host CPU (unless container.rules is "all"). select and w2s_teacher run a model for some wildcards only.
 GPU_RULES = ("train_base", "oof_errors", "score_base", "base_features", "train_g", "difficulty", "select",
              "finetune", "w2s_teacher", "w2s_mine", "w2s_student", "w2s_scores")  # fmt: skip
-GPU = config.get("gpu", {})
-GPU_ENABLED = GPU.get("enabled", False)
-GPU_LOCKS = GPU.get("lock_dir") or f"{config['work_root']}/.gpu_slots"
-IMAGE = config.get("container", {}).get("image")
-CONTAINER_ALL = config.get("container", {}).get("rules", "gpu") == "all"
+GPU = with_defaults(config, "gpu")  # defaults: config/schema.yaml
+GPU_ENABLED = GPU["enabled"]
+GPU_LOCKS = GPU.get("lock_dir") or f"{config['work_root']}/.gpu_slots"  # no schema default: it derives from work_root
+CONTAINER = with_defaults(config, "container")
+IMAGE = CONTAINER.get("image")  # none: no image
+CONTAINER_ALL = CONTAINER["rules"] == "all"
+THREADS = with_defaults(config, "threads")  # threads per job
 
 
 def gpus(needs=None):
@@ -156,7 +158,7 @@ def gpus(needs=None):
     says no model runs), else 0."""
     if not GPU_ENABLED:
         return 0
-    per_job = GPU.get("per_job", 1)
+    per_job = GPU["per_job"]
     return per_job if needs is None else (lambda wc: per_job if needs(wc) else 0)
 
 
@@ -609,26 +611,24 @@ if HAS_W2S:
     from vqaloop.tables.w2s_spec import table_spec as w2s_table_spec
     from vqaloop.workflow_paths import W2sPaths
 
-    W2S = config["w2s"]
-    W2S_FULL = with_defaults(
-        config, "w2s"
-    )  # the schema's defaults filled in (test-set splits, single_teacher)
+    W2S = with_defaults(config, "w2s")  # the schema's defaults filled in: the one place they live
+    W2S_WRITTEN = config["w2s"]  # as the config file has it: the tables' provenance hash
     W = W2sPaths(WORK)
     W2S_TEACHERS = list(W2S["teachers"])
-    RECIPES = student_recipes(W2S_TEACHERS, W2S_FULL["single_teacher"])
+    RECIPES = student_recipes(W2S_TEACHERS, W2S["single_teacher"])
     W2S_SOURCE, W2S_POOL, W2S_SYNTH = W2S["source"], W2S["pool"], W2S["synthetic"]
     W2S_TESTS = list(W2S["test_sets"])
 
     def student_options():
         """The LLaVA-OneVision student's --student-options (paper_scale.models.student, w2s.student.motion)."""
-        m, motion = VLM_MODELS["student"], W2S["student"].get("motion", "motion3d")
+        m, motion = VLM_MODELS["student"], W2S["student"]["motion"]
         return {"weights": m["weights"], "motion": motion, "lora_rank": m.get("lora_rank", 64),
                 "dtype": m.get("dtype", "bfloat16"), "device": "cuda" if GPU_ENABLED else "cpu",
                 "per_device_batch": m.get("per_device_batch", 2)}  # fmt: skip
 
     LLAVA_STUDENT = W2S["student"]["name"] == "llava_onevision"
     for _encoder in (
-        ("frames", W2S["student"].get("motion", "motion3d")) if LLAVA_STUDENT else ()
+        ("frames", W2S["student"]["motion"]) if LLAVA_STUDENT else ()
     ):
         if not ENCODER_STATUS[_encoder][
             0
@@ -636,7 +636,7 @@ if HAS_W2S:
             raise UserError(f"features.encoders.{_encoder} (read by the llava_onevision student) is unavailable: "
                             f"{ENCODER_STATUS[_encoder][1]}")  # fmt: skip
     STUDENT_ENCODERS = (
-        ("frames", W2S["student"].get("motion", "motion3d"))
+        ("frames", W2S["student"]["motion"])
         if LLAVA_STUDENT
         else ("efficientnet_lite0", "motion")
     )
@@ -655,7 +655,7 @@ if HAS_W2S:
 
     def test_splits(dataset):
         """w2s.test_sets.<dataset>.splits: the dataset's splits W2S-VQA scores ("all" = every configured one)."""
-        splits = W2S_FULL["test_sets"][dataset]["splits"]
+        splits = W2S["test_sets"][dataset]["splits"]
         return (
             sorted(CORPUS["datasets"][dataset]["splits"])
             if splits == "all"
@@ -744,7 +744,7 @@ if HAS_W2S:
             single = (
                 ""
                 if who == "ensemble"
-                else f" --single-sigma {counts.get('single_sigma', 0.25)}"
+                else f" --single-sigma {counts['single_sigma']}"
             )
             return (f"--kind homogeneous --count {counts['homogeneous']} --teachers {teachers}{single}"
                     f" --pool {manifest(W2S_POOL)} --shaped {W.shaped()} --stage 1 {stage_sizes_args()}"
@@ -752,7 +752,7 @@ if HAS_W2S:
         if pairset == "synthetic":
             return f"--kind synthetic --count {counts['synthetic']} --ladder {manifest(W2S_SYNTH)}"
         return (f"--kind source --count {counts['homogeneous']} --source-manifest {manifest(W2S_SOURCE)}"
-                f" --source-sigma {counts.get('source_sigma', 0.25)}")  # fmt: skip
+                f" --source-sigma {counts['source_sigma']}")  # fmt: skip
 
     TARGETSETS = ["source", *(f"teacher_{t}" for t in W2S_TEACHERS)]
 
@@ -811,16 +811,16 @@ if HAS_W2S:
         s, t = W2S["student"], W2S["training"]
         args = f"--loss {recipe['loss']}"
         if recipe["loss"] == "confidence":
-            args += f" --loss-warmup {W2S.get('confidence_warmup', 0.1)}"
-        args += f" --batch {t['batch']} --weight-decay {t.get('weight_decay', 0.05)} --warmup {t.get('warmup', 0.03)}"
+            args += f" --loss-warmup {W2S['confidence_warmup']}"
+        args += f" --batch {t['batch']} --weight-decay {t['weight_decay']} --warmup {t['warmup']}"
         if recipe["init"]:
             st = W2S["stage_training"]
             return f"{args} --init {W.student(recipe['init'], seed)} --epochs {st['epochs']} --lr {st['lr']}"
         if LLAVA_STUDENT:
             return (f"{args} --student {s['name']} --student-options {as_json(student_options())}"
                     f" --epochs {t['epochs']} --lr {t['lr']}")  # fmt: skip
-        return (f"{args} --student {s['name']} --hidden {s.get('hidden', 128)} --layers {s.get('layers', 2)}"
-                f" --heads {s.get('heads', 4)} --epochs {t['epochs']} --lr {t['lr']}")  # fmt: skip
+        return (f"{args} --student {s['name']} --hidden {s['hidden']} --layers {s['layers']}"
+                f" --heads {s['heads']} --epochs {t['epochs']} --lr {t['lr']}")  # fmt: skip
 
     def student_commands(student):
         """Per seed: train the student on its pairs (stage 1 from scratch, stages 2-3 from the previous)."""
@@ -885,7 +885,7 @@ if HAS_W2S:
 
     def w2s_slice(table):
         """The part of the w2s config a table depends on (its provenance hash; other edits do not rebuild it)."""
-        w2s = {**W2S, "seeds": sorted(W2S["seeds"])}  # the seeds' order shows nowhere
+        w2s = {**W2S_WRITTEN, "seeds": sorted(W2S_WRITTEN["seeds"])}  # the seeds' order shows nowhere
         if table == "w2s_table1":
             pairs = {k: v for k, v in w2s["pairs"].items() if k not in TABLE5_PAIR_KEYS}
             return {
@@ -902,7 +902,7 @@ if HAS_W2S:
         from vqaloop.config import config_hash
 
         return w2s_table_spec(
-            table, W2S_FULL, RUN, config_hash({"w2s": w2s_slice(table)})
+            table, W2S, RUN, config_hash({"w2s": w2s_slice(table)})
         )
 
     def w2s_table_inputs(table):

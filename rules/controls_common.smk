@@ -125,7 +125,7 @@ if HAS_W2S:
         st, tr = W2S["student"], W2S["training"]
         epochs = CW["epochs"] or tr["epochs"]
         count = CW["pairs"] or W2S["pairs"]["homogeneous"]
-        single = W2S["pairs"].get("single_sigma", 0.25)
+        single = W2S["pairs"]["single_sigma"]
         out = []
         for s in CONTROL_SEEDS:
             teachers = (
@@ -139,9 +139,9 @@ if HAS_W2S:
                 f" --out {C.w2s_pairs(kind, student, s)}",
                 f"w2s-train --pairs {C.w2s_pairs(kind, student, s)} --manifests {m(W2S_POOL)}"
                 f" --features-root {FEATURES_ROOT} --loss ce --batch {tr['batch']}"
-                f" --weight-decay {tr.get('weight_decay', 0.05)} --warmup {tr.get('warmup', 0.03)}"
-                f" --student {st['name']} --hidden {st.get('hidden', 128)} --layers {st.get('layers', 2)}"
-                f" --heads {st.get('heads', 4)} --epochs {epochs} --lr {tr['lr']} --seed {s}"
+                f" --weight-decay {tr['weight_decay']} --warmup {tr['warmup']}"
+                f" --student {st['name']} --hidden {st['hidden']} --layers {st['layers']}"
+                f" --heads {st['heads']} --epochs {epochs} --lr {tr['lr']} --seed {s}"
                 f" --out {C.w2s_student(kind, student, s)}",
                 f"w2s-evaluate --model {C.w2s_student(kind, student, s)} --anchors {W.anchors()} {inference_args()}"
                 f" --sets {' '.join([*(W.test_set(d) for d in W2S_TESTS), C.w2s_heldout()])}"
@@ -173,7 +173,7 @@ def control_spec(table):
         spec = {**base, "kind": "w2s", "columns": columns, "pool": W2S_POOL, "teachers": CW["teachers"],
                 "ceiling": kind == "planted",
                 "note": "teachers = hidden MOS + noise" if kind == "planted" else "teachers = permuted MOS + noise"}  # fmt: skip
-        settings = {"w2s": CW, "student": W2S["student"], "training": W2S["training"]}
+        settings = {"w2s": CW, "student": W2S_WRITTEN["student"], "training": W2S_WRITTEN["training"]}
     spec["config_hash"] = control_hash(
         {"seeds": CONTROL_SEEDS, "seed": config["seed"], **settings}
     )

@@ -14,7 +14,7 @@ rule features:
         f"{BENCH}/features/{{dataset}}.tsv"
     conda:
         CONDA_ENV
-    threads: config.get("threads", 1)
+    threads: THREADS
     params:
         data=lambda wc, input: corpus_root(input.manifest),
         out=lambda wc, output: Path(output[0]).parent,

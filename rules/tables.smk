@@ -26,7 +26,7 @@ rule corpus_summary:
         CONDA_ENV
     params:
         data=lambda wc, input: corpus_root(input.manifests[0]),
-        per_dataset=CORPUS.get("contact_sheet_per_dataset", 6),
+        per_dataset=with_defaults(config, "corpus")["contact_sheet_per_dataset"],
         roles=as_json({d: s["analogue"] for d, s in CORPUS["datasets"].items()}),
         domains=as_json({d: s["domain"] for d, s in CORPUS["datasets"].items()}),
         seed=config["seed"],

@@ -208,7 +208,7 @@ rule w2s_student:
         CONDA_ENV
     container:
         gpu_container()
-    threads: config.get("threads", 1)
+    threads: THREADS
     resources:
         gpu=gpus(),
         gpu_model=gpu_model(),
@@ -237,7 +237,7 @@ rule w2s_scores:
         CONDA_ENV
     container:
         gpu_container()
-    threads: config.get("threads", 1)
+    threads: THREADS
     resources:
         gpu=gpus(),
         gpu_model=gpu_model(),

@@ -69,3 +69,26 @@ def test_the_config_schema_ships_inside_the_package(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("vqaloop-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read("vqaloop/schema.yaml") == SCHEMA_PATH.read_bytes()
+
+
+def test_a_command_default_that_a_config_key_also_sets_is_the_schemas():
+    """The rules always pass these values (the schema's default when the config is silent); a user calling the
+    command directly gets the same value, so the two defaults must not drift apart."""
+    import importlib
+
+    from vqaloop.cli import COMMANDS, Parser
+    from vqaloop.config import with_defaults
+
+    w2s = with_defaults({"w2s": {"training": {}, "student": {}, "pairs": {}}}, "w2s")
+    expected = {
+        "w2s-train": {"loss_warmup": w2s["confidence_warmup"], "weight_decay": w2s["training"]["weight_decay"],
+                      "warmup": w2s["training"]["warmup"], "hidden": w2s["student"]["hidden"],
+                      "layers": w2s["student"]["layers"], "heads": w2s["student"]["heads"]},
+        "w2s-pairs": {"source_sigma": w2s["pairs"]["source_sigma"], "single_sigma": w2s["pairs"]["single_sigma"]},
+    }  # fmt: skip
+    for command, values in expected.items():
+        parser = Parser(prog=command)
+        importlib.import_module(COMMANDS[command][0]).add_arguments(parser)
+        defaults = {a.dest: a.default for a in parser._actions}
+        got = {k: float(defaults[k]) if isinstance(defaults[k], str) else defaults[k] for k in values}
+        assert got == values, command

@@ -163,7 +163,7 @@ def with_defaults(config: dict, key: str, schema_path: Path = SCHEMA_PATH) -> di
     schema is the one place defaults live). A missing section is its schema default."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     node = schema["properties"][key]
-    value = config.get(key, node.get("default"))
+    value = config.get(key, node.get("default", {} if node.get("type") == "object" else None))
     return _fill(value, node, schema)
 
 
