@@ -14,6 +14,18 @@ report: "report/workflow.rst"
 
 include: "rules/report.smk"
 include: "rules/common.smk"
+
+
+if HAS_MDS:
+
+    include: "rules/mds_common.smk"
+
+
+if HAS_W2S:
+
+    include: "rules/w2s_common.smk"
+
+
 include: "rules/corpus.smk"
 
 
