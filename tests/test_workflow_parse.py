@@ -22,9 +22,8 @@ def test_a_dry_run_of_the_default_workflow_never_imports_torch():
 
 def test_every_registered_base_model_is_declared_in_the_catalogue_and_gets_its_facts():
     from vqaloop.models.catalogue import BASE_MODEL_FACTS
-    from vqaloop.models.registry import BASE_MODELS, _load_all
+    from vqaloop.models.registry import BASE_MODELS
 
-    _load_all()
     assert set(BASE_MODELS) == set(BASE_MODEL_FACTS)
     for name, cls in BASE_MODELS.items():
         assert (cls.NAME, cls.ENCODERS, cls.TRAINER) == (name, *BASE_MODEL_FACTS[name].__dict__.values())

@@ -119,7 +119,9 @@ def check_mds(config: dict, source: str) -> None:
     from vqaloop.models.catalogue import BASE_MODEL_FACTS, is_grpo
 
     if mds["base"] not in BASE_MODEL_FACTS:
-        raise UserError(f"{source}: key mds.base: unknown base model {mds['base']!r}; valid: {sorted(BASE_MODEL_FACTS)}")
+        raise UserError(
+            f"{source}: key mds.base: unknown base model {mds['base']!r}; valid: {sorted(BASE_MODEL_FACTS)}"
+        )
     vlm_models = config.get("paper_scale", {}).get("models", {})
     check_vlm_weights(vlm_models, source)
     if is_grpo(mds["base"]) and "f" not in vlm_models:
@@ -221,7 +223,9 @@ def check_w2s(config: dict, source: str) -> None:
             raise UserError(f"{source}: key w2s.teachers.{name}: unknown classical teacher; valid: brisque, niqe")
         if spec["kind"] == "base_model":
             if name not in BASE_MODEL_FACTS:
-                raise UserError(f"{source}: key w2s.teachers.{name}: unknown base model; valid: {sorted(BASE_MODEL_FACTS)}")
+                raise UserError(
+                    f"{source}: key w2s.teachers.{name}: unknown base model; valid: {sorted(BASE_MODEL_FACTS)}"
+                )
             if name not in known_bases and "training" not in spec:
                 raise UserError(f"{source}: key w2s.teachers.{name}.training: required for a base model that "
                                 "mds does not train")  # fmt: skip

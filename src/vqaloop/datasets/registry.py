@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from vqaloop.errors import UserError
+from vqaloop.registry import Registry
 
-_ADAPTERS: dict = {}
+# one instance of each adapter class; the modules that register them are imported on the first lookup
+ADAPTERS: Registry = Registry("dataset adapter", ("vqaloop.datasets.mapped", "vqaloop.datasets.published"))
 
 
 def register_dataset(name: str):
     """Class decorator: register one instance of the adapter class under ``name`` (also set as ``cls.name``)."""
 
     def decorate(cls):
-        if name in _ADAPTERS:
-            raise ValueError(f"dataset adapter {name!r} registered twice")
         cls.name = name
-        _ADAPTERS[name] = cls()
+        ADAPTERS.register(name, cls())
         return cls
 
     return decorate
@@ -22,18 +21,9 @@ def register_dataset(name: str):
 
 def adapter_names() -> list[str]:
     """Every registered dataset adapter, sorted."""
-    _load_all()
-    return sorted(_ADAPTERS)
+    return ADAPTERS.names()
 
 
 def get_adapter(name: str):
     """The adapter registered as ``name``; one UserError line listing the valid names otherwise."""
-    _load_all()
-    if name not in _ADAPTERS:
-        raise UserError(f"unknown dataset adapter {name!r}; valid: {', '.join(sorted(_ADAPTERS))}")
-    return _ADAPTERS[name]
-
-
-def _load_all() -> None:
-    """Import the modules that register adapters (kept lazy so the registry module imports nothing heavy)."""
-    from vqaloop.datasets import mapped, published  # noqa: F401
+    return ADAPTERS.get(name)

@@ -12,8 +12,6 @@ no weights" for an encoder whose weights are missing instead of ever computing f
 from __future__ import annotations
 
 import abc
-import importlib
-import importlib.util
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from vqaloop.errors import UserError
+from vqaloop.registry import Registry, decorator_setting
 
 # Modules that register encoders when imported (imported lazily: torch/open_clip load only when needed).
 ENCODER_MODULES = (
@@ -33,7 +32,7 @@ ENCODER_MODULES = (
     "vqaloop.features.motion3d",  # motion per one-second chunk (slowfast, motion3d): the W2S student's F_M
 )
 
-_REGISTRY: dict[str, type[Encoder]] = {}
+ENCODERS: Registry[type[Encoder]] = Registry("encoder", ENCODER_MODULES)
 
 
 class Encoder(abc.ABC):
@@ -60,35 +59,17 @@ class Encoder(abc.ABC):
 
 
 def register_encoder(name: str) -> Callable[[type[Encoder]], type[Encoder]]:
-    """Class decorator adding an ``Encoder`` subclass to the registry under ``name``."""
-
-    def decorate(cls: type[Encoder]) -> type[Encoder]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"encoder {name!r} registered twice ({_REGISTRY[name].__name__}, {cls.__name__})")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def _load_all() -> None:
-    for module in ENCODER_MODULES:
-        if importlib.util.find_spec(module) is not None:  # encoders land one module at a time
-            importlib.import_module(module)
+    """Class decorator adding an ``Encoder`` subclass to the registry under ``name`` (also its ``name``)."""
+    return decorator_setting(ENCODERS, name, name=name)
 
 
 def encoder_names() -> list[str]:
     """Every registered encoder name, sorted."""
-    _load_all()
-    return sorted(_REGISTRY)
+    return ENCODERS.names()
 
 
 def encoder_class(name: str) -> type[Encoder]:
-    _load_all()
-    if name not in _REGISTRY:
-        raise UserError(f"unknown encoder {name!r}; valid: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+    return ENCODERS.get(name)
 
 
 # Options of an encoder's config block that ``vqaloop features`` reads, not the encoder (frames: its frame count).

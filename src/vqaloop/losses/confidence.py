@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vqaloop.errors import UserError
+from vqaloop.registry import Registry
 
 T_START, T_END = 0.5, 0.1  # W2S-VQA Appendix C.2.2: T falls linearly from 0.5 to 0.1 over the warm-up
 CONF_WARMUP = 0.1  # W2S-VQA Appendix C.2.2: T_warmup = 10% of the training steps
@@ -129,18 +130,15 @@ class BurnsLoss:
 
 W2SLoss = Callable[[Tensor, Tensor, float], tuple[Tensor, dict[str, float]]]
 
-W2S_LOSSES: dict[str, type] = {
-    "ce": CrossEntropyLoss,
-    "confidence": ConfidenceLoss,
-    "burns": BurnsLoss,
-}
+W2S_LOSSES: Registry[type] = Registry("W2S loss")
+W2S_LOSSES.register("ce", CrossEntropyLoss)
+W2S_LOSSES.register("confidence", ConfidenceLoss)  # W2S-VQA Eq. 24-26
+W2S_LOSSES.register("burns", BurnsLoss)
 
 
 def get_w2s_loss(name: str, **options) -> W2SLoss:
     """The loss ``name`` of :data:`W2S_LOSSES` with ``options`` (its dataclass fields); UserError otherwise."""
-    if name not in W2S_LOSSES:
-        raise UserError(f"unknown W2S loss {name!r}; valid names: {', '.join(W2S_LOSSES)}")
-    cls = W2S_LOSSES[name]
+    cls = W2S_LOSSES.get(name)
     valid = [f.name for f in fields(cls)]
     unknown = [k for k in options if k not in valid]
     if unknown:

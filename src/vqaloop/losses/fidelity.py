@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vqaloop.registry import Registry
+
 FIDELITY_EPS = 1e-8  # SPEC "Fidelity loss"
 
 
@@ -51,8 +53,7 @@ def hard_labels(errors: Tensor) -> Tensor:
 
 def training_targets(loss: str, errors: Tensor) -> Tensor:
     """The per-video targets of ``loss``, computed once over the whole training set (module docstring)."""
-    if loss not in LOSSES:
-        raise ValueError(f"unknown failure-predictor loss {loss!r}; valid: {sorted(LOSSES)}")
+    LOSSES.get(loss)  # one line naming the valid losses otherwise
     return hard_labels(errors) if loss == "classification" else errors
 
 
@@ -68,8 +69,7 @@ def regression_loss(scores: Tensor, errors: Tensor) -> Tensor:
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
-LOSSES: dict[str, LossFn] = {
-    "ranking": ranking_loss,
-    "classification": classification_loss,
-    "regression": regression_loss,
-}
+LOSSES: Registry[LossFn] = Registry("failure-predictor loss")
+LOSSES.register("ranking", ranking_loss)  # MDS-VQA Eq. 5
+LOSSES.register("classification", classification_loss)  # Table 5
+LOSSES.register("regression", regression_loss)  # Table 5

@@ -16,8 +16,12 @@ import torch
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import LogisticFit
 from vqaloop.models.catalogue import BASE_MODEL_FACTS
+from vqaloop.registry import Registry, decorator_setting
 
-BASE_MODELS: dict[str, type[torch.nn.Module]] = {}
+# the modules that register base models, imported on the first lookup (vqaloop.registry)
+BASE_MODELS: Registry[type[torch.nn.Module]] = Registry(
+    "base model", ("vqaloop.models.effnet_head", "vqaloop.models.alternatives", "vqaloop.models.vlm")
+)
 
 
 def per_dimension_statistics(model: torch.nn.Module, x) -> None:
@@ -34,30 +38,14 @@ def register_base_model(name: str):
     """Register a base model class under ``name``; its ``ENCODERS`` and ``TRAINER`` come from
     ``models.catalogue`` (torch-free: what the workflow reads), which must declare it."""
 
-    def wrap(cls):
-        if name not in BASE_MODEL_FACTS:
-            raise TypeError(f"base model {name!r} is not declared in vqaloop.models.catalogue.BASE_MODEL_FACTS")
-        facts = BASE_MODEL_FACTS[name]
-        cls.NAME, cls.ENCODERS, cls.TRAINER = name, facts.encoders, facts.trainer
-        BASE_MODELS[name] = cls
-        return cls
-
-    return wrap
-
-
-def _load_all() -> None:
-    from vqaloop.models import alternatives, effnet_head, vlm  # noqa: F401  (they register themselves)
-
-
+    if name not in BASE_MODEL_FACTS:
+        raise TypeError(f"base model {name!r} is not declared in vqaloop.models.catalogue.BASE_MODEL_FACTS")
+    facts = BASE_MODEL_FACTS[name]
+    return decorator_setting(BASE_MODELS, name, NAME=name, ENCODERS=facts.encoders, TRAINER=facts.trainer)
 
 
 def get_base_model_class(name: str) -> type[torch.nn.Module]:
-    _load_all()
-    if name not in BASE_MODELS:
-        raise UserError(f"unknown base model {name!r}; valid: {sorted(BASE_MODELS)}")
-    return BASE_MODELS[name]
-
-
+    return BASE_MODELS.get(name)
 
 
 @dataclass

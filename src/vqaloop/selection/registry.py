@@ -13,8 +13,6 @@ use; a new method adds its module there.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from vqaloop.errors import UserError
+from vqaloop.registry import Registry
 
 # Modules whose import registers methods (the baselines of SPEC "The eight baselines" add theirs here).
 METHOD_MODULES: list[str] = [
@@ -105,8 +104,7 @@ class SelectionMethod:
         return self.needs - set(self.unneeded(params)) if self.unneeded else self.needs
 
 
-_METHODS: dict[str, SelectionMethod] = {}
-_loaded = False
+METHODS: Registry[SelectionMethod] = Registry("selection method", METHOD_MODULES)
 
 
 def register(
@@ -122,40 +120,28 @@ def register(
         raise ValueError(f"method {name!r} needs unknown inputs {sorted(unknown)}")
 
     def decorate(fn: SelectFn) -> SelectFn:
-        if name in _METHODS and _METHODS[name].fn is not fn:
-            raise ValueError(f"selection method {name!r} registered twice")
-        _METHODS[name] = SelectionMethod(name=name, fn=fn, needs=frozenset(needs), help=help, unneeded=unneeded)
+        known = METHODS.registered(name)
+        if known is not None and known.fn is fn:
+            return fn  # the module imported again under another name: the same function
+        METHODS.register(name, SelectionMethod(name=name, fn=fn, needs=frozenset(needs), help=help, unneeded=unneeded))
         return fn
 
     return decorate
 
 
-def _load_methods() -> None:
-    global _loaded
-    if not _loaded:
-        for module in METHOD_MODULES:
-            if importlib.util.find_spec(module) is not None:  # baselines land one module at a time
-                importlib.import_module(module)
-        _loaded = True
-
-
 def method_names() -> list[str]:
-    _load_methods()
-    return sorted(_METHODS)
+    return METHODS.names()
 
 
 def get_method(name: str) -> SelectionMethod:
-    _load_methods()
-    if name not in _METHODS:
-        raise UserError(f"unknown selection method {name!r}; valid methods: {', '.join(method_names())}")
-    return _METHODS[name]
+    return METHODS.get(name)
 
 
 def describe_methods() -> str:
     """One line per method: its name, the inputs it needs and its help (for the CLI's --help)."""
     lines = []
     for name in method_names():
-        method = _METHODS[name]
+        method = METHODS.get(name)
         needs = ", ".join(sorted(method.needs)) or "nothing but ids"
         lines.append(f"{name} (needs: {needs}): {method.help}")
     return "\n".join(lines)

@@ -37,8 +37,7 @@ def base_errors(base: Checkpoint, x: torch.Tensor, mos: np.ndarray) -> np.ndarra
 def train_failure_predictor(
     base: Checkpoint, x: torch.Tensor, errors: np.ndarray, loss: str, rank: int, args
 ) -> Checkpoint:
-    if loss not in LOSSES:
-        raise UserError(f"unknown failure-predictor loss {loss!r}; valid: {sorted(LOSSES)}")
+    LOSSES.get(loss)  # one line naming the valid losses otherwise
     seed_everything(args.seed)
     targets = list(get_base_model_class(base.name).LORA_TARGETS)
     g = with_lora(base.build(), targets, rank)
@@ -58,7 +57,7 @@ def add_arguments(parser):
     parser.add_argument("--base-model", required=True, type=Path)
     parser.add_argument("--manifest", required=True, type=Path, help="source dataset manifest (train split used)")
     parser.add_argument("--features-root", required=True, type=Path)
-    parser.add_argument("--loss", required=True, choices=sorted(LOSSES))
+    parser.add_argument("--loss", required=True, choices=LOSSES.names())
     parser.add_argument("--rank", required=True, type=int_in(1, 4096))
     parser.add_argument("--errors", type=Path, help="targets from an oof-errors CSV instead of f's in-sample errors")
     add_optimiser_arguments(parser, epochs=30, lr=2e-3, batch=8)

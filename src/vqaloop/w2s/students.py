@@ -35,8 +35,11 @@ import torch
 from torch import nn
 
 from vqaloop.errors import UserError
+from vqaloop.registry import Registry, decorator_setting
 
-STUDENTS: dict[str, type[nn.Module]] = {}
+# students registered here, and the modules registering further ones, imported only when their name is asked for
+# (transformers loads lazily)
+STUDENTS: Registry[type[nn.Module]] = Registry("student", {"llava_onevision": "vqaloop.w2s.llava_student"})
 STUDENT_KIND = "w2s_student"  # the checkpoint kind tag (base-model checkpoints have none)
 MODES = ("pairwise", "pointwise")  # two videos -> five comparison levels; one video -> five ratings (Sec. 3)
 
@@ -48,26 +51,11 @@ def check_mode(mode: str, name: str) -> str:
 
 
 def register_student(name: str):
-    def wrap(cls):
-        cls.NAME = name
-        STUDENTS[name] = cls
-        return cls
-
-    return wrap
-
-
-# Modules registering further students, imported only when their name is asked for (transformers loads lazily).
-STUDENT_MODULES = {"llava_onevision": "vqaloop.w2s.llava_student"}
+    return decorator_setting(STUDENTS, name, NAME=name)
 
 
 def get_student_class(name: str) -> type[nn.Module]:
-    if name not in STUDENTS and name in STUDENT_MODULES:
-        import importlib
-
-        importlib.import_module(STUDENT_MODULES[name])
-    if name not in STUDENTS:
-        raise UserError(f"unknown student {name!r}; valid: {sorted(set(STUDENTS) | set(STUDENT_MODULES))}")
-    return STUDENTS[name]
+    return STUDENTS.get(name)
 
 
 def _projector(in_dim: int, hidden: int) -> nn.Sequential:

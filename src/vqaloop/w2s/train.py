@@ -185,9 +185,9 @@ def run_pointwise(args) -> int:
 def add_arguments(parser):
     from vqaloop.cli_checks import MAX_EPOCHS, float_in, int_in, json_object, output_file, seed, threads
     from vqaloop.losses.confidence import W2S_LOSSES
-    from vqaloop.w2s.students import STUDENT_MODULES, STUDENTS
+    from vqaloop.w2s.students import STUDENTS
 
-    parser.add_argument("--student", default="pair_transformer", choices=sorted(set(STUDENTS) | set(STUDENT_MODULES)),
+    parser.add_argument("--student", default="pair_transformer", choices=STUDENTS.names(),
                         help="student registry name")  # fmt: skip
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--pairs", nargs="+", type=Path, help="pair files (vqaloop w2s-pairs / w2s-mine)")
@@ -196,7 +196,7 @@ def add_arguments(parser):
     parser.add_argument("--manifests", nargs="+", required=True, type=Path, help="manifests listing the paired videos")
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--init", type=Path, help="continue from this student checkpoint (iterative stages)")
-    parser.add_argument("--loss", default="ce", choices=sorted(W2S_LOSSES), help="ce | confidence | burns")
+    parser.add_argument("--loss", default="ce", choices=W2S_LOSSES.names(), help="ce | confidence | burns")
     parser.add_argument("--loss-warmup", type=float_in(0.0, 1.0, lo_open=True), default=0.1,
                         help="T_warmup of the confidence loss (Eq. 25), in (0, 1]")  # fmt: skip
     parser.add_argument("--student-options", type=json_object, default="{}",
