@@ -251,7 +251,15 @@ rule control_table:
             ),
             labels=lambda wc: {"control": wc.control, "file": "long"},
         ),
-        seeds=f"{RESULTS}/tables/{{control}}_seeds.csv",
+        seeds=report(
+            f"{RESULTS}/tables/{{control}}_seeds.csv",
+            caption="../report/controls.rst",
+            category="Positive controls",
+            subcategory=lambda wc: (
+                "MDS-VQA" if wc.control.startswith("control_mds") else "W2S-VQA"
+            ),
+            labels=lambda wc: {"control": wc.control, "file": "per seed"},
+        ),
     log:
         f"{LOGS}/controls/table_{{control}}.log",
     benchmark:
