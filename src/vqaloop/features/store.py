@@ -240,6 +240,11 @@ def all_finite(values: np.ndarray) -> bool:
 
 def finite_check(store: FeatureStore, name: str):
     """The check a store's float array runs on every read: NaN or inf names the video."""
+    return finite_rows_check(store.path, store.ids, name)
+
+
+def finite_rows_check(path, ids, name: str):
+    """A check of (values read, their row numbers): NaN or inf names the file, the array, the id and the row."""
 
     def check(values: np.ndarray, rows: np.ndarray) -> None:
         if all_finite(values):
@@ -247,7 +252,7 @@ def finite_check(store: FeatureStore, name: str):
         finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
         if not finite.all():
             row = int(rows[int(np.argmin(finite))])
-            raise UserError(f"{store.path}: {name!r} of id {store.ids[row]!r} (row {row}) holds NaN or inf")
+            raise UserError(f"{path}: {name!r} of id {ids[row]!r} (row {row}) holds NaN or inf")
 
     return check
 

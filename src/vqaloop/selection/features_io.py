@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from vqaloop.errors import UserError
-from vqaloop.features.store import DiskArray, RowView, all_finite
+from vqaloop.features.store import DiskArray, RowView, finite_rows_check
 from vqaloop.selection.registry import ModelInputs, SelectionInputs
 
 MAX_NAMED = 5  # ids named in one error message
@@ -221,20 +221,8 @@ def _numeric_array(x: DiskArray | None, key: str, path: Path, ndim: int, n: int,
     if x.ndim != ndim or x.shape[0] != n or 0 in x.shape:
         expected = "(N, F, D)" if ndim == 3 else "(N, D)"
         raise UserError(f"{path}: {key!r} must be {expected} with N = {n} ids, got shape {x.shape}")
-    x.check = _finite_check(key, ids, path)
+    x.check = finite_rows_check(path, ids, key)
     return x
-
-
-def _finite_check(key: str, ids: list[str], path: Path):
-    def check(values: np.ndarray, rows: np.ndarray) -> None:
-        if all_finite(values):
-            return
-        finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-        if not finite.all():
-            row = int(rows[int(np.argmin(finite))])
-            raise UserError(f"{path}: {key!r} of id {ids[row]!r} (row {row}) holds NaN or inf")
-
-    return check
 
 
 def _name_some(values) -> str:
