@@ -61,22 +61,35 @@ def tiny_default(tmp_path_factory):
     return dry_commands(tmp_path_factory.mktemp("dry"), "config/tiny.yaml", None, "default")
 
 
+# the positive control of MDS-VQA (vqaloop control-mds, rules/controls.smk) selects with the run's MDS settings too
+CONTROL = r'|^control-mds |^control-table .*"kind": "mds"'
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("overlay", "only_in", "swap"),
+    ("overlay", "only_in", "swaps"),
     [
-        ({"mds": {"chamfer": "authors"}}, r"^select --method (mds|mds_diversity_only) ", ("--chamfer paper", "--chamfer authors")),
+        ({"mds": {"chamfer": "authors"}}, r"^select --method (mds|mds_diversity_only) " + CONTROL,
+         [("--chamfer paper", "--chamfer authors"), ('"chamfer": "paper"', '"chamfer": "authors"')]),
         ({"mds": {"diversity": {"efficientnet_lite0": {"normalise": False}}}},
-         r"^select --method (mds|mds_diversity_only) .*efficientnet_lite0\.npz", ("--chamfer paper", "--chamfer paper --no-normalise")),
-        ({"mds": {"target_budgets": {"cgvds": 3}}}, r"^select .*--pool \S*/cgvds\.csv", ("--budget 2 ", "--budget 3 ")),
+         r"^select --method (mds|mds_diversity_only) .*efficientnet_lite0\.npz" + CONTROL,
+         [("--chamfer paper", "--chamfer paper --no-normalise"), ("--g-noise 0.3 ", "--g-noise 0.3 --no-normalise "),
+          ('"normalise": true', '"normalise": false')]),
+        ({"mds": {"target_budgets": {"cgvds": 3}}}, r"^select .*--pool \S*/cgvds\.csv", [("--budget 2 ", "--budget 3 ")]),
     ],
 )  # fmt: skip
-def test_each_mds_key_changes_only_its_selections(tmp_path, tiny_default, overlay, only_in, swap):
+def test_each_mds_key_changes_only_its_selections(tmp_path, tiny_default, overlay, only_in, swaps):
     after = dry_commands(tmp_path, "config/tiny.yaml", overlay, "overlay")
     gone, new = changed(tiny_default, after)
     assert gone and len(gone) == len(new)
     assert all(re.search(only_in, c) for c in gone + new), [c for c in gone + new if not re.search(only_in, c)][:2]
-    assert sorted(c.replace(*swap) for c in gone) == new
+    assert sorted(swapped(c, swaps) for c in gone) == new
+
+
+def swapped(command: str, swaps: list[tuple[str, str]]) -> str:
+    for old, new in swaps:
+        command = command.replace(old, new)
+    return command
 
 
 @pytest.mark.slow
