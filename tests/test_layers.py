@@ -15,16 +15,13 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vqaloop"
 
-KNOWN_CYCLE = {"cli_checks", "config", "corpus", "datasets", "evaluation", "features", "models", "training", "vlm",
-               "w2s"}  # fmt: skip
+KNOWN_CYCLE = {"config", "corpus", "datasets", "evaluation", "features", "models", "training", "vlm", "w2s"}  # fmt: skip
 KNOWN_CYCLE_EDGES = {
-    ("cli_checks", "vlm"), ("config", "models"), ("config", "vlm"), ("corpus", "cli_checks"), ("corpus", "config"),
-    ("corpus", "datasets"), ("corpus", "vlm"), ("datasets", "corpus"), ("evaluation", "cli_checks"),
-    ("evaluation", "models"), ("evaluation", "training"), ("features", "cli_checks"), ("features", "vlm"),
-    ("features", "w2s"), ("models", "cli_checks"), ("models", "evaluation"), ("models", "features"),
-    ("models", "training"), ("models", "vlm"), ("training", "cli_checks"), ("training", "evaluation"),
-    ("training", "features"), ("training", "models"), ("training", "vlm"), ("vlm", "cli_checks"), ("vlm", "config"),
-    ("vlm", "evaluation"), ("vlm", "features"), ("vlm", "models"), ("vlm", "training"), ("w2s", "cli_checks"),
+    ("config", "models"), ("config", "vlm"), ("corpus", "config"), ("corpus", "datasets"), ("corpus", "vlm"),
+    ("datasets", "corpus"), ("evaluation", "models"), ("evaluation", "training"), ("features", "vlm"),
+    ("features", "w2s"), ("models", "evaluation"), ("models", "features"), ("models", "training"), ("models", "vlm"),
+    ("training", "evaluation"), ("training", "features"), ("training", "models"), ("training", "vlm"),
+    ("vlm", "config"), ("vlm", "evaluation"), ("vlm", "features"), ("vlm", "models"), ("vlm", "training"),
     ("w2s", "corpus"), ("w2s", "evaluation"), ("w2s", "features"), ("w2s", "models"), ("w2s", "training"),
     ("w2s", "vlm"),
 }  # fmt: skip

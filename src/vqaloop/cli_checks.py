@@ -100,12 +100,26 @@ def name(text: str) -> str:
 DEVICE_RE = re.compile(r"cpu|cuda(:\d{1,3})?")
 
 
+def check_device(device: str) -> str:
+    """``device`` itself if torch can use it; UserError for CUDA without CUDA (or an index past the last GPU)."""
+    import torch
+
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"device: {device!r} requested but torch sees no CUDA device on this machine")
+        index = device.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise UserError(f"device: {device!r} but torch sees {torch.cuda.device_count()} CUDA device(s)")
+        return device
+    raise UserError(f"device: {device!r} is not 'cpu' or 'cuda[:N]'")
+
+
 def device(text: str) -> str:
-    """``type=``: ``cpu`` or ``cuda[:N]``, and one torch can use here (``vqaloop.vlm.loading.check_device``)."""
+    """``type=``: ``cpu`` or ``cuda[:N]``, and one torch can use here (:func:`check_device`)."""
     if not DEVICE_RE.fullmatch(text):
         _fail(f"expected cpu or cuda[:N], got {text[:40]!r}")
-    from vqaloop.vlm.loading import check_device
-
     try:
         return check_device(text)
     except UserError as err:

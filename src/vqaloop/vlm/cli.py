@@ -123,7 +123,7 @@ def run_score(args, kind: str) -> int:
             kwargs["dtype"] = args.dtype
         if args.fps is not None or args.frame_size is not None or args.prompt is not None:
             raise UserError("--fps/--frame-size/--prompt: a visualquality_r1 checkpoint brings its own settings")
-        from vqaloop.vlm.loading import check_device
+        from vqaloop.cli_checks import check_device
 
         f = dataclasses.replace(checkpoint, kwargs=kwargs).build().to(check_device(args.device))
         model, processor = f.vlm, f.processor

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from vqaloop.cli_checks import check_device
 from vqaloop.errors import UserError
 
 # arch -> (transformers class name, config model_type)
@@ -30,22 +31,6 @@ def torch_dtype(name: str):
     if name not in DTYPES:
         raise UserError(f"dtype: {name!r} is not one of {', '.join(DTYPES)}")
     return getattr(torch, name)
-
-
-def check_device(device: str) -> str:
-    """``device`` itself if torch can use it; UserError for CUDA without CUDA (or an index past the last GPU)."""
-    import torch
-
-    if device == "cpu":
-        return device
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError(f"device: {device!r} requested but torch sees no CUDA device on this machine")
-        index = device.partition(":")[2]
-        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
-            raise UserError(f"device: {device!r} but torch sees {torch.cuda.device_count()} CUDA device(s)")
-        return device
-    raise UserError(f"device: {device!r} is not 'cpu' or 'cuda[:N]'")
 
 
 def looks_like_hub_id(text: str) -> bool:
