@@ -26,6 +26,7 @@ from vqaloop.errors import UserError
 from vqaloop.features.store import CHUNK_BYTES, DiskArray
 
 BATCH_BYTES = 1 << 30  # at most this many bytes of inputs per batch of a scoring pass (the defaults: far below)
+RESIDENT_BYTES = 1 << 29  # a training loop holds inputs up to this size in memory instead of reading every batch
 
 
 @dataclass
@@ -163,6 +164,12 @@ def is_lazy(x) -> bool:
 def take_rows(x, rows):
     """Rows of a tensor (a new tensor) or of a ``LazyInputs`` (a lazy view)."""
     return x.take(rows) if is_lazy(x) else x[rows]
+
+
+def resident(x, budget: int = RESIDENT_BYTES):
+    """``x`` read once into one tensor when it fits in ``budget`` bytes (a loop over many batches then reads no
+    file; the same values), else ``x`` as it is (paper-scale banks stay on disk)."""
+    return x.materialise() if is_lazy(x) and len(x) * x.row_bytes <= budget else x
 
 
 def capped_batch(x, batch: int, budget: int = BATCH_BYTES) -> int:

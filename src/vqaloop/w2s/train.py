@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from vqaloop.errors import UserError
+from vqaloop.features.inputs import resident
 from vqaloop.io.manifest import read_manifest
 from vqaloop.w2s.data import load_bank
 from vqaloop.w2s.pairs import read_pairs
@@ -101,6 +102,7 @@ def train_student(model: torch.nn.Module, x: torch.Tensor, pairs: pd.DataFrame, 
     total = max(1, epochs * math.ceil(len(pairs) / batch))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup))
     history, step, info = [], 0, {}
+    x = resident(x)
     model.train()
     for _ in tqdm(range(epochs), desc="w2s student", unit="epoch", disable=not sys.stderr.isatty()):
         losses = []
