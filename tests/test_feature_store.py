@@ -21,10 +21,10 @@ from vqaloop.features.inputs import frame_statistics, value_statistics
 from vqaloop.features.io import features_writer, write_features, write_npz_deterministic
 from vqaloop.features.reductions import column_statistics, total_statistics
 from vqaloop.features.store import RowView, open_store
+from vqaloop.models.inputs import load_inputs, open_inputs
 from vqaloop.selection.features_io import load_selection_inputs
 from vqaloop.selection.mds import mds_greedy_stochastic, sample_size
 from vqaloop.selection.registry import SelectionInputs, run_method
-from vqaloop.training.data import load_inputs, open_inputs
 
 torch.set_num_threads(1)
 
@@ -146,8 +146,8 @@ def test_lazy_inputs_are_the_tensor_row_for_row(source):
 
 def test_training_and_scoring_from_the_store_give_the_in_memory_numbers(source):
     """f trained and scored on inputs read on demand: the same checkpoint and scores, bit for bit."""
+    from vqaloop.models.inputs import predict
     from vqaloop.training.base import train_base_model
-    from vqaloop.training.loops import predict
 
     _, ids, paths, mos = source
     args = argparse.Namespace(epochs=3, lr=0.01, batch=16, weight_decay=1e-4, seed=0)
@@ -291,3 +291,16 @@ def test_peak_memory_of_scoring_and_selection_does_not_grow_with_the_split(tmp_p
     # the float32 working copy is a torch tensor (not traced): seen by the kernel, one copy and not two
     assert copy < added_rss["float32"] < 2 * copy, seen
     assert added_rss["predict"] < frames and added_rss["stream"] < frames, seen  # the kernel's view: not all frames
+
+
+def test_resident_inputs_are_read_once_within_the_budget_only(source):
+    """A training loop's inputs (vqaloop.features.inputs.resident): one tensor of the same rows when they fit the
+    budget, still read on demand when they do not (a paper-scale bank)."""
+    from vqaloop.features.inputs import resident
+
+    _, ids, paths, _ = source
+    lazy = open_inputs(paths, ids[::-1])
+    held = resident(lazy, budget=len(lazy) * lazy.row_bytes)
+    assert isinstance(held, torch.Tensor) and torch.equal(held, load_inputs(paths, ids[::-1]))
+    assert resident(lazy, budget=len(lazy) * lazy.row_bytes - 1) is lazy
+    assert resident(held) is held

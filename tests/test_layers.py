@@ -15,15 +15,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vqaloop"
 
-KNOWN_CYCLE = {"config", "corpus", "datasets", "evaluation", "features", "models", "training", "vlm", "w2s"}  # fmt: skip
+KNOWN_CYCLE = {"config", "corpus", "datasets", "features", "models", "training", "vlm", "w2s"}  # fmt: skip
 KNOWN_CYCLE_EDGES = {
     ("config", "models"), ("config", "vlm"), ("corpus", "config"), ("corpus", "datasets"), ("corpus", "vlm"),
-    ("datasets", "corpus"), ("evaluation", "models"), ("evaluation", "training"), ("features", "vlm"),
-    ("features", "w2s"), ("models", "evaluation"), ("models", "features"), ("models", "training"), ("models", "vlm"),
-    ("training", "evaluation"), ("training", "features"), ("training", "models"), ("training", "vlm"),
-    ("vlm", "config"), ("vlm", "evaluation"), ("vlm", "features"), ("vlm", "models"), ("vlm", "training"),
-    ("w2s", "corpus"), ("w2s", "evaluation"), ("w2s", "features"), ("w2s", "models"), ("w2s", "training"),
-    ("w2s", "vlm"),
+    ("datasets", "corpus"), ("features", "vlm"), ("features", "w2s"), ("models", "features"), ("models", "vlm"),
+    ("training", "features"), ("training", "models"), ("training", "vlm"), ("vlm", "config"), ("vlm", "features"),
+    ("vlm", "models"), ("vlm", "training"), ("w2s", "corpus"), ("w2s", "features"), ("w2s", "models"), ("w2s", "vlm"),
 }  # fmt: skip
 
 

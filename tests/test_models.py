@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from vqaloop.evaluation.metrics import srcc
+from vqaloop.models.inputs import predict
 from vqaloop.models.registry import Checkpoint, load_checkpoint
 from vqaloop.training.base import train_base_model
 from vqaloop.training.data import Group, group_batches
 from vqaloop.training.failure import base_errors, train_failure_predictor
 from vqaloop.training.finetune import finetune
-from vqaloop.training.loops import predict, with_lora
+from vqaloop.training.loops import with_lora
 
 torch.set_num_threads(1)
 

@@ -25,8 +25,8 @@ import torch
 from conftest import BIN
 
 from vqaloop.features.io import write_features
+from vqaloop.models.inputs import load_inputs
 from vqaloop.models.registry import load_checkpoint
-from vqaloop.training.data import load_inputs
 
 N, FRAMES, TOLERANCE = 45, 4, 1e-6
 SHIFT_FREE = "head.bias"  # the ranking loss does not constrain the output bias (module docstring)

@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-g": ("vqaloop.training.failure", "train the LoRA failure predictor g on f's errors"),
     "reveal": ("vqaloop.evaluation.oracle", "label oracle: reveal MOS of a selection's videos only"),
     "finetune": ("vqaloop.training.finetune", "active fine-tuning of f on source + revealed selections"),
-    "evaluate": ("vqaloop.evaluation.evaluate", "SRCC/PLCC of a model on test splits"),
+    "evaluate": ("vqaloop.models.evaluate", "SRCC/PLCC of a model on test splits"),
     "gmad": ("vqaloop.evaluation.gmad", "gMAD competition among models on a labelled pool (matrices and ranks)"),
     "thurstone": ("vqaloop.evaluation.thurstone", "Thurstone / Bradley-Terry MAP scores of a preference matrix CSV"),
     "mds-figures": ("vqaloop.tables.mds_figures", "MDS-VQA figures: failure scatter and lambda trade-off"),

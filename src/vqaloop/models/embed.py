@@ -10,8 +10,8 @@ import torch
 
 from vqaloop.features.io import features_writer
 from vqaloop.features.store import open_store
+from vqaloop.models.inputs import feature_paths, manifest_inputs
 from vqaloop.models.registry import load_checkpoint
-from vqaloop.training.common import feature_paths, manifest_inputs
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,8 @@ import pandas as pd
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import plcc, srcc
 from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.models.inputs import manifest_inputs, predict
 from vqaloop.models.registry import load_checkpoint
-from vqaloop.training.common import manifest_inputs
-from vqaloop.training.loops import predict
 
 log = logging.getLogger(__name__)
 MIN_VIDEOS = 2  # SRCC and PLCC of one video are undefined

@@ -13,9 +13,8 @@ import pandas as pd
 
 from vqaloop.evaluation.metrics import apply_logistic4
 from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.models.inputs import manifest_inputs, predict
 from vqaloop.models.registry import load_checkpoint
-from vqaloop.training.common import manifest_inputs
-from vqaloop.training.loops import predict
 
 log = logging.getLogger(__name__)
 

@@ -124,7 +124,7 @@ class VisualQualityR1(nn.Module):
             return scores.to(x.device)
         scores = expected_scores(self.vlm, self.processor, self.videos(x), self.prompt,
                                  answer_prefix=self.answer_prefix, fps=self.fps, batch_size=self.batch)  # fmt: skip
-        return scores.to(x.device)  # on the inputs' device, as every base model (training.loops.predict)
+        return scores.to(x.device)  # on the inputs' device, as every base model (models.inputs.predict)
 
     def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         """(N, F, H): last hidden state averaged over each frame's video tokens (frames 2t, 2t+1 share step t)."""

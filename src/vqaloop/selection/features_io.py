@@ -112,9 +112,8 @@ def load_model_inputs(
     ``<features_root>/<dataset>/<encoder>.npz`` for each encoder the model reads (dataset: the manifest's pool rows).
     """
     from vqaloop.io.manifest import read_manifest
+    from vqaloop.models.inputs import feature_paths, open_inputs
     from vqaloop.models.registry import load_checkpoint
-    from vqaloop.training.common import feature_paths
-    from vqaloop.training.data import open_inputs
 
     manifest = read_manifest(pool_manifest)
     datasets = sorted({str(d) for d in manifest.loc[manifest.split == "pool", "dataset"]})

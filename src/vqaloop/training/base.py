@@ -14,11 +14,12 @@ import torch
 
 from vqaloop.evaluation.metrics import fit_logistic4, srcc
 from vqaloop.losses.fidelity import ranking_loss
+from vqaloop.models.inputs import manifest_inputs, predict
 from vqaloop.models.registry import Checkpoint, get_base_model_class
-from vqaloop.training.common import add_model_arguments, add_optimiser_arguments, manifest_inputs
+from vqaloop.training.common import add_model_arguments, add_optimiser_arguments
 from vqaloop.training.data import Group
 from vqaloop.training.distributed import is_main_process
-from vqaloop.training.loops import predict, seed_everything, train_groups
+from vqaloop.training.loops import seed_everything, train_groups
 
 log = logging.getLogger(__name__)
 

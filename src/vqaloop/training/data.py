@@ -1,27 +1,12 @@
-"""Model inputs: per-video feature tensors assembled from the features files of a model's encoders."""
+"""Training data: one dataset's videos as a group, and the epoch's batches drawn inside groups (the inputs themselves:
+``models.inputs``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-
-from vqaloop.features.inputs import InputPart, LazyInputs
-from vqaloop.features.store import open_store
-
-
-def open_inputs(paths: list[str | Path], ids: list[str]) -> LazyInputs:
-    """(N, F, sum D) float32 inputs for ``ids``, the encoders' frame features concatenated along D, read on demand
-    from the features files (``features.inputs.LazyInputs``: a batch in memory at a time, never the split)."""
-    stores = [open_store(path) for path in map(Path, paths)]
-    return LazyInputs([InputPart([s.frames for s in stores], [s.rows_of(ids) for s in stores])])
-
-
-def load_inputs(paths: list[str | Path], ids: list[str]) -> torch.Tensor:
-    """``open_inputs`` read whole into one tensor (small inputs; the workflow's commands read on demand)."""
-    return open_inputs(paths, ids).materialise()
 
 
 @dataclass

@@ -25,9 +25,9 @@ from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import apply_logistic4, srcc
 from vqaloop.features.inputs import take_rows
 from vqaloop.io.atomic import write_csv_atomic
+from vqaloop.models.inputs import manifest_inputs, predict
 from vqaloop.training.base import train_base_model
-from vqaloop.training.common import add_model_arguments, add_optimiser_arguments, manifest_inputs
-from vqaloop.training.loops import predict
+from vqaloop.training.common import add_model_arguments, add_optimiser_arguments
 
 log = logging.getLogger(__name__)
 ERROR_COLUMNS = ["video_id", "fold", "oof_prediction", "mos", "error"]

@@ -18,12 +18,13 @@ import torch
 from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import apply_logistic4, srcc
 from vqaloop.losses.fidelity import LOSSES, training_targets
+from vqaloop.models.inputs import manifest_inputs, predict
 from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
-from vqaloop.training.common import add_optimiser_arguments, manifest_inputs
+from vqaloop.training.common import add_optimiser_arguments
 from vqaloop.training.data import Group
 from vqaloop.training.distributed import is_main_process
 from vqaloop.training.errors import read_errors
-from vqaloop.training.loops import merged_state, predict, seed_everything, train_groups, with_lora
+from vqaloop.training.loops import merged_state, seed_everything, train_groups, with_lora
 from vqaloop.vlm.grpo import add_grpo_arguments
 
 log = logging.getLogger(__name__)

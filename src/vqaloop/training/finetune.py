@@ -12,11 +12,12 @@ from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import fit_logistic4
 from vqaloop.io.readers import read_csv
 from vqaloop.losses.fidelity import ranking_loss
+from vqaloop.models.inputs import feature_paths, manifest_inputs, open_inputs, predict
 from vqaloop.models.registry import Checkpoint, get_base_model_class, load_checkpoint
-from vqaloop.training.common import add_optimiser_arguments, feature_paths, manifest_inputs
-from vqaloop.training.data import Group, open_inputs
+from vqaloop.training.common import add_optimiser_arguments
+from vqaloop.training.data import Group
 from vqaloop.training.distributed import is_main_process
-from vqaloop.training.loops import merged_state, predict, seed_everything, train_groups, with_lora
+from vqaloop.training.loops import merged_state, seed_everything, train_groups, with_lora
 from vqaloop.vlm.grpo import add_grpo_arguments
 
 log = logging.getLogger(__name__)

@@ -83,14 +83,3 @@ def with_lora(model: nn.Module, targets: list[str], rank: int, dropout: float = 
 def merged_state(peft_model: nn.Module) -> dict:
     """The plain model's state dict with the LoRA update merged into the frozen weights."""
     return peft_model.merge_and_unload().state_dict()
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: Tensor, batch: int = 1024) -> np.ndarray:
-    """Raw outputs (N,) in batches of ``batch`` rows (fewer when they would exceed ``features.inputs.BATCH_BYTES``:
-    large rows; ``x`` a tensor or ``LazyInputs``, read a batch at a time)."""
-    from vqaloop.features.inputs import capped_batch
-
-    model.eval()
-    batch = capped_batch(x, batch)
-    return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)]).double().numpy()

@@ -18,7 +18,7 @@ from vqaloop.errors import UserError
 from vqaloop.features.inputs import LazyInputs
 from vqaloop.features.io import features_file
 from vqaloop.io.manifest import read_manifest
-from vqaloop.training.data import open_inputs
+from vqaloop.models.inputs import open_inputs
 
 #: Videos of the three stages' sets D^(1), D^(2), D^(3) (W2S Table 2: 200k, 100k, 50k videos of ensembled pairs);
 #: the schema's default of ``w2s.stage_sizes``, and the shaping keeps their sum from the pool. The stages' count.

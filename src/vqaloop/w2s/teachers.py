@@ -67,10 +67,8 @@ def read_ids(path: Path, what: str) -> list[str]:
 
 def base_model_scores(model: Path, rows: pd.DataFrame, features_root: Path) -> np.ndarray:
     """Raw outputs of a trained base model (its registry class reads its own encoders' features)."""
+    from vqaloop.models.inputs import feature_paths, open_inputs, predict
     from vqaloop.models.registry import load_checkpoint
-    from vqaloop.training.common import feature_paths
-    from vqaloop.training.data import open_inputs
-    from vqaloop.training.loops import predict
 
     checkpoint = load_checkpoint(model)
     net = checkpoint.build()
