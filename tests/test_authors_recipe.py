@@ -206,7 +206,7 @@ def test_one_authors_step_with_g_1_gives_their_advantages(tiny_folder, monkeypat
     the LoRA moves, and the paper's recipe gives other advantages on the same answers."""
     from peft import LoraConfig, get_peft_model
 
-    from vqaloop.vlm import grpo as G
+    from vqaloop.training import vlm_grpo as G
     from vqaloop.vlm.loading import load_vlm
     from vqaloop.vlm.prompts import FAILURE_PROMPT
 
@@ -264,7 +264,7 @@ def test_one_authors_step_with_g_1_gives_their_advantages(tiny_folder, monkeypat
 
 
 def test_authors_errors_are_raw_f_against_min_max_mos():
-    from vqaloop.vlm.failure import authors_errors
+    from vqaloop.training.vlm_failure import authors_errors
 
     mos = np.array([20.0, 60.0, 100.0])  # min-max normalised: 1, 3, 5
     np.testing.assert_allclose(authors_errors(np.array([2.0, 3.0, 4.5]), mos), [1.0, 0.0, 0.5])
@@ -272,7 +272,7 @@ def test_authors_errors_are_raw_f_against_min_max_mos():
 
 def test_train_frames_and_lm_head(tiny_folder):
     from vqaloop.models.vlm import VisualQualityR1
-    from vqaloop.vlm.grpo import lora_targets, subsample_frames
+    from vqaloop.training.vlm_grpo import lora_targets, subsample_frames
 
     videos = [np.arange(10)[:, None, None, None] * np.ones((1, 4, 4, 3), dtype=np.uint8) for _ in range(2)]
     picked = subsample_frames(videos, 3, seed=5)

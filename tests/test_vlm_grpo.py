@@ -193,7 +193,7 @@ def tiny_policy(folder, init_lora_weights=True):
 def test_grpo_step_changes_only_lora_weights(tiny_folder):
     """A fresh LoRA starts with B = 0 (policy = reference: no KL gradient) and random answers are unparsable
     (no advantage), so the LoRA here starts away from zero: the KL term then moves it."""
-    from vqaloop.vlm.grpo import GRPOSettings, grpo_step
+    from vqaloop.training.vlm_grpo import GRPOSettings, grpo_step
     from vqaloop.vlm.prompts import QUALITY_PROMPT
 
     torch.manual_seed(0)
@@ -214,7 +214,7 @@ def test_grpo_step_changes_only_lora_weights(tiny_folder):
 def test_answer_logprobs_are_the_sampling_distribution(tiny_folder):
     """The log-probs of the loss equal those of the distribution generate() sampled from (same temperature,
     vision placeholders suppressed)."""
-    from vqaloop.vlm.grpo import GRPOSettings, answer_logprobs, prompt_inputs, sample_answers, vision_token_ids
+    from vqaloop.training.vlm_grpo import GRPOSettings, answer_logprobs, prompt_inputs, sample_answers, vision_token_ids
     from vqaloop.vlm.prompts import QUALITY_PROMPT
 
     policy, processor = tiny_policy(tiny_folder)
@@ -244,7 +244,7 @@ def test_answer_logprobs_are_the_sampling_distribution(tiny_folder):
 
 
 def test_grpo_loss_matches_a_hand_computation():
-    from vqaloop.vlm.grpo import grpo_token_loss, sequence_mean
+    from vqaloop.training.vlm_grpo import grpo_token_loss, sequence_mean
 
     logp = torch.tensor([[-1.0, -2.0], [-0.5, -0.1]])
     old = torch.tensor([[-1.5, -2.0], [-0.2, -0.1]])
@@ -262,7 +262,7 @@ def test_grpo_loss_matches_a_hand_computation():
 
 
 def test_unparsable_answers_are_counted():
-    from vqaloop.vlm.grpo import GRPOSettings, Rollout, batch_rewards, parse_answers
+    from vqaloop.training.vlm_grpo import GRPOSettings, Rollout, batch_rewards, parse_answers
 
     texts = ["<think>ok</think><answer>4.5</answer>", "no tags 3", "<answer>bad</answer>",
              "<think>a</think><answer>2</answer>", "<answer>1.5</answer>", ""]  # fmt: skip
@@ -337,7 +337,7 @@ def test_train_base_and_train_g_cli_on_the_tiny_vlm(tiny_folder, tmp_path):
 
 
 def test_failure_targets_per_loss():
-    from vqaloop.vlm.failure import failure_targets
+    from vqaloop.training.vlm_failure import failure_targets
 
     errors, mos = np.array([0.5, 2.0, 1.0, 0.0]), np.array([1.0, 3.0, 5.0, 2.0])
     assert failure_targets("ranking", errors, mos).tolist() == errors.tolist()

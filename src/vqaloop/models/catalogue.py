@@ -17,7 +17,7 @@ from vqaloop.errors import UserError
 @dataclass(frozen=True)
 class BaseModelFacts:
     encoders: tuple[str, ...]  # the feature encoders its inputs are made of (the workflow's inputs)
-    trainer: str = ""  # "grpo": trained by vqaloop.vlm.grpo (answers sampled from a VLM); "": the MOS regression loops
+    trainer: str = ""  # "grpo": trained by training.vlm_grpo (answers sampled from a VLM); "": the MOS regression loops
 
 
 BASE_MODEL_FACTS: dict[str, BaseModelFacts] = {

@@ -4,7 +4,7 @@ Input: the ``frames`` encoder's rows, x (N, F, size*size*3), turned back into ui
 ``forward(x)`` is the deterministic expected score of ``vqaloop.vlm.scoring.expected_scores``: the Table-10
 prompt (or Table 1 for ``prompt="failure"``), the assistant turn opened with an empty think block and
 ``<answer>``, one forward pass, softmax over the tokens "1".."5", expectation (N,) in [1, 5]. Training is GRPO
-(``TRAINER = "grpo"``, ``vqaloop.vlm.grpo``) on a LoRA; this class only holds the model and its adapters.
+(``TRAINER = "grpo"``, ``vqaloop.training.vlm_grpo``) on a LoRA; this class only holds the model and its adapters.
 
 Checkpoints keep no pretrained weight. The constructor loads them from ``weights`` (an HF model folder or a
 cached hub id, stored in the checkpoint's kwargs); ``state_dict()`` returns only LoRA tensors, as
@@ -16,7 +16,7 @@ and keeps its tensors; building from the checkpoint redoes that merge with the s
 model is bit-identical to the trained one. ``LORA_TARGETS`` is a regular expression (peft full-matches it against
 module names): the q/k/v/o and gate/up/down projections of the language model's decoder layers, not the vision
 tower or its merger, and not ``lm_head`` (the read-out of the score tokens stays f's; SPEC "VisualQuality-R1"),
-unless asked (``vqaloop.vlm.grpo.lora_targets``: the MDS-VQA authors' trainer adapts ``lm_head`` too).
+unless asked (``vqaloop.training.vlm_grpo.lora_targets``: the MDS-VQA authors' trainer adapts ``lm_head`` too).
 ``scoring="sampled"`` (config ``grpo.scores``) scores by one sampled answer instead (``scoring.sampled_scores``).
 
 ``frame_embeddings(x)`` (the ``base`` diversity encoder): the last hidden state (after the final norm) of the

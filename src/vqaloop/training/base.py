@@ -38,7 +38,7 @@ def train_base_model(name: str, x: torch.Tensor, mos: torch.Tensor, hidden: int,
 
 def add_arguments(parser):
     from vqaloop.cli_checks import int_in, output_file
-    from vqaloop.vlm.grpo import add_grpo_arguments
+    from vqaloop.training.vlm_grpo import add_grpo_arguments
 
     add_model_arguments(parser)
     parser.add_argument("--manifest", required=True, type=Path, help="source dataset manifest")
@@ -62,8 +62,8 @@ def run(args) -> int:
     set_compute_threads(args.threads)
     manifest, x = manifest_inputs(args.manifest, args.features_root, args.base, split="train")
     mos = torch.tensor(manifest.mos.to_numpy(), dtype=torch.float32)
-    if getattr(get_base_model_class(args.base), "TRAINER", None) == "grpo":  # a VLM: GRPO (vqaloop.vlm.grpo)
-        from vqaloop.vlm.grpo import train_vlm_base
+    if getattr(get_base_model_class(args.base), "TRAINER", None) == "grpo":  # a VLM: GRPO (vqaloop.training.vlm_grpo)
+        from vqaloop.training.vlm_grpo import train_vlm_base
 
         checkpoint = train_vlm_base(args.base, x, mos, args)
     else:

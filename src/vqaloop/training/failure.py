@@ -25,7 +25,7 @@ from vqaloop.training.data import Group
 from vqaloop.training.distributed import is_main_process
 from vqaloop.training.errors import read_errors
 from vqaloop.training.loops import merged_state, seed_everything, train_groups, with_lora
-from vqaloop.vlm.grpo import add_grpo_arguments
+from vqaloop.training.vlm_grpo import add_grpo_arguments
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,8 @@ def run(args) -> int:
     base = load_checkpoint(args.base_model)
     manifest, x = manifest_inputs(args.manifest, args.features_root, base.name, split="train")
     given = None if args.errors is None else read_errors(args.errors, list(manifest.video_id))
-    if getattr(get_base_model_class(base.name), "TRAINER", None) == "grpo":  # a VLM: GRPO (vqaloop.vlm.failure)
-        from vqaloop.vlm.failure import train_vlm_failure_predictor
+    if getattr(get_base_model_class(base.name), "TRAINER", None) == "grpo":  # a VLM: GRPO (training.vlm_failure)
+        from vqaloop.training.vlm_failure import train_vlm_failure_predictor
 
         g = train_vlm_failure_predictor(base, x, manifest.mos.to_numpy(), args.loss, args.rank, args, given,
                                         recipe=args.recipe)  # fmt: skip

@@ -18,7 +18,7 @@ from vqaloop.training.common import add_optimiser_arguments
 from vqaloop.training.data import Group
 from vqaloop.training.distributed import is_main_process
 from vqaloop.training.loops import merged_state, seed_everything, train_groups, with_lora
-from vqaloop.vlm.grpo import add_grpo_arguments
+from vqaloop.training.vlm_grpo import add_grpo_arguments
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ def run(args) -> int:
     groups = [Group(str(manifest.dataset.iloc[0]), x, torch.tensor(manifest.mos.to_numpy(), dtype=torch.float32))]
     # the revealed selections by dataset name: the order of --labels (of mds.targets) does not change the model
     groups += sorted((labelled_group(p, args.features_root, base.name) for p in args.labels), key=lambda g: g.name)
-    if getattr(get_base_model_class(base.name), "TRAINER", None) == "grpo":  # a VLM: GRPO (vqaloop.vlm.grpo)
-        from vqaloop.vlm.grpo import finetune_vlm
+    if getattr(get_base_model_class(base.name), "TRAINER", None) == "grpo":  # a VLM: GRPO (vqaloop.training.vlm_grpo)
+        from vqaloop.training.vlm_grpo import finetune_vlm
 
         if args.full:
             raise UserError(f"finetune --full: base model {base.name!r} is a VLM, fine-tuned with LoRA only")

@@ -84,7 +84,13 @@ def train_vlm_failure_predictor(base, x: torch.Tensor, mos: np.ndarray, loss: st
     from vqaloop.models.registry import Checkpoint
     from vqaloop.training.data import Group
     from vqaloop.training.loops import seed_everything
-    from vqaloop.vlm.grpo import history_meta, make_accelerator, settings_from_args, train_vlm_on_groups, vlm_predict
+    from vqaloop.training.vlm_grpo import (
+        history_meta,
+        make_accelerator,
+        settings_from_args,
+        train_vlm_on_groups,
+        vlm_predict,
+    )
 
     if loss not in FAILURE_LOSSES:
         raise UserError(f"unknown failure-predictor loss {loss!r}; valid: {list(FAILURE_LOSSES)}")
