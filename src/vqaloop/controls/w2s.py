@@ -67,10 +67,11 @@ def pool_truth(pool: Path, shaped: Path, oracle: Path) -> pd.DataFrame:
 
 def read_ids_checked(pool: Path, shaped: Path) -> list[str]:
     """The shaped pool's ids, each checked against the pool manifest."""
-    from vqaloop.w2s.data import pool_ids, read_ids
+    from vqaloop.io.readers import read_ids
+    from vqaloop.w2s.data import SHAPED, pool_ids
 
     inside = set(pool_ids(pool))
-    picked = read_ids(shaped)
+    picked = read_ids(shaped, SHAPED, empty_ok=True)
     outside = [v for v in picked if v not in inside]
     if outside:
         raise UserError(f"{shaped}: {len(outside)} picked id(s) are not in {pool}, e.g. {outside[0]!r}")

@@ -315,7 +315,7 @@ def manifest_rows(args: argparse.Namespace) -> pd.DataFrame:
     manifest = read_manifest(args.manifest)
     if args.only_ids is None:
         return manifest
-    from vqaloop.w2s.teachers import read_ids
+    from vqaloop.io.readers import read_ids
 
     wanted = read_ids(args.only_ids, "the ids to extract")
     missing = sorted(set(wanted) - set(manifest.video_id))

@@ -90,6 +90,15 @@ def read_csv(path: str | os.PathLike, what: str, required: tuple[str, ...] | lis
 MAX_VALUE = 1e9  # |value| above this in a score, MOS or metric column is a corrupt file (squares must stay finite)
 
 
+def read_ids(path: str | os.PathLike, what: str, column: str = "video_id", empty_ok: bool = False) -> list[str]:
+    """The ``column`` of a CSV of ids (a shaped pool, a selection, ``--only-ids``), as strings in file order;
+    a file without rows is refused unless ``empty_ok``."""
+    table = read_csv(path, what, (column,), dtype={column: str})
+    if table.empty and not empty_ok:
+        raise UserError(f"{path}: no rows ({what})")
+    return table[column].tolist()
+
+
 def numeric_column(df, column: str, path: str | os.PathLike, empty_ok: bool = False) -> np.ndarray:
     """``df[column]`` as float64, every value a finite number within +-``MAX_VALUE`` (an empty cell only with
     ``empty_ok``, as NaN); one UserError naming the file, the CSV line and the row's id otherwise."""

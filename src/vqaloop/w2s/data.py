@@ -23,6 +23,7 @@ from vqaloop.models.inputs import open_inputs
 #: Videos of the three stages' sets D^(1), D^(2), D^(3) (W2S Table 2: 200k, 100k, 50k videos of ensembled pairs);
 #: the schema's default of ``w2s.stage_sizes``, and the shaping keeps their sum from the pool. The stages' count.
 STAGES = 3
+SHAPED = "shaped pool ids (vqaloop shape)"  # what a shaped-pool file is, in errors (io.readers.read_ids)
 
 
 def pool_ids(manifest_path: str | Path) -> list[str]:
@@ -54,20 +55,6 @@ def stage_split(ids: list[str], sizes: list[int], seed: int = 0, what: str = "sh
     order = np.random.default_rng([seed, 2]).permutation(len(ids))
     bounds = np.cumsum([0, *sizes])
     return [sorted(ids[i] for i in order[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def read_ids(path: str | Path, column: str = "video_id") -> list[str]:
-    """A CSV's id column (shaping picks, anchors); one clear error when it is missing or empty."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    try:
-        table = pd.read_csv(path, dtype={column: str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not a readable CSV ({type(err).__name__})") from None
-    if column not in table.columns:
-        raise UserError(f"{path}: no {column} column (has {list(table.columns)})")
-    return list(table[column])
 
 
 @dataclass

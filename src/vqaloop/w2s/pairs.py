@@ -37,7 +37,8 @@ from vqaloop.corpus.distortions import get_family
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.io.manifest import read_manifest
-from vqaloop.w2s.data import STAGES, pool_ids, read_ids, stage_split
+from vqaloop.io.readers import read_ids
+from vqaloop.w2s.data import SHAPED, STAGES, pool_ids, stage_split
 from vqaloop.w2s.soft_comparison import LEVELS
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,7 @@ def parse_single_sigma(value: str) -> float | None:
 def stage_videos(pool: Path, shaped: Path, sizes: list[int], split_seed: int, stage: int) -> list[str]:
     """The ids of D(stage), the stage's share of the shaped pool (every picked id checked against the pool)."""
     inside = set(pool_ids(pool))
-    picked = read_ids(shaped)
+    picked = read_ids(shaped, SHAPED, empty_ok=True)
     outside = [v for v in picked if v not in inside]
     if outside:
         raise UserError(f"{shaped}: {len(outside)} picked id(s) are not in {pool}, e.g. {outside[0]!r}")

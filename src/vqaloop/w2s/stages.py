@@ -29,7 +29,8 @@ from vqaloop.evaluation.gmad import level_sets
 from vqaloop.evaluation.metrics import apply_logistic4, fit_logistic4
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.io.manifest import read_manifest
-from vqaloop.w2s.data import labelled_split, pool_ids, read_ids, stage_split
+from vqaloop.io.readers import read_ids
+from vqaloop.w2s.data import SHAPED, labelled_split, pool_ids, stage_split
 from vqaloop.w2s.pairs import PAIR_COLUMNS, all_synthetic_pairs, ensemble_statistics, label_pairs
 from vqaloop.w2s.scoring import pair_logits, read_anchors, score_ids
 from vqaloop.w2s.teachers import read_teacher
@@ -139,9 +140,9 @@ def run(args) -> int:
     student = load_student(args.student)
     pool = read_manifest(args.pool)
     pool_set = set(pool_ids(args.pool))
-    ids = stage_split(read_ids(args.shaped), args.stage_sizes, seed=args.split_seed, what=str(args.shaped))[
-        args.stage - 1
-    ]
+    ids = stage_split(
+        read_ids(args.shaped, SHAPED, empty_ok=True), args.stage_sizes, seed=args.split_seed, what=str(args.shaped)
+    )[args.stage - 1]
     if not set(ids) <= pool_set:
         raise UserError(f"{args.shaped}: picks that are not in {args.pool}")
     train = labelled_split(args.source_manifest, "train")

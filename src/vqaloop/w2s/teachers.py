@@ -27,7 +27,7 @@ from vqaloop.errors import UserError
 from vqaloop.evaluation.metrics import apply_logistic4, fit_logistic4, srcc
 from vqaloop.io.atomic import csv_writer, text_writer, write_all_atomic
 from vqaloop.io.manifest import read_manifest
-from vqaloop.io.readers import MAX_VALUE, numeric_column
+from vqaloop.io.readers import MAX_VALUE, numeric_column, read_ids
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +53,6 @@ def rows_to_score(sets: list[str]) -> pd.DataFrame:
         parts.append(manifest[keep])
     rows = pd.concat(parts).drop_duplicates("video_id").reset_index(drop=True)
     return rows
-
-
-def read_ids(path: Path, what: str) -> list[str]:
-    """The ``video_id`` column of a CSV (a shaped pool, a selection), in file order."""
-    from vqaloop.io.readers import read_csv
-
-    table = read_csv(path, what, ("video_id",), dtype={"video_id": str})
-    if table.empty:
-        raise UserError(f"{path}: no rows ({what})")
-    return table.video_id.tolist()
 
 
 def base_model_scores(model: Path, rows: pd.DataFrame, features_root: Path) -> np.ndarray:
