@@ -279,7 +279,7 @@ def test_cli_adapt_dataset_and_seeded_split(tmp_path):
 
 def test_official_split_survives_test_fraction(tmp_path):
     """--test-fraction only splits datasets that publish no split: LSVQ keeps its is_test split."""
-    from vqaloop.corpus.adapter import adapt_published
+    from vqaloop.datasets.adapter import adapt_published
 
     names = ["yfcc-batch1/11", "yfcc-batch1/12", "yfcc-batch2/13", "ia-batch1/14"]
     root = dataset_root(tmp_path, "lsvq", [f"{n}.mp4" for n in names])

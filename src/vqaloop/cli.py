@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "corpus-summary": ("vqaloop.corpus.summary", "corpus summary table and contact sheet"),
     "adapt-dataset": ("vqaloop.corpus.external", "one of the papers' datasets -> manifest and oracle for its role"),
     "placeholder-tree": ("vqaloop.corpus.placeholder", "placeholder files shaped like the papers' data and weights"),
-    "adapt": ("vqaloop.corpus.adapter", "turn a user's CSV (path, MOS columns) into a manifest"),
+    "adapt": ("vqaloop.datasets.adapter", "turn a user's CSV (path, MOS columns) into a manifest"),
     "check-manifest": ("vqaloop.io.manifest", "validate a manifest CSV"),
     "select": ("vqaloop.selection.cli", "select videos from an unlabelled pool under a budget"),
     "features": ("vqaloop.features.extract", "frame-level features of every video of a manifest"),

@@ -1,5 +1,5 @@
 """Datasets whose published metadata format could NOT be confirmed from public files, read through the generic
-CSV adapter (``vqaloop.corpus.adapter.adapt``) with one documented column mapping; and the W2S unlabelled pool.
+CSV adapter (``vqaloop.datasets.adapter.adapt``) with one documented column mapping; and the W2S unlabelled pool.
 
 Documented format (ours, not the dataset's): ``<adapter name>_mos.csv`` at the dataset root, one row per video,
 columns ``video`` (path relative to the root), ``mos`` (on the scale the adapter names, i.e. the study's
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vqaloop.corpus.adapter import adapt
+from vqaloop.datasets.adapter import adapt
 from vqaloop.datasets.base import DatasetAdapter, index_videos, placeholder_mos, touch_videos
 from vqaloop.datasets.mds_release import AuthorsSplits
 from vqaloop.datasets.registry import register_dataset

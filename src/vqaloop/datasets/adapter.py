@@ -73,7 +73,7 @@ def hold_out_test_contents(manifest: pd.DataFrame, test_fraction: float, seed: i
 def adapt_published(name: str, root: Path, metadata: Path | None, test_fraction: float, seed: int) -> pd.DataFrame:
     """One of the papers' datasets read by its adapter; where it publishes no split (every row ``test``) and
     ``test_fraction`` > 0, a seeded content-disjoint train/test split (``hold_out_test_contents``)."""
-    from vqaloop.datasets import get_adapter
+    from vqaloop.datasets.registry import get_adapter
 
     manifest = get_adapter(name).read(root, metadata)
     if test_fraction > 0 and set(manifest.split) == {"test"}:
