@@ -53,7 +53,7 @@ def test_the_config_schema_ships_inside_the_package(tmp_path):
     """A non-editable install validates configs: the schema is package data (config/schema.yaml links to it)."""
     import zipfile
 
-    from vqaloop.config import SCHEMA_PATH
+    from vqaloop.schema import SCHEMA_PATH
 
     assert (REPO / "config/schema.yaml").resolve() == SCHEMA_PATH.resolve()
     import shutil

@@ -3,7 +3,8 @@
 Modules: ``tiny_qwen`` (a tiny random-weight Qwen2.5-VL built offline), ``loading`` (``load_vlm`` with clear
 errors), ``prompts`` (MDS-VQA Tables 1 and 10), ``answers`` (answer parsing), ``frames`` (frame sampling from
 video files), ``scoring`` (deterministic one-pass expected scores, and generate-based scores for comparison),
-``cli`` (``vqaloop tiny-vlm`` and the VLM branch of ``vqaloop score``). The base model ``visualquality_r1`` built
-on them is ``vqaloop.models.vlm``.
+``cli`` (``vqaloop tiny-vlm``). Built on them, one layer up: the base model ``visualquality_r1``
+(``vqaloop.models.vlm``), the VLM branch of ``vqaloop score`` (``vqaloop.models.score_vlm``) and the GRPO
+training loops (``vqaloop.training.vlm_grpo``, ``vqaloop.training.vlm_failure``).
 Heavy imports (torch, transformers) happen inside functions, so importing this package is cheap.
 """

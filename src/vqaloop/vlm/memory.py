@@ -592,8 +592,8 @@ def read_roles(config_path: Path) -> dict[str, dict]:
     """``paper_scale.models.<role>`` of a config file, checked (UserError naming the key)."""
     import yaml
 
-    from vqaloop.config import validate_keys
     from vqaloop.io.readers import read_text
+    from vqaloop.schema import validate_keys
 
     try:
         config = yaml.safe_load(read_text(config_path, "config file")) or {}

@@ -13,7 +13,7 @@ rating, with no anchors and no matrix.
 per video (a pointwise student without ``--anchors``); ``--matrix-out`` keeps each video's matrix. Anchor and
 video features are computed on the fly with the student's encoders, or read from ``--features-root`` (the
 workflow). A VLM ``--model`` (a Qwen2.5-VL folder or a visualquality_r1 checkpoint) is scored without anchors,
-deterministically (``vqaloop.vlm.cli.run_score``).
+deterministically (``vqaloop.models.score_vlm.run_score``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.manifest import SPLITS, read_split
 from vqaloop.io.paths import check_name, check_relative_path
 from vqaloop.io.readers import numeric_column
-from vqaloop.vlm.cli import add_score_arguments, vlm_model_kind
-from vqaloop.vlm.cli import run_score as run_vlm_score
+from vqaloop.models.score_vlm import add_score_arguments, vlm_model_kind
+from vqaloop.models.score_vlm import run_score as run_vlm_score
 from vqaloop.w2s.data import VideoBank
 from vqaloop.w2s.soft_comparison import (
     DEFAULT_TEMPERATURE,
@@ -171,7 +171,7 @@ def add_arguments(parser):
     parser.add_argument("--matrix-out", type=output_file, help="CSV of each video's (n+1) x (n+1) matrix (long format)")
     parser.add_argument("--threads", type=threads, default=1)
     parser.add_argument("--out", type=output_file, help="CSV video_id,score (stdout without)")
-    add_score_arguments(parser)  # a VLM --model: vqaloop.vlm.cli (deterministic expected scores)
+    add_score_arguments(parser)  # a VLM --model: vqaloop.models.score_vlm (deterministic expected scores)
 
 
 def run(args) -> int:
