@@ -1,10 +1,11 @@
-"""The package's folders import each other without new cycles (issue 23, item 1: a ratchet until the cycle is gone).
+"""The package's folders import only downward (issue 23, item 1): no cycle between them, and a stated layer order.
 
 The import graph is read from the source (every ``import vqaloop...`` and ``from vqaloop... import``, lazy imports
-inside functions included), one node per top-level folder or module of ``src/vqaloop``. Today one strongly connected
-component remains, through ten folders (``KNOWN_CYCLE``), held together by the edges of ``KNOWN_CYCLE_EDGES``
-(README "Not done yet"). A new cycle, or a new edge inside the known one, fails; an edge removed from it only asks
-for this list to shrink.
+inside functions included), one node per top-level folder or module of ``src/vqaloop``. ``LAYERS`` is the order,
+bottom to top (docs/ARCHITECTURE.md, "Layers"): a node imports only nodes of lower layers, never one of its own
+layer or above. The one way up is a registry loading its own plug-ins, and the command table
+(``vqaloop.cli.COMMANDS``) loading a command's module: both name modules as strings (``importlib``), which is no
+import statement, so no edge here. A new folder or top-level module must be placed in ``LAYERS``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,22 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vqaloop"
 
-KNOWN_CYCLE: set[str] = set()
-KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
+# bottom to top; each layer imports only the layers below it
+LAYERS: list[set[str]] = [
+    {"errors", "__init__", "benchmarking"},  # the package's error type; modules that import nothing of the package
+    {"io", "dispatch", "registry", "schema", "variants", "cluster"},  # the floor: files, CPU pin, registries, schema
+    {"cli_checks", "losses", "workflow_paths"},  # argument checks; the loss registries; the work-folder layout
+    {"evaluation", "datasets", "vlm"},  # metrics, oracle, gMAD; dataset adapters; VLM primitives (load, prompt, score)
+    {"features"},  # encoders, the features store, model inputs read on demand
+    {"models"},  # base models, checkpoints, model inputs and prediction; predict, embed, evaluate, score (VLM)
+    {"config", "training", "selection"},  # the run config's checks; training loops (GRPO too); selection methods
+    {"corpus"},  # sources, rendering, manifests, the paper datasets' manifests, the placeholder tree
+    {"w2s"},  # W2S-VQA: teachers, pairs, students, scoring
+    {"tables"},  # tables, figures, claims
+    {"controls"},  # the positive controls
+    {"cli", "devices", "provenance"},  # the command table; gpu-run; job records and run comparison
+    {"batch", "__main__"},  # several commands in one process; python -m vqaloop
+]
 
 
 def node_of(path: Path) -> str:
@@ -74,17 +89,36 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
     return found
 
 
+def upward_imports(graph: dict[str, set[str]], layers: list[set[str]]) -> list[tuple[str, str]]:
+    """The edges a -> b with b not in a layer below a's."""
+    rank = {node: i for i, layer in enumerate(layers) for node in layer}
+    return sorted((a, b) for a, targets in graph.items() for b in targets if rank[b] >= rank[a])
+
+
 def test_the_cycle_finder_finds_a_planted_cycle_and_nothing_in_a_chain():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
     assert cycles({"a": {"b"}, "b": {"c"}}) == []
 
 
-def test_no_new_import_cycle_between_the_packages_folders():
-    graph = import_graph()
-    found = cycles(graph)
-    assert all(component <= KNOWN_CYCLE for component in found), found
-    inside = {(a, b) for a in KNOWN_CYCLE for b in graph.get(a, ()) if b in KNOWN_CYCLE}
-    assert inside <= KNOWN_CYCLE_EDGES, f"new edges inside the known cycle: {sorted(inside - KNOWN_CYCLE_EDGES)}"
+def test_the_layer_check_finds_a_planted_upward_and_sideways_import():
+    layers = [{"a"}, {"b", "c"}, {"d"}]
+    assert upward_imports({"d": {"b"}, "b": {"a"}, "c": {"a"}}, layers) == []
+    assert upward_imports({"a": {"d"}, "b": {"c"}, "d": {"a"}}, layers) == [("a", "d"), ("b", "c")]
+
+
+def test_no_import_cycle_between_the_packages_folders():
+    assert cycles(import_graph()) == []
+
+
+def test_every_folder_has_one_layer():
+    nodes = {node_of(path) for path in PACKAGE.rglob("*.py")}
+    placed = [node for layer in LAYERS for node in layer]
+    assert len(placed) == len(set(placed)), "a node in two layers"
+    assert nodes <= set(placed), f"not placed in LAYERS: {sorted(nodes - set(placed))}"
+
+
+def test_every_import_runs_down_the_layers():
+    assert upward_imports(import_graph(), LAYERS) == []
 
 
 def test_the_lower_layers_import_nothing_above_them():
