@@ -1,6 +1,6 @@
 """Model inputs read on demand from features stores: ``LazyInputs`` stands where an (N, F, D) tensor stood.
 
-A model's inputs are its encoders' ``frames`` concatenated along D (``training.data.open_inputs``), for the videos
+A model's inputs are its encoders' ``frames`` concatenated along D (``models.inputs.open_inputs``), for the videos
 of one or more datasets. ``LazyInputs`` keeps, per dataset, each encoder's ``DiskArray`` and the file rows of
 its videos, and reads rows only when asked:
 
