@@ -71,8 +71,9 @@ report: venv
 chromium:
 	bash scripts/install-chromium.sh
 
+# The 25 slowest tests are listed at the end (make test has to stay under 30 minutes on two cores).
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

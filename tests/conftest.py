@@ -74,6 +74,11 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+# Snakemake's own default instead of the profile's 10 s (profiles/default): Snakemake waits for its last re-planning
+# timer at exit, and the suite's many short runs would each wait up to 10 s
+QUICK_EXIT = ("--max-jobs-per-timespan", "1000/1s")
+
+
 def snakemake(cwd: Path, *args: str, timeout: int = 2400, umask: int | None = None,
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
     """The real Snakemake in ``cwd`` (``umask``: the one its process and every job run under; ``env``: variables
@@ -81,7 +86,7 @@ def snakemake(cwd: Path, *args: str, timeout: int = 2400, umask: int | None = No
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1",
            **(env or {})}  # fmt: skip
     return subprocess.run(
-        [str(BIN / "snakemake"), *args],
+        [str(BIN / "snakemake"), *args, *QUICK_EXIT],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -148,3 +148,14 @@ def test_linear_failure_predictor_learns_the_error_order_with_the_ranking_loss()
     with torch.no_grad():
         predicted = g(features[test]).squeeze(1)
     assert stats.spearmanr(predicted.numpy(), errors[test].numpy()).statistic > 0.8
+
+
+def test_the_variant_ids_know_exactly_the_registered_losses():
+    """vqaloop.variants parses g and selection ids torch-free from its own list of loss names: the registry's."""
+    from vqaloop.losses.fidelity import LOSSES
+    from vqaloop.variants import G_LOSSES, parse_g_id, parse_variant
+
+    assert sorted(G_LOSSES) == sorted(LOSSES.names())
+    for name in LOSSES.names():
+        assert parse_g_id(f"{name}_r8_oof") == (name, 8, "oof")
+        assert parse_variant(f"mds_{name}_r8_base_lam0.25").loss == name

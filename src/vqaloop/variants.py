@@ -15,7 +15,11 @@ from dataclasses import dataclass
 
 from vqaloop.errors import UserError
 
-MDS_RE = re.compile(r"^mds_(ranking|classification|regression)_r(\d+)_([a-z0-9_]+?)_lam(\d+(?:\.\d+)?)(_oof)?$")
+# the failure-predictor losses' names, torch-free (the Snakefile parses ids): vqaloop.losses.fidelity.LOSSES registers
+# exactly these (tests/test_losses.py checks that they agree)
+G_LOSSES = ("ranking", "classification", "regression")
+_LOSS = "|".join(G_LOSSES)
+MDS_RE = re.compile(rf"^mds_({_LOSS})_r(\d+)_([a-z0-9_]+?)_lam(\d+(?:\.\d+)?)(_oof)?$")
 OOF = "oof"  # g learns f's cross-fitted errors (vqaloop.training.errors) instead of its in-sample ones
 DIVONLY_RE = re.compile(r"^divonly_([a-z0-9_]+)$")
 # The competing methods of MDS-VQA Tables 2-4 and 9, in the paper's row order, and what each reads.
@@ -27,18 +31,18 @@ VARIANT_PATTERN = "|".join(
     [
         "random",
         *BASELINES,
-        r"mds_(?:ranking|classification|regression)_r\d+_[a-z0-9_]+?_lam\d+(?:\.\d+)?(?:_oof)?",
+        rf"mds_(?:{_LOSS})_r\d+_[a-z0-9_]+?_lam\d+(?:\.\d+)?(?:_oof)?",
         r"divonly_[a-z0-9_]+",
     ]  # fmt: skip
 )
 
 
-G_PATTERN = r"(?:ranking|classification|regression)_r\d+(?:_oof)?"  # g ids: <loss>_r<rank>[_oof]
+G_PATTERN = rf"(?:{_LOSS})_r\d+(?:_oof)?"  # g ids: <loss>_r<rank>[_oof]
 
 
 def parse_g_id(g_id: str) -> tuple[str, int, str]:
     """'ranking_r64_oof' -> ('ranking', 64, 'oof'); the inverse of ``Variant.g_id``."""
-    m = re.fullmatch(r"(ranking|classification|regression)_r(\d+)(?:_(oof))?", g_id)
+    m = re.fullmatch(rf"({_LOSS})_r(\d+)(?:_(oof))?", g_id)
     if not m:
         raise UserError(f"unknown failure-predictor id {g_id!r} (expected <loss>_r<rank>[_oof])")
     return m.group(1), int(m.group(2)), m.group(3) or ""

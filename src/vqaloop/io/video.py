@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import re
 import subprocess
@@ -199,11 +200,9 @@ def _quiet_stderr():
         os.close(saved)
 
 
-def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> np.ndarray:
-    """Read frames of a stored clip with decord (all frames when ``indices`` is None).
-
-    Unreadable, corrupt or empty files raise UserError naming the file.
-    """
+def open_reader(path: str | os.PathLike):
+    """(decord reader, frame count) of a stored clip: the one place a clip is opened. Missing, unreadable, corrupt
+    or empty files raise UserError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: video file not found")
@@ -217,6 +216,16 @@ def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> np
         raise UserError(f"{path}: unreadable or corrupt video ({_decord_reason(err)})") from None
     if n == 0:
         raise UserError(f"{path}: video has zero frames")
+    return reader, n
+
+
+def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> np.ndarray:
+    """Read frames of a stored clip with decord (all frames when ``indices`` is None).
+
+    Unreadable, corrupt or empty files raise UserError naming the file.
+    """
+    path = Path(path)
+    reader, n = open_reader(path)
     if indices is None:
         indices = list(range(n))
     bad = [i for i in indices if not 0 <= i < n]
@@ -230,19 +239,20 @@ def read_frames(path: str | os.PathLike, indices: list[int] | None = None) -> np
 
 def count_frames(path: str | os.PathLike) -> int:
     """Number of frames decord sees in a stored clip (UserError if unreadable or empty)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: video file not found")
-    try:
-        import decord
+    return open_reader(path)[1]
 
-        with _quiet_stderr():
-            n = len(decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1))
+
+def clip_info(path: str | os.PathLike) -> tuple[int, float]:
+    """(frame count, frame rate) of a stored clip from one decord open (``probe`` runs ffmpeg, which costs more
+    than decoding a short clip's samples); UserError if unreadable, empty or without a valid rate."""
+    reader, n = open_reader(path)
+    try:
+        fps = float(reader.get_avg_fps())
     except Exception as err:
         raise UserError(f"{path}: unreadable or corrupt video ({_decord_reason(err)})") from None
-    if n == 0:
-        raise UserError(f"{path}: video has zero frames")
-    return n
+    if not math.isfinite(fps) or fps <= 0:
+        raise UserError(f"{path}: no valid frame rate in the video stream ({fps})")
+    return n, fps
 
 
 def uniform_indices(n_frames: int, k: int) -> list[int]:

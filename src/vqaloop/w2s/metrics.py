@@ -53,7 +53,7 @@ Decisions where the paper and SPEC are silent:
 Output: a CSV with the id column (``video_id`` for ``--manifest``, ``path`` for bare VIDEO files) and the nine
 metrics; ``--per-frame`` writes one row per sampled frame instead (a ``frame`` index column after the id; SI/TI
 are then the per-frame values before the max). Clip info (frame count, rate) comes from one decord open
-(``clip_info``; ``io.video`` has no public helper that returns the rate without an ffmpeg run).
+(``io.video.clip_info``, where every clip is opened).
 
 Frames are processed in chunks of ``CHUNK`` sampled frames (bounded memory on long clips); every metric is
 vectorised over the frames of a chunk except Canny, which skimage runs one 2-D frame at a time.
@@ -74,7 +74,7 @@ from tqdm import tqdm
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import write_csv_atomic
 from vqaloop.io.manifest import manifest_of_args
-from vqaloop.io.video import _decord_reason, _quiet_stderr, read_frames
+from vqaloop.io.video import clip_info, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -346,30 +346,6 @@ def summarise(per_frame: np.ndarray) -> np.ndarray:
         j = METRIC_NAMES.index(name)
         out[j] = per_frame[:, j].max()
     return out
-
-
-def clip_info(path: str | Path) -> tuple[int, float]:
-    """(frame count, frame rate) of a stored clip from one decord open; UserError if unreadable or empty.
-
-    Stands in for a shared ``io.video`` helper: ``count_frames`` gives no rate, and ``probe`` (an ffmpeg run per
-    video) costs more than decoding a short clip's 1 fps samples.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: video file not found")
-    try:
-        import decord
-
-        with _quiet_stderr():
-            reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
-        n, fps = len(reader), float(reader.get_avg_fps())
-    except Exception as err:  # decord raises its own DECORDError and RuntimeError types
-        raise UserError(f"{path}: unreadable or corrupt video ({_decord_reason(err)})") from None
-    if n == 0:
-        raise UserError(f"{path}: video has zero frames")
-    if not math.isfinite(fps) or fps <= 0:
-        raise UserError(f"{path}: no valid frame rate in the video stream ({fps})")
-    return n, fps
 
 
 def clip_samples(path: str | Path) -> tuple[list[int], list[int]]:
