@@ -145,3 +145,47 @@ rule adapt_dataset:
             "python -m vqaloop adapt-dataset {params.args} --dataset {wildcards.dataset} --seed {params.seed}"
             " --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"
         )
+
+
+# The corpus summary table and its contact sheet; `snakemake corpus` builds the whole corpus through them.
+rule corpus_summary:
+    input:
+        manifests=expand(f"{DATA}/manifests/{{dataset}}.csv", dataset=DATASETS),
+        oracles=expand(f"{DATA}/oracle/{{dataset}}.csv", dataset=DATASETS),
+    output:
+        table=report(
+            f"{RESULTS}/tables/corpus_summary.csv",
+            caption="../report/corpus_summary.rst",
+            category="Corpus",
+            subcategory="Embedded corpus",
+        ),
+        figure=report(
+            f"{RESULTS}/figures/contact_sheet.png",
+            caption="../report/contact_sheet.rst",
+            category="Corpus",
+            subcategory="Embedded corpus",
+        ),
+    log:
+        f"{LOGS}/tables/corpus_summary.log",
+    benchmark:
+        f"{BENCH}/tables/corpus_summary.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        data=lambda wc, input: corpus_root(input.manifests[0]),
+        per_dataset=with_defaults(config, "corpus")["contact_sheet_per_dataset"],
+        roles=as_json({d: s["analogue"] for d, s in CORPUS["datasets"].items()}),
+        domains=as_json({d: s["domain"] for d, s in CORPUS["datasets"].items()}),
+        seed=config["seed"],
+    shell:
+        recorded(
+            "python -m vqaloop corpus-summary --manifests {input.manifests} --oracles {input.oracles}"
+            " --data-root {params.data} --analogues {params.roles} --domains {params.domains}"
+            " --per-dataset {params.per_dataset}"
+            " --seed {params.seed} --table {output.table} --figure {output.figure} > {log} 2>&1"
+        )
+
+
+rule corpus:
+    input:
+        rules.corpus_summary.output,

@@ -70,8 +70,3 @@ rule mds_table4_build:
             " --config-hash {params.config_hash} --figure {output.figure} --manifest {input.manifest}"
             " --data-root {params.data} > {log} 2>&1"
         )
-
-
-rule mds_table4:
-    input:
-        rules.mds_table4_build.output,

@@ -1,47 +1,4 @@
-# Tables and figures. At this stage: the corpus summary and its contact sheet.
-
-
-rule corpus_summary:
-    input:
-        manifests=expand(f"{DATA}/manifests/{{dataset}}.csv", dataset=DATASETS),
-        oracles=expand(f"{DATA}/oracle/{{dataset}}.csv", dataset=DATASETS),
-    output:
-        table=report(
-            f"{RESULTS}/tables/corpus_summary.csv",
-            caption="../report/corpus_summary.rst",
-            category="Corpus",
-            subcategory="Embedded corpus",
-        ),
-        figure=report(
-            f"{RESULTS}/figures/contact_sheet.png",
-            caption="../report/contact_sheet.rst",
-            category="Corpus",
-            subcategory="Embedded corpus",
-        ),
-    log:
-        f"{LOGS}/tables/corpus_summary.log",
-    benchmark:
-        f"{BENCH}/tables/corpus_summary.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        data=lambda wc, input: corpus_root(input.manifests[0]),
-        per_dataset=with_defaults(config, "corpus")["contact_sheet_per_dataset"],
-        roles=as_json({d: s["analogue"] for d, s in CORPUS["datasets"].items()}),
-        domains=as_json({d: s["domain"] for d, s in CORPUS["datasets"].items()}),
-        seed=config["seed"],
-    shell:
-        recorded(
-            "python -m vqaloop corpus-summary --manifests {input.manifests} --oracles {input.oracles}"
-            " --data-root {params.data} --analogues {params.roles} --domains {params.domains}"
-            " --per-dataset {params.per_dataset}"
-            " --seed {params.seed} --table {output.table} --figure {output.figure} > {log} 2>&1"
-        )
-
-
-rule corpus:
-    input:
-        rules.corpus_summary.output,
+# Tables and figures of both papers (the corpus summary and its contact sheet: rules/corpus.smk).
 
 
 # ---- MDS-VQA tables: one wildcard-free target rule per table ----
@@ -105,6 +62,10 @@ if HAS_MDS:
     rule mds_table3:
         input:
             f"{RESULTS}/tables/mds_table3.csv",
+
+    rule mds_table4:  # built by rules/gmad.smk (the gMAD competition)
+        input:
+            rules.mds_table4_build.output,
 
     rule mds_table5:
         input:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vqaloop.datasets.adapter import content_disjoint_test
 from vqaloop.errors import UserError
 from vqaloop.io.atomic import csv_writer, write_all_atomic
 from vqaloop.io.manifest import validate_manifest
@@ -34,16 +35,6 @@ ORACLE_COLUMNS = ["video_id", "mos"]
 def official_split(manifest: pd.DataFrame) -> bool:
     """True when the adapter gave both a train and a test split (the dataset's published split)."""
     return {"train", "test"} <= set(manifest.split)
-
-
-def content_disjoint_test(manifest: pd.DataFrame, test_fraction: float, seed: int) -> pd.Series:
-    """A boolean mask of test rows: a seeded choice of whole contents (splits never share a content_id)."""
-    contents = sorted(manifest.content_id.astype(str).unique())
-    n_test = int(round(test_fraction * len(contents)))
-    if len(contents) > 1:
-        n_test = min(max(n_test, 1), len(contents) - 1)
-    chosen = set(np.random.default_rng(seed).choice(contents, size=n_test, replace=False)) if n_test else set()
-    return manifest.content_id.astype(str).isin(chosen)
 
 
 def assign_splits(manifest: pd.DataFrame, role: str, test_fraction: float, seed: int) -> pd.DataFrame:

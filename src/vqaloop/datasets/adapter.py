@@ -58,15 +58,24 @@ def adapt(
     return validate_manifest(out, source)
 
 
+def content_disjoint_test(manifest: pd.DataFrame, test_fraction: float, seed: int) -> pd.Series:
+    """A boolean mask of test rows: a seeded choice of whole contents, round(test_fraction x contents) of them but
+    at least one and never all (splits never share a content_id). ``vqaloop adapt`` and ``adapt-dataset`` both."""
+    contents = sorted(manifest.content_id.astype(str).unique())
+    n_test = int(round(test_fraction * len(contents)))
+    if len(contents) > 1:
+        n_test = min(max(n_test, 1), len(contents) - 1)
+    chosen = set(np.random.default_rng(seed).choice(contents, size=n_test, replace=False)) if n_test else set()
+    return manifest.content_id.astype(str).isin(chosen)
+
+
 def hold_out_test_contents(manifest: pd.DataFrame, test_fraction: float, seed: int) -> pd.DataFrame:
     """Move a seeded ``test_fraction`` of the contents of the ``train`` rows to ``test`` (whole contents only)."""
     out = manifest.copy()
     if test_fraction > 0:
-        labelled = sorted(out.loc[out.split == "train", "content_id"].unique())
-        rng = np.random.default_rng(seed)
-        n_test = int(round(test_fraction * len(labelled)))
-        test_contents = set(rng.choice(labelled, size=n_test, replace=False)) if n_test else set()
-        out.loc[out.content_id.isin(test_contents), "split"] = "test"
+        train = out.split == "train"
+        out.loc[train & content_disjoint_test(out[train], test_fraction, seed).reindex(out.index, fill_value=False),
+                "split"] = "test"  # fmt: skip
     return out
 
 

@@ -186,7 +186,7 @@ def run_pointwise(args) -> int:
 
 def add_arguments(parser):
     from vqaloop.cli_checks import MAX_EPOCHS, float_in, int_in, json_object, output_file, seed, threads
-    from vqaloop.losses.confidence import W2S_LOSSES
+    from vqaloop.losses.confidence import CONF_WARMUP, W2S_LOSSES
     from vqaloop.w2s.students import STUDENTS
 
     parser.add_argument("--student", default="pair_transformer", choices=STUDENTS.names(),
@@ -199,7 +199,7 @@ def add_arguments(parser):
     parser.add_argument("--features-root", required=True, type=Path)
     parser.add_argument("--init", type=Path, help="continue from this student checkpoint (iterative stages)")
     parser.add_argument("--loss", default="ce", choices=W2S_LOSSES.names(), help="ce | confidence | burns")
-    parser.add_argument("--loss-warmup", type=float_in(0.0, 1.0, lo_open=True), default=0.1,
+    parser.add_argument("--loss-warmup", type=float_in(0.0, 1.0, lo_open=True), default=CONF_WARMUP,
                         help="T_warmup of the confidence loss (Eq. 25), in (0, 1]")  # fmt: skip
     parser.add_argument("--student-options", type=json_object, default="{}",
                         help="JSON options of students that take them (llava_onevision: weights, motion, ...)")  # fmt: skip
