@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import BIN, TINY_UMASK, copy_workflow, snakemake
+from conftest import BIN, QUICK_EXIT, TINY_UMASK, copy_workflow, snakemake
 
 from vqaloop.io.manifest import read_manifest
 
@@ -249,7 +249,7 @@ def test_one_table_target_builds_only_what_it_needs(tmp_path):
 def test_interrupted_run_resumes_to_the_same_files(built, tmp_path):
     copy_workflow(tmp_path)
     env_path = f"{BIN}:" + __import__("os").environ["PATH"]
-    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", "corpus", *CONFIG], cwd=tmp_path,
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", "corpus", *CONFIG, *QUICK_EXIT], cwd=tmp_path,
                             env={**__import__("os").environ, "PATH": env_path},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.time() + 120
@@ -319,7 +319,7 @@ def test_a_killed_render_leaves_no_temporary_folder_after_the_next_run(built, tm
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp_path / "data/tiny" / name)
     target = "data/tiny/cgvds/shard0"
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1", target, *CONFIG], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1", target, *CONFIG, *QUICK_EXIT], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     deadline = time.time() + 300
     partial = []
