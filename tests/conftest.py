@@ -86,7 +86,7 @@ def snakemake(cwd: Path, *args: str, timeout: int = 2400, umask: int | None = No
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1",
            **(env or {})}  # fmt: skip
     return subprocess.run(
-        [str(BIN / "snakemake"), *args, *QUICK_EXIT],
+        [str(BIN / "snakemake"), *QUICK_EXIT, *args],  # before any "--" that ends the options
         cwd=cwd,
         env=env,
         capture_output=True,
