@@ -171,7 +171,7 @@ def control_spec(table):
 
         columns = w2s_table_spec("w2s_table1", W2S, RUN, "")["columns"]
         spec = {**base, "kind": "w2s", "columns": columns, "pool": W2S_POOL, "teachers": CW["teachers"],
-                "ceiling": kind == "planted",
+                "ceiling": kind == "planted" and CW["ceiling"],
                 "note": "teachers = hidden MOS + noise" if kind == "planted" else "teachers = permuted MOS + noise"}  # fmt: skip
         settings = {"w2s": CW, "student": W2S_WRITTEN["student"], "training": W2S_WRITTEN["training"]}
     spec["config_hash"] = control_hash(
@@ -203,7 +203,7 @@ def control_table_inputs(wc):
                 for m in CONTROL_FINETUNED
             ],
         }
-    kinds = [kind, "ceiling"] if kind == "planted" else [kind]
+    kinds = [kind, "ceiling"] if kind == "planted" and CW["ceiling"] else [kind]
     return {
         "evaluations": [
             C.w2s_eval(k, student, s)

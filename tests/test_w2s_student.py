@@ -83,7 +83,7 @@ def trained():
             x[torch.from_numpy(pairs.first_row.to_numpy())], x[torch.from_numpy(pairs.second_row.to_numpy())]
         )
         before = float((logits.argmax(1).numpy() == pairs.label.to_numpy()).mean())
-    meta = train_student(model, x, pairs, get_w2s_loss("ce"), epochs=6, lr=3e-3, batch=64, weight_decay=0.0,
+    meta = train_student(model, x, pairs, get_w2s_loss("ce"), epochs=10, lr=3e-3, batch=64, weight_decay=0.0,
                          warmup=0.03, seed=0)  # fmt: skip
     return model, x, quality, pairs, before, meta
 
