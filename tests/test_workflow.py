@@ -161,6 +161,29 @@ def test_config_edit_reruns_only_the_affected_dataset(built):
     assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(built, "-n", *CONFIG))
 
 
+def test_the_source_size_reruns_only_what_depends_on_the_source(built):
+    """The source's size is its `versions` (videos per content; issue 21's learning curves): more source videos
+    re-plan and re-render the source alone, and retrain what learns from it (f, g), never another dataset's
+    corpus or features."""
+    config = built / "config/tiny.yaml"
+    original = config.read_text()
+    old = "contents: {photo: 4, render: 1}\n      versions: 2\n"
+    assert old in original
+    try:
+        config.write_text(original.replace(old, "contents: {photo: 4, render: 1}\n      versions: 3\n"))
+        proc = snakemake(built, "-n", "-p", *CONFIG)
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout + proc.stderr
+        jobs = planned_jobs(out)
+    finally:
+        config.write_text(original)
+    assert {k: jobs[k] for k in ("plan", "render", "manifest", "features")} == {
+        "plan": 1, "render": 2, "manifest": 1, "features": 1}, jobs  # fmt: skip
+    assert set(re.findall(r"plans/(\w+)\.csv", out)) == {"ugc"}
+    assert set(re.findall(r"--manifest data/tiny/manifests/(\w+)\.csv --data-root", out)) == {"ugc"}  # features
+    assert jobs["train_base"] >= 1 and jobs["train_g"] >= 1
+
+
 def dry_run_jobs(root, *args) -> dict[str, int]:
     """Planned jobs by rule of a dry run ({} when nothing is to be done)."""
     proc = snakemake(root, "-n", *CONFIG, *args)
