@@ -91,8 +91,13 @@ if HAS_W2S:
                 f" --oracle {paths(BASE).oracle(W2S_POOL)}")  # fmt: skip
 
     def control_students(kind):
-        """The students of a control kind: the ceiling's pairs are the ensemble's only."""
-        return ["student"] if kind == "ceiling" else ["student", "student_mean"]
+        """The students of a control kind: the ceiling's pairs are the ensemble's only; the twin's ensemble student
+        is opt-in (controls.w2s.twin_ensemble)."""
+        if kind == "ceiling":
+            return ["student"]
+        if kind == "twin" and not CW["twin_ensemble"]:
+            return ["student_mean"]
+        return ["student", "student_mean"]
 
     def control_teacher_commands(kind):
         """Per seed: the T teachers' raw scores and their mean (vqaloop control-w2s), each through the real
@@ -171,7 +176,7 @@ def control_spec(table):
 
         columns = w2s_table_spec("w2s_table1", W2S, RUN, "")["columns"]
         spec = {**base, "kind": "w2s", "columns": columns, "pool": W2S_POOL, "teachers": CW["teachers"],
-                "ceiling": kind == "planted" and CW["ceiling"],
+                "ceiling": kind == "planted" and CW["ceiling"], "students": control_students(kind),
                 "note": "teachers = hidden MOS + noise" if kind == "planted" else "teachers = permuted MOS + noise"}  # fmt: skip
         settings = {"w2s": CW, "student": W2S_WRITTEN["student"], "training": W2S_WRITTEN["training"]}
     spec["config_hash"] = control_hash(

@@ -245,6 +245,18 @@ def test_w2s_students_vs_teachers(tmp_path):
     assert strict.loc["w2s_t5_tA_in_domain", "verdict"] == INCONCLUSIVE  # equal is not "above" without a margin
 
 
+def test_a_w2s_control_with_one_student_claims_for_that_student_only(tmp_path):
+    """The twin trains the teachers'-mean student only by default (controls.w2s.twin_ensemble): its claims are
+    that student's, and the other student's are absent, not 'not computed'."""
+    write_seeds(tmp_path, "control_w2s_twin", {
+        ("student_mean", "heldout"): [0.50, 0.52, 0.49], ("teacher_1", "heldout"): [0.60, 0.61, 0.59],
+        ("teacher_2", "heldout"): [0.58, 0.60, 0.57]})  # fmt: skip
+    out = claims_of(tmp_path, papers=(), controls=("control_w2s_twin",))
+    assert list(out.index) == ["control_w2s_twin_student_mean_heldout"]
+    assert out.loc["control_w2s_twin_student_mean_heldout", "verdict"] == DISAGREE  # below both teachers
+    assert out.loc["control_w2s_twin_student_mean_heldout", "control"] == "twin: expected not agree"
+
+
 # ---------------------------------------------------------------------------------------------- Table 4 gMAD
 
 

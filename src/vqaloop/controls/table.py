@@ -150,7 +150,7 @@ def w2s_records(spec: dict, work: str, test_rows: dict[str, pd.DataFrame]) -> li
     paths, table, kind, pool = ControlPaths(work), spec["table"], spec["control"], spec["pool"]
     seeds = list(spec["seeds"])
     rows: dict[str, list[dict]] = {}
-    students = [(s, kind, s) for s in W2S_STUDENTS] + (
+    students = [(s, kind, s) for s in spec.get("students", W2S_STUDENTS)] + (
         [("ceiling", "ceiling", "student")] if spec.get("ceiling") else []
     )
     for seed in seeds:
