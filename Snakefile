@@ -2,6 +2,12 @@
 # Run from the repository root:  snakemake --cores all   (the Makefile's `make demo` does it in .venv)
 
 
+# Snakemake's scheduler keeps one pending re-planning timer, not one more per finished job (vqaloop.scheduling).
+from vqaloop.scheduling import one_replanning_timer
+
+one_replanning_timer()
+
+
 # The embedded default, unless --configfile names another (merging the two would mix their datasets).
 if not config:
 
