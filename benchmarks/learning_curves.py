@@ -22,7 +22,7 @@ minimalisticvqa_vii and fast_vqa beside f's minimalisticvqa_ix), size and seed, 
 
 BRISQUE and NIQE learn nothing from the source (their logistic map to the MOS scale is monotone, so their SRCC does
 not move with it): no curve. Writes ``benchmarks/results/learning_curves.json`` (every row) and ``.png`` (the curves:
-means over seeds, the seeds' spread as bars). Not a timed benchmark: the run time per model is recorded for planning.
+means over seeds, the seeds' spread as bars, a dashed line where the source's own videos end). Not a timed benchmark: the run time per model is recorded for planning.
 """
 
 from __future__ import annotations
@@ -178,6 +178,8 @@ def plot(rows: list[dict], path: Path) -> None:
         for model, group in df.dropna(subset=[col]).groupby("model", sort=True):
             stats = group.groupby("size")[col].agg(["mean", "std"])
             ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=model)
+        own = df.loc[df.extra_videos == 0, "size"].max()  # beyond it, the pool's videos join the source
+        ax.axvline(own, color="grey", linestyle="--", linewidth=0.8)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("labelled source videos")
         ax.set_title(title, fontsize=9)
