@@ -19,7 +19,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vqaloop"
 # bottom to top; each layer imports only the layers below it
 LAYERS: list[set[str]] = [
     {"errors", "__init__", "benchmarking"},  # the package's error type; modules that import nothing of the package
-    {"io", "dispatch", "registry", "schema", "variants", "cluster", "scheduling"},  # the floor: files, CPU pin, registries, schema
+    {
+        "io",
+        "dispatch",
+        "registry",
+        "schema",
+        "variants",
+        "cluster",
+        "scheduling",
+    },  # the floor: files, CPU pin, registries, schema
     {"cli_checks", "losses", "workflow_paths"},  # argument checks; the loss registries; the work-folder layout
     {"evaluation", "datasets", "vlm"},  # metrics, oracle, gMAD; dataset adapters; VLM primitives (load, prompt, score)
     {"features"},  # encoders, the features store, model inputs read on demand
