@@ -10,7 +10,7 @@ times, on the demo's shapes (``config/config.yaml``):
 
 - student: one training step of the W2S student (``pair_transformer``: hidden 128, 2 layers, 4 heads, batch 64
   pairs of 8 frames of 1,280 EfficientNet + 4 motion features), forward, confidence-free CE, backward, AdamW
-  (21 of the demo's 65 min of job time are these steps);
+  (the W2S students: 14 of the demo's 81 job minutes);
 - base model: one training step of f's per-frame MLP head (hidden 128) on a batch of 32 videos of 8 frames;
 - features: EfficientNet-Lite0 over 8 frames of 144 x 256 (the features job, 11 min of the demo);
 - numpy: the 4-parameter logistic fit of 2,000 points (scipy least squares; every evaluation and mapping).
