@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from argparse import Namespace
 from pathlib import Path
@@ -42,7 +43,11 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from vqaloop.io.atomic import write_text_atomic  # noqa: E402
+from vqaloop.cli_checks import int_in  # noqa: E402
+from vqaloop.cli_checks import seed as seed_type  # noqa: E402
+from vqaloop.errors import UserError  # noqa: E402
+from vqaloop.io.atomic import figure_writer, text_writer, write_all_atomic  # noqa: E402
+from vqaloop.io.paths import check_output_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "learning_curves.json"
@@ -52,8 +57,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
     parser.add_argument("--data-root", type=Path, default=ROOT / "data" / "corpus")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512, 1024])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--sizes",
+        type=int_in(2),
+        nargs="+",
+        default=[64, 128, 256, 512, 1024],
+        help="labelled source videos per curve point (at least 2: f's ranking loss needs pairs)",
+    )
+    parser.add_argument("--seeds", type=seed_type, nargs="+", default=[0, 1, 2])
     parser.add_argument("--models", nargs="+", help="base models (default: mds.base and the alternative bases)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
@@ -108,7 +119,12 @@ def learning_rows(args, cfg: dict) -> list[dict]:
         pool = m[m.split == "pool"].reset_index(drop=True)
         pool_mos = LabelOracle(oracles / f"{d}.csv", d).evaluation_labels().loc[list(pool.video_id)].to_numpy()
         targets[d] = (m[m.split == "test"].reset_index(drop=True), pool, pool_mos)
-    models = args.models or [mds["base"], *mds.get("alternative_bases", {})]
+    known = [mds["base"], *mds.get("alternative_bases", {})]
+    models = args.models or known
+    unknown = sorted(set(models) - set(known))
+    if unknown:
+        raise UserError(f"--models: {', '.join(unknown)} not in {args.config}'s mds.base and mds.alternative_bases "
+                        f"({', '.join(known)})")  # fmt: skip
     top = len(train) + len(extra)
     sizes = [n for n in args.sizes if n <= top]
     if len(sizes) < len(args.sizes):
@@ -164,6 +180,11 @@ def summary(rows: list[dict]) -> pd.DataFrame:
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """The curves' figure written to ``path`` (atomically)."""
+    write_all_atomic([(path, figure_writer(figure(rows), 110))])
+
+
+def figure(rows: list[dict]):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,25 +207,47 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    return fig
 
 
-def main(argv=None) -> None:
+def checked_paths(args) -> Path:
+    """One line for a bad --config, --data-root or --out; the figure's path (beside --out, suffix .png)."""
+    if not args.config.is_file():
+        raise UserError(f"--config: {args.config} is not a readable file")
+    if not (args.data_root / "manifests").is_dir():
+        raise UserError(f"--data-root: {args.data_root} has no manifests/ folder (run make demo first)")
+    if args.out.suffix != ".json":
+        raise UserError(f"--out: {args.out} must end in .json (the figure goes beside it as .png)")
+    png = args.out.with_suffix(".png")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for path in (args.out, png):
+        check_output_file(path, "--out")
+        if path.resolve() == args.config.resolve() or path.resolve().is_relative_to(args.data_root.resolve()):
+            raise UserError(f"--out: {path} would overwrite the config or write into --data-root")
+    return png
+
+
+def main(argv=None) -> int:
     torch.set_num_threads(1)
     args = parse_args(argv)
-    cfg = yaml.safe_load(args.config.read_text())
-    start = time.perf_counter()
-    rows = learning_rows(args, cfg)
+    try:
+        png = checked_paths(args)
+        cfg = yaml.safe_load(args.config.read_text())
+        start = time.perf_counter()
+        rows = learning_rows(args, cfg)
+    except UserError as err:
+        print(f"learning_curves.py: {err}", file=sys.stderr)
+        return 2
     print(summary(rows).to_string())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"machine": platform.processor() or platform.machine(), "date": time.strftime("%Y-%m-%d"),
               "dispatch": DISPATCH, "config": str(args.config), "seconds": round(time.perf_counter() - start, 1),
               "rows": rows}  # fmt: skip
-    write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
-    plot(rows, args.out.with_suffix(".png"))
-    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    write_all_atomic(
+        [(args.out, text_writer(json.dumps(result, indent=1) + "\n")), (png, figure_writer(figure(rows), 110))]
+    )
+    print(f"wrote {args.out} and {png}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

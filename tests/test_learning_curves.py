@@ -10,7 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from test_controls import csv, quality_direction, videos, write_dataset
+
+from vqaloop.errors import UserError
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_curves.py"
 
@@ -69,3 +72,47 @@ def test_curves_learn_from_aligned_rows_of_two_datasets(tmp_path):
     assert rows.g_mean.between(-1, 1).all()
     lc.plot(rows.to_dict("records"), tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_bad_arguments_are_one_line_and_write_nothing(tmp_path, capsys):
+    lc = script()
+    world(tmp_path / "w")
+    (tmp_path / "c.yaml").write_text("mds: {}\n")
+    base = ["--config", str(tmp_path / "c.yaml"), "--data-root", str(tmp_path / "w")]
+    cases = {
+        "--out": [*base, "--out", str(tmp_path / "curves.csv")],  # not .json
+        "--data-root": [
+            "--config",
+            str(tmp_path / "c.yaml"),
+            "--data-root",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path / "o.json"),
+        ],  # fmt: skip
+        "--config": [
+            "--config",
+            str(tmp_path / "none.yaml"),
+            "--data-root",
+            str(tmp_path / "w"),
+            "--out",
+            str(tmp_path / "o.json"),
+        ],  # fmt: skip
+    }
+    for key, argv in cases.items():
+        assert lc.main(argv) == 2, key
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and key in err, err
+    out = tmp_path / "w" / "manifests" / "x.json"  # inside --data-root
+    assert lc.main([*base, "--out", str(out)]) == 2 and "--data-root" in capsys.readouterr().err
+    for bad in (["--sizes", "0"], ["--sizes", "-5"], ["--seeds", "nan"]):
+        with pytest.raises(SystemExit):
+            lc.parse_args([*base, *bad])
+    assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob("*.png"))
+
+
+def test_an_unknown_model_is_one_line(tmp_path):
+    lc = script()
+    cfg = world(tmp_path)
+    args = Namespace(data_root=tmp_path, sizes=[10], seeds=[0], models=["no_such_model"], config=Path("c.yaml"))
+    with pytest.raises(UserError, match="--models: no_such_model not in c.yaml"):
+        lc.learning_rows(args, cfg)
