@@ -2,7 +2,8 @@
 
     pytest benchmarks/test_bench_store.py --benchmark-enable
 
-Each timed call has its floor beside it in the same session: a chunk read by the store against numpy reading the
+Each timed call has its floor beside it in the same session (its group's ``*_floor`` test; the ratios end the
+session, ``benchmarks/conftest.py``): a chunk read by the store against numpy reading the
 same bytes (``np.fromfile`` at the array's offset), a training batch of random rows against the same rows indexed
 in memory, a streamed greedy pick against the float32 working copy's. The 200,000- and 1,000,000-video figures
 come from ``benchmarks/bench_selection_scale.py``.
@@ -32,30 +33,35 @@ def store(tmp_path_factory):
     return open_store(path), frames, root
 
 
+@pytest.mark.benchmark(group="store: sequential read")
 def test_sequential_read(benchmark, store):
     s, frames, _ = store
     got = benchmark(s.frames.read_range, 0, N)
     assert np.array_equal(got, frames)
 
 
+@pytest.mark.benchmark(group="store: sequential read")
 def test_sequential_read_floor(benchmark, store):
     s, frames, _ = store
     got = benchmark(np.fromfile, s.path, dtype=np.float32, count=frames.size, offset=s.frames.offset)
     assert np.array_equal(got.reshape(frames.shape), frames)
 
 
+@pytest.mark.benchmark(group="store: random batch")
 def test_random_batch(benchmark, store):
     s, frames, _ = store
     rows = np.random.default_rng(1).choice(N, 32, replace=False)
     assert np.array_equal(benchmark(s.frames.read, rows), frames[rows])
 
 
+@pytest.mark.benchmark(group="store: random batch")
 def test_random_batch_floor(benchmark, store):
     _, frames, _ = store
     rows = np.random.default_rng(1).choice(N, 32, replace=False)
     benchmark(frames.__getitem__, rows)
 
 
+@pytest.mark.benchmark(group="store: greedy picks")
 def test_streamed_greedy(benchmark, store):
     _, _, root = store
     inputs = load_selection_inputs(root / "f.npz", root / "d.csv")
@@ -63,6 +69,7 @@ def test_streamed_greedy(benchmark, store):
     assert len(set(picks)) == PICKS
 
 
+@pytest.mark.benchmark(group="store: greedy picks")
 def test_resident_greedy_floor(benchmark, store):
     _, _, root = store
     inputs = load_selection_inputs(root / "f.npz", root / "d.csv")

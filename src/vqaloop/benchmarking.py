@@ -122,3 +122,31 @@ def photo(name: str, height: int, width: int, cover: float = 1.25):
     scale = max(height / image.shape[0], cover * width / image.shape[1])
     size = (math.ceil(image.shape[0] * scale), math.ceil(image.shape[1] * scale))
     return (resize(image, size, anti_aliasing=True) * 255).round().astype(np.uint8)
+
+
+FLOOR_SUFFIXES = ("_floor", "_reference")
+
+
+def floor_ratios(timings: list[tuple[str, str, float]]) -> list[dict]:
+    """Each timed call's ratio to its floor: ``timings`` holds (group, test name, fastest seconds) per benchmark.
+
+    In a group, the test whose name ends in ``_floor`` (the work no implementation can avoid) or ``_reference`` (the
+    code the method replaces), parameters aside, is the floor, timed in the same session on the same inputs. Every
+    other member's fastest time is divided by the floor's (the fastest round: noise only slows). A group with a
+    member but no floor, or with two floors, is an error naming the group; a floor alone gives no row.
+    """
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for group, name, seconds in timings:
+        groups.setdefault(group, []).append((name, seconds))
+    rows = []
+    for group, members in groups.items():
+        floors = [(n, s) for n, s in members if n.split("[")[0].endswith(FLOOR_SUFFIXES)]
+        others = [(n, s) for n, s in members if not n.split("[")[0].endswith(FLOOR_SUFFIXES)]
+        if len(floors) != 1 and others:
+            raise ValueError(f"benchmark group {group!r} needs exactly one test named *_floor or *_reference, "
+                             f"has {len(floors)}")  # fmt: skip
+        for name, seconds in others:
+            floor_name, floor_seconds = floors[0]
+            rows.append({"group": group, "name": name, "seconds": seconds, "floor": floor_name,
+                         "floor_seconds": floor_seconds, "ratio": seconds / floor_seconds})  # fmt: skip
+    return rows

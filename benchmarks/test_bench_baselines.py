@@ -1,0 +1,104 @@
+"""pytest-benchmark timings of the selection baselines at a small size, each beside the work it cannot avoid.
+
+    pytest benchmarks/test_bench_baselines.py --benchmark-enable
+
+Inputs and floors are ``bench_baselines``'s (clustered embeddings, an untrained ``effnet_motion`` f, unit-norm
+patterns): core-set, RD, greedy and ALCS against B distance passes over the pool; MC dropout against T = 10 forward
+passes of f, NoiseStability against K + 1 = 31; FreeSel against B passes over the patterns. The paper-size figures
+(N = 42,000, B = 2,100) come from ``benchmarks/bench_baselines.py``.
+"""
+
+import numpy as np
+import pytest
+import torch
+from bench_baselines import MC_PASSES, NOISE_PASSES, make_embeddings, make_patterns, model_inputs
+
+from vqaloop.selection.registry import SelectionInputs, run_method
+
+N, DIM, CENTRES, B, MODEL_N, PATTERN_N = 4000, 128, 200, 40, 1000, 1000
+SEED = 0
+
+
+@pytest.fixture(scope="module")
+def embeddings():
+    torch.set_num_threads(1)
+    x = make_embeddings(N, DIM, CENTRES, SEED)
+    return x, SelectionInputs(ids=[f"v{i}" for i in range(N)], frames=x[:, None, :], pooled=x)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(1)
+    inputs = model_inputs(MODEL_N, SEED)
+    return inputs, SelectionInputs(ids=[f"v{i}" for i in range(MODEL_N)], model=inputs)
+
+
+@pytest.fixture(scope="module")
+def patterns():
+    p = make_patterns(PATTERN_N, SEED)
+    return p, SelectionInputs(ids=[f"v{i}" for i in range(PATTERN_N)], frames=p)
+
+
+def distance_passes(x: np.ndarray, picks: np.ndarray) -> None:
+    for i in picks:
+        x @ x[i]
+
+
+def forward_passes(module, x: torch.Tensor, passes: int) -> None:
+    with torch.no_grad():
+        for _ in range(passes):
+            module(x)
+
+
+def pattern_passes(patterns: np.ndarray, videos: np.ndarray) -> None:
+    flat = patterns.reshape(-1, patterns.shape[-1])
+    for v in videos:
+        flat @ patterns[v].T
+
+
+def run(benchmark, name: str, inputs: SelectionInputs, rounds: int = 3) -> None:
+    picks = benchmark.pedantic(run_method, args=(name, inputs, B, SEED), rounds=rounds, iterations=1)
+    assert len(set(picks)) == B
+
+
+@pytest.mark.benchmark(group="baselines: feature methods")
+@pytest.mark.parametrize("name", ["coreset", "rd", "greedy", "alcs"])
+def test_feature_method(benchmark, embeddings, name):
+    run(benchmark, name, embeddings[1])
+
+
+@pytest.mark.benchmark(group="baselines: feature methods")
+def test_distance_passes_floor(benchmark, embeddings):
+    picks = np.random.default_rng(SEED).integers(N, size=B)
+    benchmark.pedantic(distance_passes, args=(embeddings[0], picks), rounds=3, iterations=1)
+
+
+@pytest.mark.benchmark(group="baselines: MC dropout")
+def test_mc_dropout(benchmark, model):
+    run(benchmark, "mc_dropout", model[1], rounds=2)
+
+
+@pytest.mark.benchmark(group="baselines: MC dropout")
+def test_mc_forward_passes_floor(benchmark, model):
+    benchmark.pedantic(forward_passes, args=(model[0].module, model[0].x, MC_PASSES), rounds=2, iterations=1)
+
+
+@pytest.mark.benchmark(group="baselines: NoiseStability")
+def test_noise_stability(benchmark, model):
+    run(benchmark, "noise_stability", model[1], rounds=2)
+
+
+@pytest.mark.benchmark(group="baselines: NoiseStability")
+def test_noise_forward_passes_floor(benchmark, model):
+    benchmark.pedantic(forward_passes, args=(model[0].module, model[0].x, NOISE_PASSES), rounds=2, iterations=1)
+
+
+@pytest.mark.benchmark(group="baselines: FreeSel")
+def test_freesel(benchmark, patterns):
+    run(benchmark, "freesel", patterns[1])
+
+
+@pytest.mark.benchmark(group="baselines: FreeSel")
+def test_pattern_passes_floor(benchmark, patterns):
+    videos = np.random.default_rng(SEED).integers(PATTERN_N, size=B)
+    benchmark.pedantic(pattern_passes, args=(patterns[0], videos), rounds=3, iterations=1)
