@@ -11,7 +11,7 @@ TINY_ARCHES = ("qwen2_5_vl", "llava_onevision")
 # ---- tiny-vlm ----
 def add_arguments(parser):
     from vqaloop.cli_checks import output_dir, seed
-    from vqaloop.vlm.tiny_qwen import TINY_MARKER
+    from vqaloop.vlm.tiny import TINY_MARKER
 
     parser.add_argument("--arch", required=True, choices=TINY_ARCHES)
     parser.add_argument("--out", required=True, type=output_dir(TINY_MARKER),

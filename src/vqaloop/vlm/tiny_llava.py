@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vqaloop.vlm.tiny_qwen import byte_symbols, save_tiny
+from vqaloop.vlm.tiny import byte_tokenizer, byte_vocab, save_tiny, tiny_decoder
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>")
 LEVEL_WORDS = ("inferior", "worse", "similar", "better", "superior")  # = vqaloop.w2s.soft_comparison.LEVELS
@@ -37,26 +37,15 @@ CHAT_TEMPLATE = (
 
 def tiny_vocab() -> dict[str, int]:
     """Byte symbols first, then the special tokens (fixed ids, so the config can name them)."""
-    vocab = {sym: i for i, sym in enumerate(byte_symbols())}
-    for token in SPECIAL_TOKENS:
-        vocab[token] = len(vocab)
-    return vocab
+    return byte_vocab(SPECIAL_TOKENS)
 
 
 def tiny_tokenizer():
     """Byte-level Qwen2 tokenizer; the five level words (with their leading space) as single added tokens."""
-    from transformers import AddedToken, Qwen2Tokenizer
+    from transformers import AddedToken
 
-    tokenizer = Qwen2Tokenizer(
-        vocab=tiny_vocab(),
-        merges=[],
-        unk_token=None,
-        bos_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=list(SPECIAL_TOKENS[1:]),
-        extra_special_tokens={"image_token": "<image>", "video_token": "<video>"},
-    )
+    tokenizer = byte_tokenizer(tiny_vocab(), list(SPECIAL_TOKENS[1:]),
+                               extra_special_tokens={"image_token": "<image>", "video_token": "<video>"})  # fmt: skip
     tokenizer.add_tokens([AddedToken(" " + word, normalized=False, special=False) for word in LEVEL_WORDS])
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
@@ -76,20 +65,7 @@ def tiny_config(tokenizer):
         "patch_size": PATCH_SIZE,
         "vision_use_head": False,
     }
-    text = {
-        "model_type": "qwen2",
-        "vocab_size": len(tokenizer),
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 4096,
-        "rms_norm_eps": 1e-6,
-        "bos_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-        "eos_token_id": tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        "pad_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-    }
+    text = {"model_type": "qwen2", **tiny_decoder(len(tokenizer), tokenizer.convert_tokens_to_ids)}
     config = LlavaOnevisionConfig(
         vision_config=vision,
         text_config=text,

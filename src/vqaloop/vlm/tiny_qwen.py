@@ -3,8 +3,8 @@
 It has the real architecture of VisualQuality-R1 / Qwen2.5-VL-7B (``Qwen2_5_VLForConditionalGeneration``: the
 windowed ViT with 2x2 spatial merge and 2-frame temporal patches, the Qwen2 decoder with 3-D multimodal RoPE)
 at a size that runs in milliseconds on a CPU: hidden 64, 2 decoder layers, a 2-block vision tower. The tokenizer
-is a byte-level ``Qwen2Tokenizer`` with no merges: its vocabulary is the 256 GPT-2 byte symbols (so every digit
-is one token) plus the special tokens Qwen2.5-VL needs and the answer tags ``<think>``, ``</think>``,
+is ``vqaloop.vlm.tiny``'s byte-level ``Qwen2Tokenizer`` with no merges: its vocabulary is the 256 GPT-2 byte
+symbols (so every digit is one token) plus the special tokens Qwen2.5-VL needs and the answer tags ``<think>``, ``</think>``,
 ``<answer>``, ``</answer>`` as added tokens. Everything is written with ``save_pretrained`` and loads with
 ``vqaloop.vlm.loading.load_vlm(folder, "qwen2_5_vl")``. Weights are random (seeded): the model proves the code
 paths, never a quality score.
@@ -12,11 +12,10 @@ paths, never a quality score.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from vqaloop.io.atomic import atomic_dir
+from vqaloop.vlm.tiny import byte_tokenizer, byte_vocab, save_tiny, tiny_decoder
 
 SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -48,26 +47,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def byte_symbols() -> list[str]:
-    """The 256 printable symbols GPT-2 / Qwen2 byte-level BPE uses for the bytes 0..255 (in byte order)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    symbols, extra = {}, 0
-    for b in range(256):
-        if b in printable:
-            symbols[b] = chr(b)
-        else:
-            symbols[b] = chr(256 + extra)
-            extra += 1
-    return [symbols[b] for b in range(256)]
-
-
 def tiny_vocab() -> dict[str, int]:
     """Byte symbols first, then the special and answer tokens (ids fixed, so configs can name them)."""
-    vocab = {sym: i for i, sym in enumerate(byte_symbols())}
-    for token in SPECIAL_TOKENS + ANSWER_TOKENS:
-        vocab[token] = len(vocab)
-    return vocab
+    return byte_vocab(SPECIAL_TOKENS + ANSWER_TOKENS)
 
 
 def tiny_config(vocab: dict[str, int]):
@@ -75,19 +57,9 @@ def tiny_config(vocab: dict[str, int]):
     from transformers import Qwen2_5_VLConfig
 
     text = {
-        "vocab_size": len(vocab),
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 4096,
+        **tiny_decoder(len(vocab), vocab.__getitem__),
         "max_window_layers": 2,
-        "rms_norm_eps": 1e-6,
         "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
-        "bos_token_id": vocab["<|endoftext|>"],
-        "eos_token_id": vocab["<|im_end|>"],
-        "pad_token_id": vocab["<|endoftext|>"],
     }
     vision = {
         "depth": 2,
@@ -117,17 +89,9 @@ def tiny_config(vocab: dict[str, int]):
 
 def tiny_processor(vocab: dict[str, int]):
     """Byte-level tokenizer + image and video processors with a small pixel budget (56x56 .. 112x112 a frame)."""
-    from transformers import Qwen2_5_VLProcessor, Qwen2Tokenizer, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+    from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
-    tokenizer = Qwen2Tokenizer(
-        vocab=dict(vocab),
-        merges=[],
-        unk_token=None,
-        bos_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=list(SPECIAL_TOKENS[1:]) + list(ANSWER_TOKENS),
-    )
+    tokenizer = byte_tokenizer(vocab, list(SPECIAL_TOKENS[1:]) + list(ANSWER_TOKENS))
     tokenizer.chat_template = CHAT_TEMPLATE
     size = {"shortest_edge": 56 * 56, "longest_edge": 112 * 112}
     image_processor = Qwen2VLImageProcessor(size=size, patch_size=14, temporal_patch_size=2, merge_size=2)
@@ -151,15 +115,3 @@ def build_tiny_qwen2_5_vl(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     model = Qwen2_5_VLForConditionalGeneration(tiny_config(vocab)).eval()
     processor = tiny_processor(vocab)
     return save_tiny(model, processor, out_dir, "qwen2_5_vl", seed)
-
-
-TINY_MARKER = "vqaloop_tiny.json"  # what tiny-vlm writes in every folder: a folder without it is never replaced
-
-
-def save_tiny(model, processor, out_dir: Path, arch: str, seed: int) -> Path:
-    """Model, processor and a note of what they are, written to ``out_dir`` at once (atomically)."""
-    with atomic_dir(out_dir, TINY_MARKER) as tmp:
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        (tmp / TINY_MARKER).write_text(json.dumps({"arch": arch, "seed": seed}, indent=1) + "\n")
-    return out_dir
