@@ -46,7 +46,7 @@ def dataset_videos(dataset):
 
 
 def adapter_args(dataset):
-    """The adapt-dataset arguments of one adapted dataset (its config block)."""
+    """The `vqaloop adapt` arguments of one adapted dataset (its config block): adapter, root, role."""
     spec = CORPUS["datasets"][dataset]
     adapter = spec["adapter"]
     metadata = f" --metadata {adapter['metadata']}" if adapter.get("metadata") else ""

@@ -142,7 +142,7 @@ rule adapt_dataset:
         seed=config["seed"],
     shell:
         recorded(
-            "python -m vqaloop adapt-dataset {params.args} --dataset {wildcards.dataset} --seed {params.seed}"
+            "python -m vqaloop adapt {params.args} --dataset {wildcards.dataset} --seed {params.seed}"
             " --out {output.manifest} --oracle {output.oracle} > {log} 2>&1"
         )
 

@@ -254,7 +254,6 @@ COVERED_ELSEWHERE = {
     "iqa": "test_classical_iqa.py::test_cli_errors_are_one_line_and_write_nothing",
     "claims": "test_claims.py::test_malformed_seeds_file_is_one_error_line",
     "batch": "test_batch.py::test_a_failing_command_stops_the_batch_and_is_named",
-    "adapt-dataset": "test_external_datasets.py::test_cli_bad_inputs_are_one_line_and_write_nothing",
     "gpu-run": "test_gpu_slots.py (no file arguments: a command, device lists)",
     "tiny-vlm": "test_vlm_scoring.py (no input files: it writes a model folder)",
     "compare-runs": "test_provenance.py::test_bad_run_folders_are_one_line",

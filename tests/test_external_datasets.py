@@ -1,7 +1,9 @@
-"""``vqaloop adapt-dataset``: a paper dataset read by its adapter becomes the workflow's manifest and oracle with
+"""``vqaloop adapt --role``: a paper dataset read by its adapter becomes the workflow's manifest and oracle with
 the splits its role needs (vqaloop.corpus.external); bad inputs are one line and write nothing."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -51,7 +53,7 @@ def test_roles_without_an_official_split_draw_whole_contents(tmp_path):
 def test_cli_writes_manifest_and_oracle(lsvq, tmp_path):
     out, oracle = tmp_path / "out" / "m.csv", tmp_path / "out" / "o.csv"
     out.parent.mkdir()
-    proc = run_cli("adapt-dataset", "--adapter", "lsvq", "--root", str(lsvq), "--dataset", "lsvq", "--role", "source",
+    proc = run_cli("adapt", "--adapter", "lsvq", "--root", str(lsvq), "--dataset", "lsvq", "--role", "source",
                    "--out", str(out), "--oracle", str(oracle))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     manifest = read_manifest(out)
@@ -68,8 +70,57 @@ def test_cli_bad_inputs_are_one_line_and_write_nothing(lsvq, tmp_path, kind):
         metadata.write_bytes(b"\x00\x01\x02" * 100)
     out = tmp_path / "out"
     out.mkdir()
-    proc = run_cli("adapt-dataset", "--adapter", "lsvq", "--root", str(root), "--dataset", "lsvq", "--role", "source",
+    proc = run_cli("adapt", "--adapter", "lsvq", "--root", str(root), "--dataset", "lsvq", "--role", "source",
                    "--out", str(out / "m.csv"), "--oracle", str(out / "o.csv"))  # fmt: skip
     line = error_line(proc)
     assert str(root if kind == "no root" else metadata) in line
     assert not list(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["--root", "{lsvq}", "--adapter", "lsvq", "--dataset", "lsvq", "--role", "source"], "--oracle"),
+        (["--root", "{lsvq}", "--dataset", "lsvq", "--oracle", "{out}/o.csv"], "--role"),
+        (
+            [
+                "--csv",
+                "{lsvq}/labels_train_test.csv",
+                "--dataset",
+                "x",
+                "--path-column",
+                "name",
+                "--mos-column",
+                "mos",
+                "--role",
+                "source",
+                "--oracle",
+                "{out}/o.csv",
+            ],
+            "--role",
+        ),  # fmt: skip
+        (["--root", "{lsvq}", "--dataset", "lsvq", "--path-column", "name"], "--path-column"),
+    ],
+)
+def test_the_modes_of_adapt_are_checked_in_one_line(lsvq, tmp_path, argv, named):
+    """--role goes with --root and --oracle; a CSV's column options do not go with --root."""
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = [a.format(lsvq=lsvq, out=out) for a in argv]
+    line = error_line(run_cli("adapt", *argv, "--out", str(out / "m.csv")))
+    assert named in line
+    assert not list(out.iterdir())
+
+
+def test_a_role_keeps_the_adapters_own_split_and_names_the_workflow_dataset(lsvq, tmp_path):
+    """The same published dataset through the plain and the role mode: the same videos and splits; the role mode's
+    ids are ``<dataset>__<published id>`` and its paths absolute."""
+    plain, role, oracle = tmp_path / "plain.csv", tmp_path / "role.csv", tmp_path / "o.csv"
+    assert run_cli("adapt", "--root", str(lsvq), "--dataset", "lsvq", "--out", str(plain)).returncode == 0
+    proc = run_cli("adapt", "--root", str(lsvq), "--adapter", "lsvq", "--dataset", "mine", "--role", "source", "--out",
+                   str(role), "--oracle", str(oracle))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    a, b = read_manifest(plain), read_manifest(role)
+    assert sorted("mine__" + a.video_id) == sorted(b.video_id)
+    assert dict(zip("mine__" + a.video_id, a.split, strict=True)) == dict(zip(b.video_id, b.split, strict=True))
+    assert set(b.dataset) == {"mine"} and all(Path(p).is_absolute() for p in b.path)

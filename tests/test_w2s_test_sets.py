@@ -4,7 +4,7 @@ counts at paper scale against the paper's tables, the pool MOS of a scored pool 
 The counts go through the real adapters and roles on a placeholder tree at the datasets' published sizes
 (``vqaloop placeholder-tree --published-sizes``): the adapters write each metadata file in its published format at
 its published size (LSVQ's ``labels_train_test.csv`` with 7,182 ``is_test`` rows, KVQ's ``train_data.csv`` of 2,926
-and ``truth.csv`` of 420, the MDS-VQA authors' YouTube-UGC lists of 813 + 203, ...), then ``adapt-dataset``'s roles
+and ``truth.csv`` of 420, the MDS-VQA authors' YouTube-UGC lists of 813 + 203, ...), then ``adapt --role``'s roles
 and ``w2s-test-set``'s split selection give the scored rows. The expected counts are W2S-VQA's Table 1 ("# of
 videos", results/paper/keys.yaml, transcribed and checked in tests/test_paper_tables.py) and Table 3 (the dataset
 table), written here by hand.

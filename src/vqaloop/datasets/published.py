@@ -3,7 +3,7 @@
 Every adapter's docstring says: the metadata file(s), where the format was read (repository + path), the MOS
 scale and its rescaling to [1, 5] (base.rescale_to_1_5: 1 + 4 (m - low) / (high - low)), and the split.
 "Official split: none" means every video is given split ``test`` (the whole dataset as an evaluation set,
-W2S-VQA Sec. 4.1); ``vqaloop adapt --test-fraction F`` (or the workflow's ``adapt-dataset``) then draws a
+W2S-VQA Sec. 4.1); ``vqaloop adapt --test-fraction F`` (the workflow's datasets: ``--role``) then draws a
 seeded content-disjoint train/test split.
 """
 
