@@ -5,7 +5,8 @@
 
 Reads ``<run>/tables/*_wide.csv`` (the paper-shaped tables), ``claims.csv`` and ``<run>/run_time.csv`` (written by
 ``benchmarks/demo_time.py``) and prints each block the README's "Results on the embedded corpus" section shows: the
-claims, the positive controls' claims and tables, MDS-VQA Tables 2-4 and 9, the Tables 5-8 line, W2S-VQA Tables 1 and 5, and the time per step. Nothing is
+claims, the positive controls' claims and tables, MDS-VQA Tables 2-4 and 9, the Tables 5-8 line, W2S-VQA Tables 1 and 5, the time per step,
+and with ``--against OTHER_RUN`` the claims whose verdict moved between the two runs. Nothing is
 computed here beyond formatting, so a README block and this output must agree.
 """
 
@@ -27,6 +28,7 @@ BLOCKS = (
     "w2s_table1",
     "w2s_table5",
     "time",
+    "changes",
 )
 
 
@@ -118,8 +120,30 @@ def time_block(run: Path) -> str:
     return markdown(out)
 
 
-def block(run: Path, name: str) -> str:
+def changes_block(tables: Path, against: Path | None) -> str:
+    """Every claim whose verdict differs between ``against`` (another run's tables) and this run, with both
+    statistics and seed counts, then a count of the verdicts that stayed."""
+    if against is None:
+        return "(no --against run: nothing to compare)"
+    before = {r["claim"]: r for r in rows(against / "claims.csv")}
+    out, same = [], 0
+    for row in rows(tables / "claims.csv"):
+        old = before.get(row["claim"])
+        if old is None or old["verdict"] == row["verdict"]:
+            same += old is not None
+            continue
+        out.append({"claim": row["statement"] if not row.get("control") else f"`{row['claim']}` (control)",
+                    "before": f"{old['verdict']} ({number(old['statistic'], '+.3f')}, {old['n_seeds']} seeds, "
+                              f"p {number(old['p_value'], '.3f')})",
+                    "now": f"**{row['verdict']}** ({number(row['statistic'], '+.3f')}, {row['n_seeds']} seeds, "
+                           f"p {number(row['p_value'], '.3f')})"})  # fmt: skip
+    return (markdown(out) if out else "(no verdict changed)") + f"\n\n{same} verdicts unchanged."
+
+
+def block(run: Path, name: str, against: Path | None = None) -> str:
     tables = run / "tables"
+    if name == "changes":
+        return changes_block(tables, against)
     if name == "claims":
         return claims_block(tables)
     if name == "controls":
@@ -139,9 +163,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a run folder holding tables/ (and run_time.csv)")
     parser.add_argument("--only", nargs="+", choices=BLOCKS, default=list(BLOCKS))
+    parser.add_argument(
+        "--against", type=Path, help="another run folder: the changes block lists the verdicts that moved"
+    )
     args = parser.parse_args(argv)
     for name in args.only:
-        print(f"<!-- {name} -->\n{block(args.run, name)}\n")
+        print(f"<!-- {name} -->\n{block(args.run, name, args.against and args.against / 'tables')}\n")
     return 0
 
 
