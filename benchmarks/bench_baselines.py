@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vqaloop.benchmarking import PeakRSS
+from vqaloop.benchmarking import PeakRSS, stamped
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.selection.cli import parse_budget
 from vqaloop.selection.registry import SelectionInputs, run_method
@@ -244,7 +244,7 @@ def main(argv=None) -> int:
         "rows": rows,
         "json": str(args.out),
     }
-    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(stamped(report), indent=2) + "\n")
     print_report(report)
     if limits is not None:
         limits.restore_original_limits()

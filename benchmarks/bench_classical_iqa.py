@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vqaloop.benchmarking import stamped
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.io.video import encode
 from vqaloop.w2s import classical as C
@@ -159,7 +160,7 @@ def main(argv=None) -> int:
         "niqe_patch_size_check": patch_size_check(pans, params),
         "json": str(args.out),
     }
-    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(stamped(report), indent=2) + "\n")
     pf, e2e = report["per_frame"], report["end_to_end"]
     ms = pf["ms_per_frame"]
     print(f"\nclassical IQA per {pf['frame']} frame (ms, fastest of {args.repeats})")

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vqaloop.benchmarking import photo
+from vqaloop.benchmarking import photo, stamped
 from vqaloop.features.extract import extract, extract_many, read_sampled
 from vqaloop.features.registry import get_encoder
 from vqaloop.io.atomic import write_text_atomic
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
         "goal_ratio": GOAL,
         "meets_goal": best["end_to_end"] / best["floor"] <= GOAL,
     }
-    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(stamped(report), indent=2) + "\n")
     fps = report["frames_per_s"]
     print(f"\nFeatures of {args.clips} clips x {FRAMES} frames ({', '.join(ENCODERS)}), {args.threads} thread(s)")
     print(f"  floor (EfficientNet-Lite0 forward only) {best['floor']:7.2f} s  {fps['floor']:7.1f} frames/s")

@@ -20,6 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from vqaloop.benchmarking import stamped
+from vqaloop.io.atomic import write_text_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
@@ -62,7 +65,7 @@ def main() -> int:
         "runs": {"paper_dag": [round(t, 3) for t in dag], "floor": [round(t, 3) for t in floor]},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_text_atomic(args.out, json.dumps(stamped(result), indent=1) + "\n")
     print(json.dumps(result, indent=1))
     return 0
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqaloop.benchmarking import PeakRSS
+from vqaloop.benchmarking import PeakRSS, stamped
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.selection.chamfer import chamfer_matrix, l2_normalise_frames
 from vqaloop.selection.cli import parse_budget
@@ -287,7 +287,7 @@ def main(argv=None) -> int:
     if args.naive_n:
         report["naive"] = bench_naive(args, args.naive_n, device)
     report["json"] = str(args.out)
-    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(stamped(report), indent=2) + "\n")
     print_report(report)
     return 0
 

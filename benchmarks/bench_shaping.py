@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import scipy
 
+from vqaloop.benchmarking import stamped
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.w2s import shaping as S
 
@@ -158,7 +159,7 @@ def main(argv=None) -> int:
         print("MIP vs rounded LP:")
         report["sweep"] = bench_sweep(args)
     report["json"] = str(args.out)
-    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(stamped(report), indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from scipy import optimize, special, stats
 
+from vqaloop.benchmarking import stamped
 from vqaloop.evaluation import thurstone
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.w2s.soft_comparison import test_matrices
@@ -201,7 +202,7 @@ def main(argv=None) -> int:
         ),
     }
     report["json"] = str(args.out)
-    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(stamped(report), indent=2) + "\n")
     print_report(report)
     return 0
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vqaloop.benchmarking import photo
+from vqaloop.benchmarking import photo, stamped
 from vqaloop.io.atomic import write_text_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "vlm_scoring.json"
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
         "unparsable_answers": stats.unparsable,
         "one_pass_bit_identical_across_repeats": identical,
     }
-    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(stamped(report), indent=2) + "\n")
     print(f"\nScoring {args.videos} videos x {args.frames} frames {args.size}x{args.size} (tiny Qwen2.5-VL, "
           f"{args.threads} thread(s), prompt {prompt_tokens} tokens)")  # fmt: skip
     print(f"  floor (processor only)            {best['floor']:8.3f} s")

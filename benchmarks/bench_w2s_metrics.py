@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vqaloop.benchmarking import photo
+from vqaloop.benchmarking import photo, stamped
 from vqaloop.io.atomic import write_text_atomic
 from vqaloop.io.video import encode
 from vqaloop.w2s.metrics import clip_samples, cpbd, frame_metrics, luma, read_pairs, video_metrics
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
         "clips": rows,
         "json": str(args.out),
     }
-    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(stamped(report), indent=2) + "\n")
     print("\nW2S nine low-level metrics vs decoding the same frames (sampled frames per second)")
     for s in report["summary"]:
         print(

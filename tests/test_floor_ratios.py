@@ -51,3 +51,14 @@ def test_every_benchmark_file_puts_each_timed_call_beside_a_floor():
                 timings.append((group, node.name, 1.0))
     rows = floor_ratios(timings)  # raises on a group without exactly one floor
     assert len(rows) == len([t for t in timings if not t[1].endswith(("_floor", "_reference"))])
+
+
+def test_a_benchmark_json_says_when_and_where_it_ran():
+    import re
+
+    from vqaloop.benchmarking import stamped
+
+    report = stamped({"seconds": 1.0, "run_of_mine": 2})
+    assert list(report)[0] == "run" and report["seconds"] == 1.0 and report["run_of_mine"] == 2
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", report["run"]["date"]) and report["run"]["cores"] >= 1
+    assert report["run"]["cpu"] and report["run"]["machine"]

@@ -150,3 +150,19 @@ def floor_ratios(timings: list[tuple[str, str, float]]) -> list[dict]:
             rows.append({"group": group, "name": name, "seconds": seconds, "floor": floor_name,
                          "floor_seconds": floor_seconds, "ratio": seconds / floor_seconds})  # fmt: skip
     return rows
+
+
+def stamped(report: dict) -> dict:
+    """``report`` with a ``run`` entry first: the date, the CPU model, its cores, the machine and Python, so that a
+    benchmark's JSON under ``benchmarks/results/`` says where and when its figures were measured."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    run = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(),
+           "python": platform.python_version()}  # fmt: skip
+    return {"run": run, **report}
